@@ -1,0 +1,194 @@
+//! Job records and their transitions. Each transition is a conditional write on the state the
+//! caller decided from: a claim needs the job still `pending`, a heartbeat or a finish needs the
+//! caller to still own the lease, and the sweeper acts only on the exact lease it saw expire.
+
+use super::backups::backup_put;
+use super::projects::project_put;
+use super::{backend, from_item, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
+use crate::domain::backups::Backup;
+use crate::domain::events::Event;
+use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::projects::Project;
+use crate::ids::{JobId, ProjectId};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+fn job_pk(id: &JobId) -> String {
+    format!("JOB#{id}")
+}
+
+fn jobs_of(project: &ProjectId) -> String {
+    format!("PROJECT#{project}#JOBS")
+}
+
+/// The state a transition was decided from.
+#[derive(Debug, Clone)]
+pub enum JobCondition {
+    /// Still pending with this many attempts (claim).
+    Pending { attempts: u32 },
+    /// Pending and untouched since this moment (sweeper kick).
+    PendingSince { updated_at: DateTime<Utc> },
+    /// Running under this worker's claim (heartbeat, finish).
+    OwnedBy { worker: String, attempts: u32 },
+    /// Running with exactly this lease, which the sweeper saw expire.
+    LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
+}
+
+/// A record changed in the same transaction as a job (the job's subject).
+#[derive(Debug, Clone)]
+pub enum RecordWrite {
+    Backup(Backup),
+    Project(Project),
+}
+
+type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+
+impl JobCondition {
+    fn expression(&self) -> Result<Expression, StoreError> {
+        let mut names = HashMap::from([("#state".to_string(), "state".to_string())]);
+        let mut values = HashMap::new();
+        let expr = match self {
+            JobCondition::Pending { attempts } => {
+                values.insert(":s".into(), s("pending"));
+                values.insert(":a".into(), AttributeValue::N(attempts.to_string()));
+                "#state = :s AND attempts = :a"
+            }
+            JobCondition::PendingSince { updated_at } => {
+                values.insert(":s".into(), s("pending"));
+                values.insert(":u".into(), to_attr(updated_at)?);
+                "#state = :s AND updated_at = :u"
+            }
+            JobCondition::OwnedBy { worker, attempts } => {
+                values.insert(":s".into(), s("running"));
+                values.insert(":a".into(), AttributeValue::N(attempts.to_string()));
+                values.insert(":w".into(), s(worker.clone()));
+                "#state = :s AND attempts = :a AND claimed_by = :w"
+            }
+            JobCondition::LeaseExpired { attempts, lease_until } => {
+                values.insert(":s".into(), s("running"));
+                values.insert(":a".into(), AttributeValue::N(attempts.to_string()));
+                values.insert(":l".into(), to_attr(lease_until)?);
+                names.insert("#lease".into(), "lease_until".into());
+                "#state = :s AND attempts = :a AND #lease = :l"
+            }
+        };
+        Ok((expr.to_string(), names, values))
+    }
+}
+
+fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
+    let item = to_item(event, Keys { pk: format!("EVENT#{}", event.id), sk: "EVENT".into(), item_type: "event", gsi1: None, due: None })?;
+    Ok(put(item, Some("attribute_not_exists(pk)")))
+}
+
+impl Repository {
+    fn job_item(&self, job: &Job) -> Result<Item, StoreError> {
+        let due = due_at(job.state, job.updated_at, job.lease_until).map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
+        to_item(
+            job,
+            Keys { pk: job_pk(&job.id), sk: "JOB".into(), item_type: "job", gsi1: Some((jobs_of(&job.project_id), job.id.to_string())), due },
+        )
+    }
+
+    /// A new job, for a creation transaction.
+    pub(crate) fn job_put(&self, job: &Job) -> Result<TransactWriteItem, StoreError> {
+        Ok(put(self.job_item(job)?, Some("attribute_not_exists(pk)")))
+    }
+
+    fn conditional_job_put(&self, job: &Job, condition: &JobCondition) -> Result<Put, StoreError> {
+        let (expr, names, values) = condition.expression()?;
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.job_item(job)?))
+            .condition_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        self.get_item(&job_pk(id), "JOB").await
+    }
+
+    pub async fn list_jobs(&self, project: &ProjectId, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Job>, StoreError> {
+        self.query_gsi1(&jobs_of(project), limit, cursor).await
+    }
+
+    /// Replaces the job with `job` if `condition` still holds. `Ok(false)` when it no longer does.
+    pub async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
+        let p = self.conditional_job_put(job, condition)?;
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(p.item))
+            .condition_expression(p.condition_expression.unwrap_or_default())
+            .set_expression_attribute_names(p.expression_attribute_names)
+            .set_expression_attribute_values(p.expression_attribute_values)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Moves the job to `job`'s (terminal) state, writes its subject records and the outbox events,
+    /// all or nothing. `Ok(false)` when the condition no longer holds (nothing was written).
+    pub async fn transition_job(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
+        let mut items = vec![TransactWriteItem::builder().put(self.conditional_job_put(job, condition)?).build()];
+        for record in records {
+            items.push(match record {
+                RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)")?,
+                RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)")?,
+            });
+        }
+        for e in events {
+            items.push(event_put(e)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Jobs whose due time in `bucket` is at or before `now`.
+    pub async fn due_jobs(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(super::schema::DUE_INDEX)
+                .key_condition_expression("due_pk = :b AND due_sk <= :upto")
+                .expression_attribute_values(":b", s(bucket))
+                .expression_attribute_values(":upto", s(due_sort_key(now, "~")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                if item.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("job") {
+                    jobs.push(from_item(item)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(jobs),
+            }
+        }
+    }
+}

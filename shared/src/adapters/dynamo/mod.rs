@@ -1,0 +1,222 @@
+//! The DynamoDB repository: one table, single-table design (see ARCHITECTURE.md for the keys).
+//! Every multi-item change is one transaction, and every state change is conditional on the
+//! state it was decided from, so concurrent workers and retries cannot corrupt a record.
+
+mod api_keys;
+mod backups;
+mod idempotency;
+mod jobs;
+mod organizations;
+mod projects;
+pub mod schema;
+
+pub use idempotency::IdempotencyRecord;
+pub use jobs::{JobCondition, RecordWrite};
+
+use crate::domain::pagination::{Cursor, Page};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition did not hold: someone else changed the item first.
+    #[error("the item was changed concurrently")]
+    ConditionFailed,
+    /// The Idempotency-Key was already recorded.
+    #[error("idempotency key already used")]
+    IdempotencyKeyTaken,
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Backend(String),
+}
+
+fn backend<E: std::fmt::Debug>(e: SdkError<E>) -> StoreError {
+    // The SDK's Display only says "service error"; the debug form carries the message.
+    StoreError::Backend(match e.raw_response() {
+        Some(raw) => format!("{:?} (HTTP {})", e, raw.status().as_u16()),
+        None => format!("{e:?}"),
+    })
+}
+
+/// Item keys and index attributes, added around a serialized record.
+pub(crate) struct Keys {
+    pub pk: String,
+    pub sk: String,
+    pub item_type: &'static str,
+    pub gsi1: Option<(String, String)>,
+    pub due: Option<(String, String)>,
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T, keys: Keys) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.insert("pk".into(), s(keys.pk));
+    item.insert("sk".into(), s(keys.sk));
+    item.insert("type".into(), s(keys.item_type));
+    if let Some((p, k)) = keys.gsi1 {
+        item.insert("gsi1pk".into(), s(p));
+        item.insert("gsi1sk".into(), s(k));
+    }
+    if let Some((p, k)) = keys.due {
+        item.insert("due_pk".into(), s(p));
+        item.insert("due_sk".into(), s(k));
+    }
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn to_attr<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn put(item: Item, condition: Option<&str>) -> TransactWriteItem {
+    let mut p = Put::builder().set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    TransactWriteItem::builder().put(p.table_name("__TABLE__").build().expect("table and item are set")).build()
+}
+
+fn cursor_to_key(cursor: Option<&Cursor>) -> Option<Item> {
+    cursor.map(|c| c.0.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect())
+}
+
+fn key_to_cursor(key: Option<&Item>) -> Option<Cursor> {
+    key.map(|k| Cursor(k.iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name.clone(), s.clone()))).collect()))
+}
+
+#[derive(Clone)]
+pub struct Repository {
+    client: Client,
+    table: String,
+}
+
+impl Repository {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Repository { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get_item<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn put_item(&self, item: Item, condition: Option<&str>) -> Result<(), StoreError> {
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if let Some(c) = condition {
+            req = req.condition_expression(c);
+        }
+        req.send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_conditional_check_failed_exception() => StoreError::ConditionFailed,
+            _ => backend(e),
+        })?;
+        Ok(())
+    }
+
+    /// Runs a write transaction. Items built with [`put`] carry a placeholder table name that is
+    /// filled in here, so record modules need not know the table.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let items = items.into_iter().map(|i| self.with_table(i)).collect::<Vec<_>>();
+        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
+            match e.as_service_error() {
+                Some(se) if se.is_transaction_canceled_exception() => StoreError::ConditionFailed,
+                _ => backend(e),
+            }
+        })?;
+        Ok(())
+    }
+
+    fn with_table(&self, mut item: TransactWriteItem) -> TransactWriteItem {
+        if let Some(p) = item.put.as_mut() {
+            p.table_name = self.table.clone();
+        }
+        if let Some(u) = item.update.as_mut() {
+            u.table_name = self.table.clone();
+        }
+        if let Some(d) = item.delete.as_mut() {
+            d.table_name = self.table.clone();
+        }
+        if let Some(c) = item.condition_check.as_mut() {
+            c.table_name = self.table.clone();
+        }
+        item
+    }
+
+    /// Newest-first page of items under a partition (main table) with a sort-key prefix.
+    async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(limit as i32)
+            .set_exclusive_start_key(cursor_to_key(cursor))
+            .send()
+            .await
+            .map_err(backend)?;
+        self.page(out.items, out.last_evaluated_key)
+    }
+
+    /// Newest-first page of a `gsi1` partition.
+    async fn query_gsi1<T: DeserializeOwned>(&self, gsi1pk: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::GSI1)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(gsi1pk))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(cursor_to_key(cursor))
+            .send()
+            .await
+            .map_err(backend)?;
+        self.page(out.items, out.last_evaluated_key)
+    }
+
+    fn page<T: DeserializeOwned>(&self, items: Option<Vec<Item>>, last: Option<Item>) -> Result<Page<T>, StoreError> {
+        let items = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        Ok(Page { items, next_cursor: key_to_cursor(last.as_ref()) })
+    }
+}

@@ -1,0 +1,7 @@
+//! Adapters: the AWS SDKs and PostgreSQL tools behind the ports.
+
+pub mod aws;
+pub mod crypto;
+pub mod dynamo;
+pub mod postgres;
+pub mod s3;

@@ -1,0 +1,159 @@
+//! Configuration read once per process from the environment. Lambda functions get these from
+//! `template.yaml`; the local runtime and the tests set them directly.
+
+use base64::Engine;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A region cluster that project databases live on.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct RegionConfig {
+    pub name: String,
+    /// Superuser connection used for provisioning, dumps and restores.
+    pub admin_url: String,
+    /// Host and port clients use to reach project databases.
+    pub public_host: String,
+    pub public_port: u16,
+    /// Port of the connection pooler, when the region has one.
+    #[serde(default)]
+    pub pooled_port: Option<u16>,
+    /// Whether the cluster ships its WAL continuously (`archive_mode = on`).
+    #[serde(default)]
+    pub wal_archiving: bool,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub table: String,
+    pub bucket: String,
+    pub aws_region: String,
+    pub endpoint_url: Option<String>,
+    pub regions: Vec<RegionConfig>,
+    /// HMAC secret verifying human session tokens; sessions are refused when unset.
+    pub session_secret: Option<String>,
+    /// AES-256-GCM key for secrets stored in the table (database passwords).
+    pub secrets_key: [u8; 32],
+    pub worker_id: String,
+    pub job_lease: Duration,
+    pub job_max_attempts: u32,
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table", &self.table)
+            .field("bucket", &self.bucket)
+            .field("aws_region", &self.aws_region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("regions", &self.regions.iter().map(|r| &r.name).collect::<Vec<_>>())
+            .field("worker_id", &self.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let regions_json = required("CAPYDB_REGIONS")?;
+        let regions: Vec<RegionConfig> = serde_json::from_str(&regions_json).map_err(|e| ConfigError::Invalid {
+            name: "CAPYDB_REGIONS",
+            reason: e.to_string(),
+        })?;
+        if regions.is_empty() {
+            return Err(ConfigError::Invalid { name: "CAPYDB_REGIONS", reason: "no regions configured".into() });
+        }
+        let key_b64 = required("CAPYDB_SECRETS_KEY")?;
+        let key_bytes = base64::engine::general_purpose::STANDARD
+            .decode(key_b64.trim())
+            .map_err(|e| ConfigError::Invalid { name: "CAPYDB_SECRETS_KEY", reason: e.to_string() })?;
+        let secrets_key: [u8; 32] = key_bytes.try_into().map_err(|_| ConfigError::Invalid {
+            name: "CAPYDB_SECRETS_KEY",
+            reason: "must be 32 bytes, base64-encoded".into(),
+        })?;
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("`{v}` is not a whole number") }),
+            }
+        };
+        let lease = number("CAPYDB_JOB_LEASE_SECONDS", 60)?;
+        if lease < 3 {
+            return Err(ConfigError::Invalid { name: "CAPYDB_JOB_LEASE_SECONDS", reason: "must be at least 3".into() });
+        }
+        Ok(Config {
+            table: required("CAPYDB_TABLE")?,
+            bucket: required("CAPYDB_BUCKET")?,
+            aws_region: get("AWS_REGION").filter(|v| !v.is_empty()).unwrap_or_else(|| "us-east-1".into()),
+            endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
+            regions,
+            session_secret: get("CAPYDB_SESSION_SECRET").filter(|v| !v.is_empty()),
+            secrets_key,
+            worker_id: get("CAPYDB_WORKER_ID")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| format!("worker-{}-{}", std::process::id(), ulid::Ulid::new().to_string().to_lowercase())),
+            job_lease: Duration::from_secs(lease),
+            job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
+            pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+        })
+    }
+
+    pub fn region(&self, name: &str) -> Option<&RegionConfig> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const REGIONS: &str = r#"[{"name":"local-1","admin_url":"postgres://postgres:pw@127.0.0.1:5433/postgres","public_host":"127.0.0.1","public_port":5433,"wal_archiving":true}]"#;
+    const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    #[test]
+    fn reads_a_complete_environment() {
+        let c = Config::from_lookup(env(&[
+            ("CAPYDB_TABLE", "t"),
+            ("CAPYDB_BUCKET", "b"),
+            ("CAPYDB_REGIONS", REGIONS),
+            ("CAPYDB_SECRETS_KEY", KEY),
+        ]))
+        .unwrap();
+        assert_eq!(c.region("local-1").unwrap().public_port, 5433);
+        assert_eq!(c.job_lease, Duration::from_secs(60));
+        assert!(c.session_secret.is_none());
+    }
+
+    #[test]
+    fn names_the_missing_or_bad_variable() {
+        let e = Config::from_lookup(env(&[("CAPYDB_TABLE", "t")])).unwrap_err();
+        assert!(e.to_string().contains("CAPYDB_REGIONS"), "{e}");
+        let e = Config::from_lookup(env(&[
+            ("CAPYDB_TABLE", "t"),
+            ("CAPYDB_BUCKET", "b"),
+            ("CAPYDB_REGIONS", REGIONS),
+            ("CAPYDB_SECRETS_KEY", "c2hvcnQ="),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("32 bytes"), "{e}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Logical backups: one compressed `pg_dump` archive of a project database, with its manifest.
+
+use crate::ids::{BackupId, JobId, OrgId, ProjectId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    OnDemand,
+    Scheduled,
+    Nightly,
+    PreRestore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupState {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationState {
+    Pending,
+    Verified,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    pub id: BackupId,
+    pub project_id: ProjectId,
+    pub org_id: OrgId,
+    pub job_id: JobId,
+    pub label: Option<String>,
+    pub kind: BackupKind,
+    pub state: BackupState,
+    pub database_name: String,
+    pub backup_key: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub sha256: Option<String>,
+    pub format: String,
+    pub compression: String,
+    pub postgres_version: Option<String>,
+    pub verification_state: VerificationState,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verification_error: Option<String>,
+    pub error: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const FORMAT: &str = "pg_dump-custom";
+pub const COMPRESSION: &str = "zstd";
+
+impl Backup {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: BackupId,
+        project_id: ProjectId,
+        org_id: OrgId,
+        job_id: JobId,
+        label: Option<String>,
+        kind: BackupKind,
+        database_name: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Backup {
+            id,
+            project_id,
+            org_id,
+            job_id,
+            label,
+            kind,
+            state: BackupState::Pending,
+            database_name,
+            backup_key: None,
+            size_bytes: None,
+            sha256: None,
+            format: FORMAT.into(),
+            compression: COMPRESSION.into(),
+            postgres_version: None,
+            verification_state: VerificationState::Pending,
+            verified_at: None,
+            verification_error: None,
+            error: None,
+            expires_at: None,
+            created_at: now,
+            completed_at: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// Object key of a backup archive. Deterministic per backup id, so a retried attempt
+/// overwrites its own earlier upload instead of leaving a second object.
+pub fn object_key(project: &ProjectId, backup: &BackupId) -> String {
+    format!("projects/{project}/backups/{backup}.dump.zst")
+}
+
+pub fn manifest_key(project: &ProjectId, backup: &BackupId) -> String {
+    format!("projects/{project}/backups/{backup}.manifest.json")
+}
+
+/// Written beside each archive so the object stands on its own without the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub backup_id: BackupId,
+    pub project_id: ProjectId,
+    pub database_name: String,
+    pub format: String,
+    pub compression: String,
+    pub postgres_version: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+    pub restore_hint: String,
+}
+
+const MIB: usize = 1024 * 1024;
+/// S3 allows at most 10,000 parts of at least 5 MiB (but the last).
+pub const MAX_PARTS: u32 = 10_000;
+
+/// Size of multipart part `n` (1-based). Parts start at 8 MiB and grow by 8 MiB every 1,000
+/// parts up to 64 MiB, so the part limit allows archives of ~416 GiB while memory stays bounded
+/// by a few parts whatever the database size.
+pub fn part_size(part_number: u32) -> usize {
+    let step = ((part_number.saturating_sub(1)) / 1000) as usize + 1;
+    (8 * MIB * step).min(64 * MIB)
+}
+
+/// Largest archive the part schedule can hold.
+pub fn max_archive_bytes() -> u64 {
+    (1..=MAX_PARTS).map(|n| part_size(n) as u64).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_start_at_8_mib_and_never_exceed_64_mib() {
+        assert_eq!(part_size(1), 8 * MIB);
+        assert_eq!(part_size(1000), 8 * MIB);
+        assert_eq!(part_size(1001), 16 * MIB);
+        assert_eq!(part_size(MAX_PARTS), 64 * MIB);
+        assert!((1..=MAX_PARTS).all(|n| part_size(n) >= 5 * MIB && part_size(n) <= 64 * MIB));
+    }
+
+    #[test]
+    fn part_schedule_holds_more_than_400_gib() {
+        assert!(max_archive_bytes() > 400 * 1024 * MIB as u64);
+    }
+
+    #[test]
+    fn object_keys_follow_the_project_prefix_layout() {
+        let p: ProjectId = "prj_01j0000000000000000000000z".parse().unwrap();
+        let b: BackupId = "bkp_01j0000000000000000000000z".parse().unwrap();
+        assert_eq!(object_key(&p, &b), "projects/prj_01j0000000000000000000000z/backups/bkp_01j0000000000000000000000z.dump.zst");
+        assert!(manifest_key(&p, &b).ends_with(".manifest.json"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure rules: validated values, records and their state machines. No I/O.
+
+pub mod api_keys;
+pub mod backups;
+pub mod events;
+pub mod jobs;
+pub mod names;
+pub mod organizations;
+pub mod pagination;
+pub mod projects;
+pub mod scopes;

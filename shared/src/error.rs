@@ -1,0 +1,46 @@
+//! The service-layer error: what a use case can answer. The HTTP layer maps each variant to a
+//! status and a stable `code`; adapters' errors are wrapped, never shown raw to a caller.
+
+use crate::adapters::dynamo::StoreError;
+use crate::ports::{DataPlaneError, ObjectStoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field of the request is missing or out of range.
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
+    /// The request as a whole is malformed (not JSON, not an object).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown resource, or one the caller may not see (the two are indistinguishable).
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { message: String, job_id: Option<String> },
+    #[error("Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("storage unavailable: {0}")]
+    Store(#[from] StoreError),
+    #[error("object storage unavailable: {0}")]
+    ObjectStore(#[from] ObjectStoreError),
+    #[error("database cluster error: {0}")]
+    DataPlane(#[from] DataPlaneError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidField { field: field.into(), message: message.into() }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound(what.into())
+    }
+}

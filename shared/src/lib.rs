@@ -1,0 +1,15 @@
+//! CapyDB Backups core: the domain (pure rules), the ports it needs, the adapters that
+//! implement them (DynamoDB, S3, PostgreSQL data plane) and the services (use cases) that the
+//! Lambda handlers call. Nothing here knows about Lambda or HTTP.
+
+pub mod adapters;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod services;
+
+pub use error::Error;

@@ -1,0 +1,70 @@
+//! Ports: what the services need from the outside world. Adapters in `adapters/` implement
+//! them against S3 and PostgreSQL. (The DynamoDB repository has one implementation and is used
+//! directly; integration tests run it against moto rather than a stand-in.)
+
+use crate::config::RegionConfig;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use std::pin::Pin;
+use tokio::io::AsyncRead;
+
+pub type BoxReader = Pin<Box<dyn AsyncRead + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectStoreError {
+    #[error("object {0} does not exist")]
+    NotFound(String),
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// Object storage for archives and manifests.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Starts a multipart upload and returns its upload id.
+    async fn start_upload(&self, key: &str) -> Result<String, ObjectStoreError>;
+    /// Uploads one part; returns its ETag.
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u32, data: Bytes) -> Result<String, ObjectStoreError>;
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: Vec<(u32, String)>) -> Result<(), ObjectStoreError>;
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), ObjectStoreError>;
+    /// Aborts multipart uploads of `key` left behind by an attempt that died; returns how many.
+    async fn abort_stale_uploads(&self, key: &str) -> Result<usize, ObjectStoreError>;
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), ObjectStoreError>;
+    async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError>;
+    async fn delete(&self, key: &str) -> Result<(), ObjectStoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataPlaneError {
+    #[error("cannot reach region cluster {region}: {message}")]
+    Connect { region: String, message: String },
+    #[error("{tool} failed: {message}")]
+    Tool { tool: &'static str, message: String },
+    #[error("{0}")]
+    Sql(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running `pg_dump`: read the archive from `reader`, then await `finished`, which fails if
+/// the dump did not complete (a short stream alone does not say so).
+pub struct DumpProcess {
+    pub reader: BoxReader,
+    pub finished: BoxFuture<'static, Result<(), DataPlaneError>>,
+}
+
+/// The PostgreSQL clusters project databases live on.
+#[async_trait]
+pub trait DataPlane: Send + Sync {
+    /// Creates (or repairs) the project's role and database. Idempotent.
+    async fn provision_database(&self, region: &RegionConfig, database: &str, role: &str, password: &str) -> Result<(), DataPlaneError>;
+    async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
+    /// Starts a custom-format, uncompressed dump of `database`.
+    async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError>;
+    /// Restores a custom-format archive read from `archive` into the existing, empty `database`.
+    async fn restore(&self, region: &RegionConfig, database: &str, archive: BoxReader) -> Result<(), DataPlaneError>;
+    async fn create_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+    /// Drops `database` if it exists, ending its sessions first.
+    async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+}

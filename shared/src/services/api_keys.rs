@@ -1,0 +1,100 @@
+use super::idempotency::IdempotencyKey;
+use super::Context;
+use crate::adapters::dynamo::StoreError;
+use crate::auth::Principal;
+use crate::domain::api_keys::{self, ApiKey};
+use crate::domain::names::KeyName;
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::scopes::Scope;
+use crate::ids::{ApiKeyId, OrgId, ProjectId};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub struct NewKey {
+    pub name: KeyName,
+    pub scopes: Vec<Scope>,
+    pub project_id: Option<ProjectId>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Created {
+    key_id: ApiKeyId,
+}
+
+/// Creates a key and returns it with its plaintext — the only time the plaintext exists
+/// outside the caller. A retry with the same Idempotency-Key returns the key without it.
+pub async fn create(
+    ctx: &Context,
+    principal: &Principal,
+    org: &OrgId,
+    new: NewKey,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<(ApiKey, Option<String>), Error> {
+    principal.require_org(org)?;
+    principal.require_org_admin(Scope::ApiKeysWrite)?;
+    if let Some(extra) = new.scopes.iter().find(|s| !principal.has_scope(**s)) {
+        return Err(Error::Forbidden(format!("cannot grant the `{extra}` scope, which the calling key does not have")));
+    }
+    let now = ctx.clock.now();
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::invalid("expires_at", "expires_at must be in the future"));
+    }
+    if let Some(project) = &new.project_id {
+        let visible = ctx.repo.get_project(project).await?.is_some_and(|p| &p.org_id == org);
+        if !visible {
+            return Err(Error::invalid("project_id", "project_id must name a project of this organization"));
+        }
+    }
+    if let Some(key) = idempotency {
+        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+            return Ok((load(ctx, org, &prev.key_id).await?, None));
+        }
+    }
+    let plaintext = api_keys::generate_plaintext();
+    let mut scopes = new.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        org_id: org.clone(),
+        name: new.name.into_inner(),
+        display_prefix: api_keys::display_prefix(&plaintext),
+        scopes,
+        project_id: new.project_id,
+        expires_at: new.expires_at,
+        revoked_at: None,
+        created_at: now,
+    };
+    let record = idempotency.map(|k| k.record(&Created { key_id: key.id.clone() }, now));
+    match ctx.repo.create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref()).await {
+        Ok(()) => Ok((key, Some(plaintext))),
+        Err(StoreError::IdempotencyKeyTaken) => {
+            let prev = idempotency
+                .expect("only an idempotent write can hit a taken key")
+                .previous::<Created>(&ctx.repo)
+                .await?
+                .ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
+            Ok((load(ctx, org, &prev.key_id).await?, None))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn load(ctx: &Context, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, Error> {
+    ctx.repo.get_api_key(org, id).await?.ok_or_else(|| Error::not_found("API key"))
+}
+
+pub async fn list(ctx: &Context, principal: &Principal, org: &OrgId, limit: u32, cursor: Option<&Cursor>) -> Result<Page<ApiKey>, Error> {
+    principal.require_org(org)?;
+    principal.require_org_admin(Scope::ApiKeysRead)?;
+    Ok(ctx.repo.list_api_keys(org, limit, cursor).await?)
+}
+
+pub async fn revoke(ctx: &Context, principal: &Principal, org: &OrgId, raw_id: &str) -> Result<ApiKey, Error> {
+    principal.require_org(org)?;
+    principal.require_org_admin(Scope::ApiKeysWrite)?;
+    let id: ApiKeyId = raw_id.parse().map_err(|_| Error::not_found("API key"))?;
+    ctx.repo.revoke_api_key(org, &id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
+}

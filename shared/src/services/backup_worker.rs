@@ -1,0 +1,165 @@
+//! The backup job: dump the project database into object storage, then prove the archive
+//! restores by loading it into a throwaway database.
+
+use super::backup_pipeline::{decompressing, upload_dump};
+use super::jobs::{Outcome, ProgressReporter};
+use super::Context;
+use crate::adapters::dynamo::{RecordWrite, StoreError};
+use crate::config::RegionConfig;
+use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
+use crate::domain::events::Event;
+use crate::domain::jobs::Job;
+use crate::Error;
+use serde_json::json;
+
+pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
+    let Some(mut backup) = load(ctx, job).await? else {
+        return Ok(Outcome { error: Some("the backup record no longer exists".into()), records: vec![], events: vec![] });
+    };
+    let project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let region = ctx.region(&project.region)?.clone();
+
+    backup.state = BackupState::Running;
+    backup.updated_at = ctx.clock.now();
+    match ctx.repo.update_backup(&backup).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            return Ok(Outcome { error: Some("the backup record was deleted".into()), records: vec![], events: vec![] })
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let key = object_key(&backup.project_id, &backup.id);
+    // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
+    let stale = ctx.objects.abort_stale_uploads(&key).await?;
+    if stale > 0 {
+        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
+    }
+
+    progress.phase("dumping");
+    let uploaded = async {
+        let version = ctx.data_plane.server_version(&region).await.map_err(|e| e.to_string())?;
+        let dump = ctx.data_plane.dump(&region, &project.database_name).await.map_err(|e| e.to_string())?;
+        let on_bytes = |n: u64| progress.bytes(n);
+        let up = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((version, up))
+    }
+    .await;
+    let (version, uploaded) = match uploaded {
+        Ok(v) => v,
+        Err(reason) => return Ok(failed(ctx, backup, format!("backup failed: {reason}"))),
+    };
+
+    backup.backup_key = Some(key.clone());
+    backup.size_bytes = Some(uploaded.size_bytes);
+    backup.sha256 = Some(uploaded.sha256.clone());
+    backup.postgres_version = Some(version.clone());
+    let manifest = Manifest {
+        backup_id: backup.id.clone(),
+        project_id: backup.project_id.clone(),
+        database_name: backup.database_name.clone(),
+        format: backup.format.clone(),
+        compression: backup.compression.clone(),
+        postgres_version: version,
+        size_bytes: uploaded.size_bytes,
+        sha256: uploaded.sha256.clone(),
+        created_at: backup.created_at,
+        restore_hint: "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
+    };
+    let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    ctx.objects.put(&manifest_key(&backup.project_id, &backup.id), manifest_json.into(), "application/json").await?;
+
+    progress.phase("verifying");
+    let now = ctx.clock.now();
+    match verify(ctx, &region, &backup).await {
+        Ok(()) => {
+            let now2 = ctx.clock.now();
+            backup.state = BackupState::Completed;
+            backup.verification_state = VerificationState::Verified;
+            backup.verified_at = Some(now2);
+            backup.completed_at = Some(now2);
+            backup.updated_at = now2;
+            let event = backup_event("backup.completed", &backup, job);
+            Ok(Outcome { error: None, records: vec![RecordWrite::Backup(backup)], events: vec![event] })
+        }
+        Err(reason) => {
+            // The archive stays: it is complete and may still be salvaged by hand, but it is
+            // never reported as a completed backup.
+            backup.verification_state = VerificationState::Failed;
+            backup.verification_error = Some(reason.clone());
+            backup.updated_at = now;
+            Ok(failed(ctx, backup, format!("verification failed: {reason}")))
+        }
+    }
+}
+
+async fn load(ctx: &Context, job: &Job) -> Result<Option<Backup>, Error> {
+    match &job.backup_id {
+        Some(id) => Ok(ctx.repo.get_backup(&job.project_id, id).await?),
+        None => Ok(None),
+    }
+}
+
+fn failed(ctx: &Context, mut backup: Backup, error: String) -> Outcome {
+    let now = ctx.clock.now();
+    backup.state = BackupState::Failed;
+    backup.error = Some(error.clone());
+    backup.completed_at = Some(now);
+    backup.updated_at = now;
+    let event = Event::new(
+        "backup.failed",
+        backup.org_id.clone(),
+        Some(backup.project_id.clone()),
+        now,
+        json!({ "project_id": backup.project_id, "job_id": backup.job_id, "backup_id": backup.id, "label": backup.label,
+                "kind": backup.kind, "error": error, "verification_state": backup.verification_state }),
+    );
+    Outcome { error: Some(error), records: vec![RecordWrite::Backup(backup)], events: vec![event] }
+}
+
+fn backup_event(kind: &str, backup: &Backup, job: &Job) -> Event {
+    Event::new(
+        kind,
+        backup.org_id.clone(),
+        Some(backup.project_id.clone()),
+        backup.updated_at,
+        json!({
+            "project_id": backup.project_id, "job_id": job.id, "backup_id": backup.id, "backup_key": backup.backup_key,
+            "label": backup.label, "kind": backup.kind, "size_bytes": backup.size_bytes, "sha256": backup.sha256,
+            "verification_state": backup.verification_state,
+            "duration_ms": job.started_at.map(|s| (backup.updated_at - s).num_milliseconds()),
+        }),
+    )
+}
+
+/// Restores the stored archive into a scratch database, checking the stored bytes' SHA-256 on
+/// the way. The scratch database is dropped whatever happens.
+async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result<(), String> {
+    let scratch = format!("capydb_verify_{}", backup.id);
+    let key = backup.backup_key.clone().ok_or("backup has no archive")?;
+    let result = async {
+        ctx.data_plane.drop_database(region, &scratch).await.map_err(|e| e.to_string())?;
+        ctx.data_plane.create_database(region, &scratch).await.map_err(|e| e.to_string())?;
+        let stored = ctx.objects.get(&key).await.map_err(|e| e.to_string())?;
+        let (archive, digest) = decompressing(stored);
+        ctx.data_plane.restore(region, &scratch, archive).await.map_err(|e| e.to_string())?;
+        let (sha256, size) = digest.finish();
+        if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
+            return Err(format!("stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = ctx.data_plane.drop_database(region, &scratch).await {
+        tracing::error!(database = scratch, error = %e, "could not drop verification database");
+    }
+    result
+}
+
+/// A backup job that will not run again: the record says failed, and why.
+pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+    match load(ctx, job).await? {
+        Some(backup) => Ok(failed(ctx, backup, reason.to_string())),
+        None => Ok(Outcome { error: Some(reason.to_string()), records: vec![], events: vec![] }),
+    }
+}

@@ -1,0 +1,36 @@
+use crate::adapters::crypto::SecretBox;
+use crate::adapters::dynamo::Repository;
+use crate::adapters::postgres::PostgresDataPlane;
+use crate::adapters::s3::S3ObjectStore;
+use crate::adapters::aws;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, RegionConfig};
+use crate::ports::{DataPlane, ObjectStore};
+use crate::Error;
+use std::sync::Arc;
+
+/// Everything a handler or worker needs, built once per process (Lambda cold start).
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub repo: Repository,
+    pub objects: Arc<dyn ObjectStore>,
+    pub data_plane: Arc<dyn DataPlane>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: SecretBox,
+}
+
+impl Context {
+    pub async fn from_config(config: Config) -> Self {
+        let sdk = aws::sdk_config(&config).await;
+        let repo = Repository::new(aws::dynamodb(&sdk), config.table.clone());
+        let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
+        let data_plane = Arc::new(PostgresDataPlane::new(config.pg_bin_dir.clone()));
+        let secrets = SecretBox::new(&config.secrets_key);
+        Context { config: Arc::new(config), repo, objects, data_plane, clock: Arc::new(SystemClock), secrets }
+    }
+
+    pub fn region(&self, name: &str) -> Result<&RegionConfig, Error> {
+        self.config.region(name).ok_or_else(|| Error::Internal(format!("region {name} is not configured")))
+    }
+}

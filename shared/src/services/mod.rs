@@ -1,0 +1,17 @@
+//! Use cases: what the API handlers, workers and sweeps call. Each takes the caller's
+//! `Principal` where access matters and answers with domain records or an `Error`.
+
+pub mod api_keys;
+pub mod backup_pipeline;
+pub mod backup_worker;
+pub mod backups;
+pub mod bootstrap;
+pub mod context;
+pub mod idempotency;
+pub mod jobs;
+pub mod projects;
+pub mod provision_worker;
+pub mod regions;
+pub mod sweeper;
+
+pub use context::Context;

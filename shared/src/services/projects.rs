@@ -1,0 +1,130 @@
+use super::idempotency::IdempotencyKey;
+use super::Context;
+use crate::adapters::crypto::random_password;
+use crate::adapters::dynamo::StoreError;
+use crate::auth::Principal;
+use crate::domain::jobs::{Job, JobType};
+use crate::domain::names::ProjectName;
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::projects::{database_name, role_name, Project, ProjectState};
+use crate::domain::scopes::Scope;
+use crate::ids::{JobId, ProjectId};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Created {
+    project_id: ProjectId,
+    job_id: JobId,
+}
+
+/// Creates a project record and queues the job that provisions its database.
+pub async fn create(
+    ctx: &Context,
+    principal: &Principal,
+    name: ProjectName,
+    region: &str,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<(Project, Job), Error> {
+    principal.require_scope(Scope::ProjectsWrite)?;
+    if principal.project_restriction().is_some() {
+        return Err(Error::Forbidden("a project-scoped API key cannot create projects".into()));
+    }
+    if ctx.config.region(region).is_none() {
+        let names = ctx.config.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(Error::invalid("region", format!("region must be one of: {names}")));
+    }
+    if let Some(key) = idempotency {
+        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+            return load_created(ctx, prev).await;
+        }
+    }
+    let now = ctx.clock.now();
+    let id = ProjectId::generate();
+    let project = Project {
+        org_id: principal.org_id.clone(),
+        name: name.into_inner(),
+        region: region.to_string(),
+        state: ProjectState::Provisioning,
+        database_name: database_name(&id),
+        db_username: role_name(&id),
+        db_password_enc: ctx.secrets.seal(&random_password()),
+        error: None,
+        created_at: now,
+        updated_at: now,
+        id,
+    };
+    let job = Job::new(JobType::ProvisionProject, project.org_id.clone(), project.id.clone(), ctx.config.job_max_attempts, now);
+    let record = idempotency.map(|k| k.record(&Created { project_id: project.id.clone(), job_id: job.id.clone() }, now));
+    match ctx.repo.create_project(&project, &job, record.as_ref()).await {
+        Ok(()) => Ok((project, job)),
+        Err(StoreError::IdempotencyKeyTaken) => {
+            let key = idempotency.expect("only an idempotent write can hit a taken key");
+            let prev = key.previous::<Created>(&ctx.repo).await?.ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
+            load_created(ctx, prev).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn load_created(ctx: &Context, created: Created) -> Result<(Project, Job), Error> {
+    let project = ctx.repo.get_project(&created.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+    Ok((project, job))
+}
+
+/// The project if the caller may see it; every other case is "not found".
+pub async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
+    let not_found = || Error::not_found("project");
+    let id: ProjectId = raw_id.parse().map_err(|_| not_found())?;
+    let project = ctx.repo.get_project(&id).await?.ok_or_else(not_found)?;
+    if principal.can_see_project(&project) {
+        Ok(project)
+    } else {
+        Err(not_found())
+    }
+}
+
+pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
+    principal.require_scope(Scope::ProjectsRead)?;
+    visible(ctx, principal, raw_id).await
+}
+
+pub async fn list(ctx: &Context, principal: &Principal, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Project>, Error> {
+    principal.require_scope(Scope::ProjectsRead)?;
+    if let Some(only) = principal.project_restriction() {
+        let items = ctx.repo.get_project(only).await?.into_iter().filter(|p| principal.can_see_project(p)).collect();
+        return Ok(Page { items, next_cursor: None });
+    }
+    Ok(ctx.repo.list_projects(&principal.org_id, limit, cursor).await?)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Connections {
+    pub direct_url: String,
+    pub pooled_url: String,
+    pub username: String,
+    pub database_name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Connection strings for the project database (scope `credentials:read`).
+pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
+    principal.require_scope(Scope::CredentialsRead)?;
+    let project = visible(ctx, principal, raw_id).await?;
+    if project.state != ProjectState::Ready {
+        return Err(Error::Conflict { message: "the project database is not ready yet".into(), job_id: None });
+    }
+    let region = ctx.region(&project.region)?;
+    let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
+    let url = |port: u16| format!("postgresql://{}:{}@{}:{}/{}", project.db_username, password, region.public_host, port, project.database_name);
+    Ok(Connections {
+        direct_url: url(region.public_port),
+        pooled_url: url(region.pooled_port.unwrap_or(region.public_port)),
+        username: project.db_username.clone(),
+        database_name: project.database_name.clone(),
+        host: region.public_host.clone(),
+        port: region.public_port,
+    })
+}

@@ -1,0 +1,69 @@
+//! The job sweep (scheduled every minute): reads only the due index's recent hours, re-queues
+//! jobs whose worker died, fails them once attempts run out, and re-announces pending jobs that
+//! no worker picked up.
+
+use super::jobs::{abandoned, job_event};
+use super::Context;
+use crate::adapters::dynamo::JobCondition;
+use crate::domain::jobs::{buckets_to_sweep, JobState, Progress, SweepAction};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Hours of due index a sweep reads; work due longer ago than this is assumed handled.
+pub const LOOKBACK_HOURS: i64 = 24;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub requeued: u32,
+    pub kicked: u32,
+    pub failed: u32,
+}
+
+pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport, Error> {
+    let mut report = SweepReport::default();
+    for bucket in buckets_to_sweep(now, LOOKBACK_HOURS) {
+        for job in ctx.repo.due_jobs(&bucket, now).await? {
+            match job.sweep_action(now) {
+                SweepAction::Nothing => {}
+                SweepAction::Requeue => {
+                    let mut next = job.clone();
+                    next.state = JobState::Pending;
+                    next.claimed_by = None;
+                    next.claimed_at = None;
+                    next.lease_until = None;
+                    next.updated_at = now;
+                    next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
+                    let cond = JobCondition::LeaseExpired { attempts: job.attempts, lease_until: job.lease_until.expect("running") };
+                    if ctx.repo.update_job(&next, &cond).await? {
+                        tracing::warn!(job = %job.id, attempt = job.attempts, "lease expired; job re-queued");
+                        report.requeued += 1;
+                    }
+                }
+                SweepAction::Kick => {
+                    let mut next = job.clone();
+                    next.updated_at = now;
+                    if ctx.repo.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
+                        report.kicked += 1;
+                    }
+                }
+                SweepAction::Fail(reason) => {
+                    let outcome = abandoned(ctx, &job, &reason).await?;
+                    let mut done = job.clone();
+                    done.state = JobState::Failed;
+                    done.error = Some(reason);
+                    done.completed_at = Some(now);
+                    done.updated_at = now;
+                    done.lease_until = None;
+                    let mut events = outcome.events;
+                    events.push(job_event(&done));
+                    let cond = JobCondition::LeaseExpired { attempts: job.attempts, lease_until: job.lease_until.expect("running") };
+                    if ctx.repo.transition_job(&done, &cond, &outcome.records, &events).await? {
+                        report.failed += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
