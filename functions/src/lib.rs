@@ -1,1 +1,10 @@
+//! The Lambda side of CapyDB Backups: one thin handler per API route, the stream workers and
+//! the scheduled sweep, plus the local runtime that hosts all of them on one port.
 
+pub mod handlers;
+pub mod http;
+pub mod lambda;
+pub mod local;
+pub mod routes;
+pub mod views;
+pub mod workers;

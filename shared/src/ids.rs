@@ -21,7 +21,11 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> Self {
-                Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
+                Self(format!(
+                    "{}_{}",
+                    $prefix,
+                    ulid::Ulid::new().to_string().to_lowercase()
+                ))
             }
 
             pub fn as_str(&self) -> &str {
@@ -88,7 +92,9 @@ mod tests {
         let job = JobId::generate();
         assert!(job.as_str().parse::<ProjectId>().is_err());
         assert!("prj_notaulid".parse::<ProjectId>().is_err());
-        assert!("prj_01J0000000000000000000000Z".parse::<ProjectId>().is_err());
+        assert!("prj_01J0000000000000000000000Z"
+            .parse::<ProjectId>()
+            .is_err());
         assert!("".parse::<ProjectId>().is_err());
     }
 }

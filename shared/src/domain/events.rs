@@ -16,7 +16,20 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(event_type: &str, org_id: OrgId, project_id: Option<ProjectId>, now: DateTime<Utc>, data: serde_json::Value) -> Self {
-        Event { id: EventId::generate(), event_type: event_type.to_string(), org_id, project_id, created_at: now, data }
+    pub fn new(
+        event_type: &str,
+        org_id: OrgId,
+        project_id: Option<ProjectId>,
+        now: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
+        Event {
+            id: EventId::generate(),
+            event_type: event_type.to_string(),
+            org_id,
+            project_id,
+            created_at: now,
+            data,
+        }
     }
 }

@@ -36,12 +36,26 @@ pub async fn request(
     match project.state {
         ProjectState::Ready => {}
         ProjectState::Provisioning => {
-            return Err(Error::Conflict { message: "the project database is still being provisioned".into(), job_id: None })
+            return Err(Error::Conflict {
+                message: "the project database is still being provisioned".into(),
+                job_id: None,
+            })
         }
-        ProjectState::Failed => return Err(Error::Conflict { message: "the project database failed to provision".into(), job_id: None }),
+        ProjectState::Failed => {
+            return Err(Error::Conflict {
+                message: "the project database failed to provision".into(),
+                job_id: None,
+            })
+        }
     }
     let now = ctx.clock.now();
-    let mut job = Job::new(JobType::Backup, project.org_id.clone(), project.id.clone(), ctx.config.job_max_attempts, now);
+    let mut job = Job::new(
+        JobType::Backup,
+        project.org_id.clone(),
+        project.id.clone(),
+        ctx.config.job_max_attempts,
+        now,
+    );
     let backup = Backup::new(
         BackupId::generate(),
         project.id.clone(),
@@ -53,7 +67,15 @@ pub async fn request(
         now,
     );
     job.backup_id = Some(backup.id.clone());
-    let record = idempotency.map(|k| k.record(&Created { backup_id: backup.id.clone(), job_id: job.id.clone() }, now));
+    let record = idempotency.map(|k| {
+        k.record(
+            &Created {
+                backup_id: backup.id.clone(),
+                job_id: job.id.clone(),
+            },
+            now,
+        )
+    });
     match ctx.repo.create_backup(&backup, &job, record.as_ref()).await {
         Ok(()) => Ok((backup, job)),
         Err(StoreError::IdempotencyKeyTaken) => {
@@ -68,13 +90,30 @@ pub async fn request(
     }
 }
 
-async fn load_created(ctx: &Context, project: &Project, created: Created) -> Result<(Backup, Job), Error> {
-    let backup = ctx.repo.get_backup(&project.id, &created.backup_id).await?.ok_or_else(|| Error::not_found("backup"))?;
-    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+async fn load_created(
+    ctx: &Context,
+    project: &Project,
+    created: Created,
+) -> Result<(Backup, Job), Error> {
+    let backup = ctx
+        .repo
+        .get_backup(&project.id, &created.backup_id)
+        .await?
+        .ok_or_else(|| Error::not_found("backup"))?;
+    let job = ctx
+        .repo
+        .get_job(&created.job_id)
+        .await?
+        .ok_or_else(|| Error::not_found("job"))?;
     Ok((backup, job))
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Backup, Error> {
+pub async fn get(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    raw_backup: &str,
+) -> Result<Backup, Error> {
     principal.require_scope(Scope::BackupsRead)?;
     let project = projects::visible(ctx, principal, raw_project).await?;
     find(ctx, &project, raw_backup).await
@@ -82,10 +121,19 @@ pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_ba
 
 async fn find(ctx: &Context, project: &Project, raw_backup: &str) -> Result<Backup, Error> {
     let id: BackupId = raw_backup.parse().map_err(|_| Error::not_found("backup"))?;
-    ctx.repo.get_backup(&project.id, &id).await?.ok_or_else(|| Error::not_found("backup"))
+    ctx.repo
+        .get_backup(&project.id, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("backup"))
 }
 
-pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Backup>, Error> {
+pub async fn list(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Page<Backup>, Error> {
     principal.require_scope(Scope::BackupsRead)?;
     let project = projects::visible(ctx, principal, raw_project).await?;
     Ok(ctx.repo.list_backups(&project.id, limit, cursor).await?)
@@ -93,20 +141,30 @@ pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str, limit
 
 /// Deletes a finished backup: the archive and manifest first, then the record, so a failure
 /// part-way leaves a record that can be deleted again rather than an orphaned object.
-pub async fn delete(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Backup, Error> {
+pub async fn delete(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    raw_backup: &str,
+) -> Result<Backup, Error> {
     principal.require_scope(Scope::BackupsWrite)?;
     let project = projects::visible(ctx, principal, raw_project).await?;
     let backup = find(ctx, &project, raw_backup).await?;
     if matches!(backup.state, BackupState::Pending | BackupState::Running) {
         return Err(Error::Conflict {
-            message: format!("backup {} is still in progress (job {})", backup.id, backup.job_id),
+            message: format!(
+                "backup {} is still in progress (job {})",
+                backup.id, backup.job_id
+            ),
             job_id: Some(backup.job_id.to_string()),
         });
     }
     if let Some(key) = &backup.backup_key {
         ctx.objects.delete(key).await?;
     }
-    ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
+    ctx.objects
+        .delete(&manifest_key(&backup.project_id, &backup.id))
+        .await?;
     ctx.repo.delete_backup(&backup).await?;
     Ok(backup)
 }

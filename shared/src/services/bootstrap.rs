@@ -2,30 +2,47 @@
 //! runtime can run it on every start with the ids and key it saved.
 
 use super::Context;
+use crate::adapters::crypto::random_password;
 use crate::domain::api_keys::{self, ApiKey};
 use crate::domain::jobs::{Job, JobType};
 use crate::domain::organizations::Organization;
 use crate::domain::projects::{database_name, role_name, Project, ProjectState};
 use crate::domain::scopes::Scope;
-use crate::adapters::crypto::random_password;
 use crate::ids::{ApiKeyId, OrgId, ProjectId};
 use crate::Error;
 
 /// Ensures the org exists and `plaintext` is a usable admin key of it.
-pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: &str) -> Result<Organization, Error> {
+pub async fn organization(
+    ctx: &Context,
+    org_id: &OrgId,
+    name: &str,
+    plaintext: &str,
+) -> Result<Organization, Error> {
     let now = ctx.clock.now();
     let org = match ctx.repo.get_organization(org_id).await? {
         Some(org) => org,
         None => {
-            let org = Organization { id: org_id.clone(), name: name.to_string(), created_at: now };
+            let org = Organization {
+                id: org_id.clone(),
+                name: name.to_string(),
+                created_at: now,
+            };
             ctx.repo.put_organization(&org).await?;
             org
         }
     };
     if !plaintext.starts_with(api_keys::PREFIX) {
-        return Err(Error::invalid("api_key", format!("an API key starts with {}", api_keys::PREFIX)));
+        return Err(Error::invalid(
+            "api_key",
+            format!("an API key starts with {}", api_keys::PREFIX),
+        ));
     }
-    if ctx.repo.get_api_key_by_hash(&api_keys::hash(plaintext)).await?.is_none() {
+    if ctx
+        .repo
+        .get_api_key_by_hash(&api_keys::hash(plaintext))
+        .await?
+        .is_none()
+    {
         let key = ApiKey {
             id: ApiKeyId::generate(),
             org_id: org_id.clone(),
@@ -37,7 +54,9 @@ pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: 
             revoked_at: None,
             created_at: now,
         };
-        ctx.repo.create_api_key(&key, &api_keys::hash(plaintext), None).await?;
+        ctx.repo
+            .create_api_key(&key, &api_keys::hash(plaintext), None)
+            .await?;
     }
     Ok(org)
 }
@@ -45,7 +64,13 @@ pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: 
 /// Ensures a project with this id exists; queues its provisioning job when it is new.
 /// Provisioning is idempotent, so a project whose database already exists on the cluster
 /// (a restarted local stack) simply becomes ready again.
-pub async fn project(ctx: &Context, org_id: &OrgId, project_id: &ProjectId, name: &str, region: &str) -> Result<Project, Error> {
+pub async fn project(
+    ctx: &Context,
+    org_id: &OrgId,
+    project_id: &ProjectId,
+    name: &str,
+    region: &str,
+) -> Result<Project, Error> {
     if let Some(p) = ctx.repo.get_project(project_id).await? {
         return Ok(p);
     }
@@ -64,7 +89,13 @@ pub async fn project(ctx: &Context, org_id: &OrgId, project_id: &ProjectId, name
         created_at: now,
         updated_at: now,
     };
-    let job = Job::new(JobType::ProvisionProject, org_id.clone(), project_id.clone(), ctx.config.job_max_attempts, now);
+    let job = Job::new(
+        JobType::ProvisionProject,
+        org_id.clone(),
+        project_id.clone(),
+        ctx.config.job_max_attempts,
+        now,
+    );
     ctx.repo.create_project(&project, &job, None).await?;
     Ok(project)
 }

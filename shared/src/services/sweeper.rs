@@ -33,8 +33,14 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                     next.claimed_at = None;
                     next.lease_until = None;
                     next.updated_at = now;
-                    next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
-                    let cond = JobCondition::LeaseExpired { attempts: job.attempts, lease_until: job.lease_until.expect("running") };
+                    next.progress = Some(Progress {
+                        phase: "waiting to retry".into(),
+                        bytes_done: 0,
+                    });
+                    let cond = JobCondition::LeaseExpired {
+                        attempts: job.attempts,
+                        lease_until: job.lease_until.expect("running"),
+                    };
                     if ctx.repo.update_job(&next, &cond).await? {
                         tracing::warn!(job = %job.id, attempt = job.attempts, "lease expired; job re-queued");
                         report.requeued += 1;
@@ -43,7 +49,16 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                 SweepAction::Kick => {
                     let mut next = job.clone();
                     next.updated_at = now;
-                    if ctx.repo.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
+                    if ctx
+                        .repo
+                        .update_job(
+                            &next,
+                            &JobCondition::PendingSince {
+                                updated_at: job.updated_at,
+                            },
+                        )
+                        .await?
+                    {
                         report.kicked += 1;
                     }
                 }
@@ -57,8 +72,15 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                     done.lease_until = None;
                     let mut events = outcome.events;
                     events.push(job_event(&done));
-                    let cond = JobCondition::LeaseExpired { attempts: job.attempts, lease_until: job.lease_until.expect("running") };
-                    if ctx.repo.transition_job(&done, &cond, &outcome.records, &events).await? {
+                    let cond = JobCondition::LeaseExpired {
+                        attempts: job.attempts,
+                        lease_until: job.lease_until.expect("running"),
+                    };
+                    if ctx
+                        .repo
+                        .transition_job(&done, &cond, &outcome.records, &events)
+                        .await?
+                    {
                         report.failed += 1;
                     }
                 }

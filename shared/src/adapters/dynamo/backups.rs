@@ -10,21 +10,46 @@ fn backup_sk(id: &BackupId) -> String {
     format!("BACKUP#{id}")
 }
 
-pub(crate) fn backup_put(backup: &Backup, condition: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn backup_put(
+    backup: &Backup,
+    condition: &str,
+) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         backup,
-        Keys { pk: project_pk(&backup.project_id), sk: backup_sk(&backup.id), item_type: "backup", gsi1: None, due: None },
+        Keys {
+            pk: project_pk(&backup.project_id),
+            sk: backup_sk(&backup.id),
+            item_type: "backup",
+            gsi1: None,
+            due: None,
+        },
     )?;
     Ok(put(item, Some(condition)))
 }
 
 impl Repository {
     /// Writes a new backup record (state `pending`) together with the job that produces it.
-    pub async fn create_backup(&self, backup: &Backup, job: &Job, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
-        self.transact_idempotent(vec![backup_put(backup, "attribute_not_exists(pk)")?, self.job_put(job)?], idempotency).await
+    pub async fn create_backup(
+        &self,
+        backup: &Backup,
+        job: &Job,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.transact_idempotent(
+            vec![
+                backup_put(backup, "attribute_not_exists(pk)")?,
+                self.job_put(job)?,
+            ],
+            idempotency,
+        )
+        .await
     }
 
-    pub async fn get_backup(&self, project: &ProjectId, id: &BackupId) -> Result<Option<Backup>, StoreError> {
+    pub async fn get_backup(
+        &self,
+        project: &ProjectId,
+        id: &BackupId,
+    ) -> Result<Option<Backup>, StoreError> {
         self.get_item(&project_pk(project), &backup_sk(id)).await
     }
 
@@ -32,13 +57,25 @@ impl Repository {
     pub async fn update_backup(&self, backup: &Backup) -> Result<(), StoreError> {
         let item = to_item(
             backup,
-            Keys { pk: project_pk(&backup.project_id), sk: backup_sk(&backup.id), item_type: "backup", gsi1: None, due: None },
+            Keys {
+                pk: project_pk(&backup.project_id),
+                sk: backup_sk(&backup.id),
+                item_type: "backup",
+                gsi1: None,
+                due: None,
+            },
         )?;
         self.put_item(item, Some("attribute_exists(pk)")).await
     }
 
-    pub async fn list_backups(&self, project: &ProjectId, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Backup>, StoreError> {
-        self.query_prefix(&project_pk(project), "BACKUP#", limit, cursor).await
+    pub async fn list_backups(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Backup>, StoreError> {
+        self.query_prefix(&project_pk(project), "BACKUP#", limit, cursor)
+            .await
     }
 
     pub async fn delete_backup(&self, backup: &Backup) -> Result<(), StoreError> {

@@ -20,7 +20,13 @@ pub struct IdempotencyRecord {
 
 impl IdempotencyRecord {
     pub fn new(scope: String, request_hash: String, result: String, now: DateTime<Utc>) -> Self {
-        IdempotencyRecord { scope, request_hash, result, created_at: now, expires_at_epoch: (now + Duration::hours(24)).timestamp() }
+        IdempotencyRecord {
+            scope,
+            request_hash,
+            result,
+            created_at: now,
+            expires_at_epoch: (now + Duration::hours(24)).timestamp(),
+        }
     }
 }
 
@@ -29,12 +35,24 @@ fn pk(scope: &str) -> String {
 }
 
 pub(crate) fn idempotency_put(record: &IdempotencyRecord) -> Result<TransactWriteItem, StoreError> {
-    let item = to_item(record, Keys { pk: pk(&record.scope), sk: "IDEM".into(), item_type: "idempotency", gsi1: None, due: None })?;
+    let item = to_item(
+        record,
+        Keys {
+            pk: pk(&record.scope),
+            sk: "IDEM".into(),
+            item_type: "idempotency",
+            gsi1: None,
+            due: None,
+        },
+    )?;
     Ok(put(item, Some("attribute_not_exists(pk)")))
 }
 
 impl Repository {
-    pub async fn get_idempotency(&self, scope: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    pub async fn get_idempotency(
+        &self,
+        scope: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get_item(&pk(scope), "IDEM").await
     }
 
@@ -50,7 +68,9 @@ impl Repository {
         }
         match self.transact(items).await {
             Err(StoreError::ConditionFailed) => match idempotency {
-                Some(record) if self.get_idempotency(&record.scope).await?.is_some() => Err(StoreError::IdempotencyKeyTaken),
+                Some(record) if self.get_idempotency(&record.scope).await?.is_some() => {
+                    Err(StoreError::IdempotencyKeyTaken)
+                }
                 _ => Err(StoreError::ConditionFailed),
             },
             other => other,

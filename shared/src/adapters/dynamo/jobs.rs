@@ -33,7 +33,10 @@ pub enum JobCondition {
     /// Running under this worker's claim (heartbeat, finish).
     OwnedBy { worker: String, attempts: u32 },
     /// Running with exactly this lease, which the sweeper saw expire.
-    LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
+    LeaseExpired {
+        attempts: u32,
+        lease_until: DateTime<Utc>,
+    },
 }
 
 /// A record changed in the same transaction as a job (the job's subject).
@@ -43,7 +46,11 @@ pub enum RecordWrite {
     Project(Project),
 }
 
-type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+type Expression = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
 
 impl JobCondition {
     fn expression(&self) -> Result<Expression, StoreError> {
@@ -66,7 +73,10 @@ impl JobCondition {
                 values.insert(":w".into(), s(worker.clone()));
                 "#state = :s AND attempts = :a AND claimed_by = :w"
             }
-            JobCondition::LeaseExpired { attempts, lease_until } => {
+            JobCondition::LeaseExpired {
+                attempts,
+                lease_until,
+            } => {
                 values.insert(":s".into(), s("running"));
                 values.insert(":a".into(), AttributeValue::N(attempts.to_string()));
                 values.insert(":l".into(), to_attr(lease_until)?);
@@ -79,16 +89,32 @@ impl JobCondition {
 }
 
 fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
-    let item = to_item(event, Keys { pk: format!("EVENT#{}", event.id), sk: "EVENT".into(), item_type: "event", gsi1: None, due: None })?;
+    let item = to_item(
+        event,
+        Keys {
+            pk: format!("EVENT#{}", event.id),
+            sk: "EVENT".into(),
+            item_type: "event",
+            gsi1: None,
+            due: None,
+        },
+    )?;
     Ok(put(item, Some("attribute_not_exists(pk)")))
 }
 
 impl Repository {
     fn job_item(&self, job: &Job) -> Result<Item, StoreError> {
-        let due = due_at(job.state, job.updated_at, job.lease_until).map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
+        let due = due_at(job.state, job.updated_at, job.lease_until)
+            .map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
         to_item(
             job,
-            Keys { pk: job_pk(&job.id), sk: "JOB".into(), item_type: "job", gsi1: Some((jobs_of(&job.project_id), job.id.to_string())), due },
+            Keys {
+                pk: job_pk(&job.id),
+                sk: "JOB".into(),
+                item_type: "job",
+                gsi1: Some((jobs_of(&job.project_id), job.id.to_string())),
+                due,
+            },
         )
     }
 
@@ -113,12 +139,21 @@ impl Repository {
         self.get_item(&job_pk(id), "JOB").await
     }
 
-    pub async fn list_jobs(&self, project: &ProjectId, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Job>, StoreError> {
+    pub async fn list_jobs(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Job>, StoreError> {
         self.query_gsi1(&jobs_of(project), limit, cursor).await
     }
 
     /// Replaces the job with `job` if `condition` still holds. `Ok(false)` when it no longer does.
-    pub async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
+    pub async fn update_job(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+    ) -> Result<bool, StoreError> {
         let p = self.conditional_job_put(job, condition)?;
         let res = self
             .client
@@ -132,7 +167,12 @@ impl Repository {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(backend(e)),
         }
     }
@@ -146,7 +186,9 @@ impl Repository {
         records: &[RecordWrite],
         events: &[Event],
     ) -> Result<bool, StoreError> {
-        let mut items = vec![TransactWriteItem::builder().put(self.conditional_job_put(job, condition)?).build()];
+        let mut items = vec![TransactWriteItem::builder()
+            .put(self.conditional_job_put(job, condition)?)
+            .build()];
         for record in records {
             items.push(match record {
                 RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)")?,
@@ -181,7 +223,12 @@ impl Repository {
                 .await
                 .map_err(backend)?;
             for item in out.items.unwrap_or_default() {
-                if item.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("job") {
+                if item
+                    .get("type")
+                    .and_then(|t| t.as_s().ok())
+                    .map(String::as_str)
+                    == Some("job")
+                {
                     jobs.push(from_item(item)?);
                 }
             }

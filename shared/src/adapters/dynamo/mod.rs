@@ -14,7 +14,7 @@ pub use idempotency::IdempotencyRecord;
 pub use jobs::{JobCondition, RecordWrite};
 
 use crate::domain::pagination::{Cursor, Page};
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
@@ -37,12 +37,9 @@ pub enum StoreError {
     Backend(String),
 }
 
-fn backend<E: std::fmt::Debug>(e: SdkError<E>) -> StoreError {
-    // The SDK's Display only says "service error"; the debug form carries the message.
-    StoreError::Backend(match e.raw_response() {
-        Some(raw) => format!("{:?} (HTTP {})", e, raw.status().as_u16()),
-        None => format!("{e:?}"),
-    })
+fn backend<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
+    // The SDK's own Display says only "service error"; the context carries the cause.
+    StoreError::Backend(DisplayErrorContext(&e).to_string())
 }
 
 /// Item keys and index attributes, added around a serialized record.
@@ -59,7 +56,8 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T, keys: Keys) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.insert("pk".into(), s(keys.pk));
     item.insert("sk".into(), s(keys.sk));
     item.insert("type".into(), s(keys.item_type));
@@ -87,7 +85,13 @@ pub(crate) fn put(item: Item, condition: Option<&str>) -> TransactWriteItem {
     if let Some(c) = condition {
         p = p.condition_expression(c);
     }
-    TransactWriteItem::builder().put(p.table_name("__TABLE__").build().expect("table and item are set")).build()
+    TransactWriteItem::builder()
+        .put(
+            p.table_name("__TABLE__")
+                .build()
+                .expect("table and item are set"),
+        )
+        .build()
 }
 
 fn cursor_to_key(cursor: Option<&Cursor>) -> Option<Item> {
@@ -95,7 +99,13 @@ fn cursor_to_key(cursor: Option<&Cursor>) -> Option<Item> {
 }
 
 fn key_to_cursor(key: Option<&Item>) -> Option<Cursor> {
-    key.map(|k| Cursor(k.iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name.clone(), s.clone()))).collect()))
+    key.map(|k| {
+        Cursor(
+            k.iter()
+                .filter_map(|(name, v)| v.as_s().ok().map(|s| (name.clone(), s.clone())))
+                .collect(),
+        )
+    })
 }
 
 #[derive(Clone)]
@@ -106,7 +116,10 @@ pub struct Repository {
 
 impl Repository {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Repository { client, table: table.into() }
+        Repository {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -117,7 +130,11 @@ impl Repository {
         &self.table
     }
 
-    async fn get_item<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
+    async fn get_item<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -132,7 +149,11 @@ impl Repository {
     }
 
     async fn put_item(&self, item: Item, condition: Option<&str>) -> Result<(), StoreError> {
-        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         if let Some(c) = condition {
             req = req.condition_expression(c);
         }
@@ -146,13 +167,19 @@ impl Repository {
     /// Runs a write transaction. Items built with [`put`] carry a placeholder table name that is
     /// filled in here, so record modules need not know the table.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let items = items.into_iter().map(|i| self.with_table(i)).collect::<Vec<_>>();
-        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
-            match e.as_service_error() {
+        let items = items
+            .into_iter()
+            .map(|i| self.with_table(i))
+            .collect::<Vec<_>>();
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_transaction_canceled_exception() => StoreError::ConditionFailed,
                 _ => backend(e),
-            }
-        })?;
+            })?;
         Ok(())
     }
 
@@ -198,7 +225,12 @@ impl Repository {
     }
 
     /// Newest-first page of a `gsi1` partition.
-    async fn query_gsi1<T: DeserializeOwned>(&self, gsi1pk: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<T>, StoreError> {
+    async fn query_gsi1<T: DeserializeOwned>(
+        &self,
+        gsi1pk: &str,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<T>, StoreError> {
         let out = self
             .client
             .query()
@@ -215,8 +247,19 @@ impl Repository {
         self.page(out.items, out.last_evaluated_key)
     }
 
-    fn page<T: DeserializeOwned>(&self, items: Option<Vec<Item>>, last: Option<Item>) -> Result<Page<T>, StoreError> {
-        let items = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
-        Ok(Page { items, next_cursor: key_to_cursor(last.as_ref()) })
+    fn page<T: DeserializeOwned>(
+        &self,
+        items: Option<Vec<Item>>,
+        last: Option<Item>,
+    ) -> Result<Page<T>, StoreError> {
+        let items = items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: key_to_cursor(last.as_ref()),
+        })
     }
 }

@@ -9,7 +9,16 @@ pub(crate) fn org_pk(id: &OrgId) -> String {
 impl Repository {
     /// Creates or replaces an organisation (operator bootstrap is idempotent).
     pub async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
-        let item = to_item(org, Keys { pk: org_pk(&org.id), sk: "ORG".into(), item_type: "organization", gsi1: None, due: None })?;
+        let item = to_item(
+            org,
+            Keys {
+                pk: org_pk(&org.id),
+                sk: "ORG".into(),
+                item_type: "organization",
+                gsi1: None,
+                due: None,
+            },
+        )?;
         self.put_item(item, None).await
     }
 

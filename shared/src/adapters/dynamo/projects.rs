@@ -10,14 +10,20 @@ pub(crate) fn project_pk(id: &ProjectId) -> String {
     format!("PROJECT#{id}")
 }
 
-pub(crate) fn project_put(project: &Project, condition: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn project_put(
+    project: &Project,
+    condition: &str,
+) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         project,
         Keys {
             pk: project_pk(&project.id),
             sk: "PROJECT".into(),
             item_type: "project",
-            gsi1: Some((format!("{}#PROJECTS", org_pk(&project.org_id)), project.id.to_string())),
+            gsi1: Some((
+                format!("{}#PROJECTS", org_pk(&project.org_id)),
+                project.id.to_string(),
+            )),
             due: None,
         },
     )?;
@@ -26,15 +32,33 @@ pub(crate) fn project_put(project: &Project, condition: &str) -> Result<Transact
 
 impl Repository {
     /// Writes a new project together with the job that provisions it.
-    pub async fn create_project(&self, project: &Project, job: &Job, idempotency: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
-        self.transact_idempotent(vec![project_put(project, "attribute_not_exists(pk)")?, self.job_put(job)?], idempotency).await
+    pub async fn create_project(
+        &self,
+        project: &Project,
+        job: &Job,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.transact_idempotent(
+            vec![
+                project_put(project, "attribute_not_exists(pk)")?,
+                self.job_put(job)?,
+            ],
+            idempotency,
+        )
+        .await
     }
 
     pub async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
         self.get_item(&project_pk(id), "PROJECT").await
     }
 
-    pub async fn list_projects(&self, org: &OrgId, limit: u32, cursor: Option<&Cursor>) -> Result<Page<Project>, StoreError> {
-        self.query_gsi1(&format!("{}#PROJECTS", org_pk(org)), limit, cursor).await
+    pub async fn list_projects(
+        &self,
+        org: &OrgId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Project>, StoreError> {
+        self.query_gsi1(&format!("{}#PROJECTS", org_pk(org)), limit, cursor)
+            .await
     }
 }

@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+SHELL := /bin/bash
+VENV := .capydb/venv
+export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
+
+.PHONY: dev test deps lint unit integration clean
+
+## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
+dev:
+	infra/dev.sh
+
+## Everything CI runs: formatting, lints, template lint, unit and integration tests.
+test: deps lint
+	cargo build --workspace --bins
+	cargo test --workspace --no-fail-fast
+
+deps:
+	infra/install-deps.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit:
+	cargo test --workspace --lib --bins
+
+integration: deps
+	cargo build --workspace --bins
+	cargo test -p capydb-tests
+
+clean:
+	infra/cluster.sh stop .capydb/clusters/local-1 || true
+	infra/cluster.sh stop .capydb/clusters/local-2 || true
+	rm -rf .capydb target

@@ -1,0 +1,6 @@
+//! Lambda function JobSweeperFunction: re-queues jobs whose worker died (every minute).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    capydb_functions::lambda::serve_sweeper().await
+}

@@ -1,0 +1,90 @@
+use super::paging;
+use crate::http::{authenticate, idempotency_key, path_param, respond, HttpResult, JsonBody};
+use crate::views;
+use capydb_shared::domain::names::KeyName;
+use capydb_shared::domain::scopes::Scope;
+use capydb_shared::ids::OrgId;
+use capydb_shared::services::api_keys::{self, NewKey};
+use capydb_shared::services::Context;
+use capydb_shared::Error;
+use chrono::{DateTime, Utc};
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use serde_json::json;
+
+fn org_of(req: &Request) -> Result<OrgId, Error> {
+    path_param(req, "org_id")
+        .parse()
+        .map_err(|_| Error::not_found("organization"))
+}
+
+pub async fn create(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let org = org_of(&req)?;
+    let body = JsonBody::parse(&req, &["name", "scopes", "project_id", "expires_at"])?;
+    let name = KeyName::parse(body.str("name")?)?;
+    let scopes = match body.opt_str_list("scopes")? {
+        None => Scope::ALL.to_vec(),
+        Some(list) => list
+            .into_iter()
+            .map(|s| {
+                Scope::parse(s).ok_or_else(|| {
+                    let allowed = Scope::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Error::invalid("scopes", format!("unknown scope `{s}`; allowed: {allowed}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let project_id = body
+        .opt_str("project_id")?
+        .map(|p| {
+            p.parse().map_err(|_| {
+                Error::invalid("project_id", "project_id must be a project id (prj_…)")
+            })
+        })
+        .transpose()?;
+    let expires_at = body
+        .opt_str("expires_at")?
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    Error::invalid("expires_at", "expires_at must be an RFC 3339 timestamp")
+                })
+        })
+        .transpose()?;
+    let idem = idempotency_key(&req, &principal)?;
+    let new = NewKey {
+        name,
+        scopes,
+        project_id,
+        expires_at,
+    };
+    let (key, plaintext) = api_keys::create(ctx, &principal, &org, new, idem.as_ref()).await?;
+    respond(
+        StatusCode::CREATED,
+        &json!({ "api_key": key, "plaintext_key": plaintext }),
+    )
+}
+
+pub async fn list(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let org = org_of(&req)?;
+    let (limit, cursor) = paging(&req)?;
+    let page = api_keys::list(ctx, &principal, &org, limit, cursor.as_ref()).await?;
+    respond(
+        StatusCode::OK,
+        &views::page("api_keys", &page, views::plain),
+    )
+}
+
+pub async fn revoke(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let org = org_of(&req)?;
+    let key = api_keys::revoke(ctx, &principal, &org, &path_param(&req, "key_id")).await?;
+    respond(StatusCode::OK, &json!({ "api_key": key }))
+}

@@ -1,0 +1,62 @@
+//! Entry points of the Lambda binaries: each `main` calls exactly one of these.
+
+use crate::routes::{dispatch, route, RouteId};
+use crate::workers;
+use aws_lambda_events::event::dynamodb::Event;
+use capydb_shared::config::Config;
+use capydb_shared::services::Context;
+use lambda_http::{service_fn, Request};
+use lambda_runtime::LambdaEvent;
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .without_time()
+        .try_init();
+}
+
+async fn context() -> Result<&'static Context, lambda_runtime::Error> {
+    let config = Config::from_env()?;
+    Ok(Box::leak(Box::new(Context::from_config(config).await)))
+}
+
+/// Serves one API route.
+pub async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = context().await?;
+    tracing::info!(route = route(id).path, "starting");
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, std::convert::Infallible>(dispatch(id, ctx, req).await)
+    }))
+    .await
+}
+
+/// Serves a stream worker.
+pub async fn serve_worker() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = context().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Event>| async move {
+            Ok::<_, std::convert::Infallible>(workers::handle_stream(ctx, event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// Serves the job sweep schedule.
+pub async fn serve_sweeper() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = context().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            workers::handle_sweep(ctx)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
+    .await
+}

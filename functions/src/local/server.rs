@@ -1,0 +1,73 @@
+//! The HTTP front: turns each request into the `lambda_http::Request` API Gateway would send
+//! (path and query parameters included) and calls the route's handler.
+
+use crate::http::error_response;
+use crate::routes::{dispatch, resolve};
+use axum::body::Body as AxumBody;
+use axum::extract::{Request as AxumRequest, State};
+use axum::response::Response as AxumResponse;
+use capydb_shared::services::Context;
+use capydb_shared::Error;
+use lambda_http::{Body, RequestExt};
+use std::collections::HashMap;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// API Gateway's payload limit for Lambda integrations.
+const MAX_BODY: usize = 6 * 1024 * 1024;
+
+pub async fn serve(listener: TcpListener, ctx: Context, cancel: CancellationToken) {
+    let app = axum::Router::new().fallback(handle).with_state(ctx);
+    let shutdown = async move { cancel.cancelled().await };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "local API server stopped");
+    }
+}
+
+async fn handle(State(ctx): State<Context>, req: AxumRequest) -> AxumResponse {
+    let response = match to_lambda(req).await {
+        Ok((route, request)) => dispatch(route, &ctx, request).await,
+        Err(e) => error_response(&e),
+    };
+    let (parts, body) = response.into_parts();
+    AxumResponse::from_parts(parts, AxumBody::from(body.to_vec()))
+}
+
+async fn to_lambda(
+    req: AxumRequest,
+) -> Result<(crate::routes::RouteId, lambda_http::Request), Error> {
+    let (parts, body) = req.into_parts();
+    let (route, params) = match resolve(parts.method.as_str(), parts.uri.path()) {
+        Ok(found) => found,
+        Err(true) => {
+            return Err(Error::NotFound(format!(
+                "{} on {}",
+                parts.method,
+                parts.uri.path()
+            )))
+        }
+        Err(false) => return Err(Error::not_found(format!("route {}", parts.uri.path()))),
+    };
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| Error::BadRequest(format!("request body exceeds {MAX_BODY} bytes")))?;
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        query
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
+    }
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let request = lambda_http::http::Request::from_parts(parts, body)
+        .with_path_parameters(params.into_iter().collect::<HashMap<String, String>>())
+        .with_query_string_parameters(query);
+    Ok((route.id, request))
+}

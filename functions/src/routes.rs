@@ -1,0 +1,267 @@
+//! The route table, declared once. Each route is one Lambda function (binary `binary`, SAM
+//! resource `function`); the local runtime serves the same table, and a test holds it equal to
+//! `template.yaml`.
+
+use crate::handlers::{api_keys, backups, jobs, projects, regions};
+use crate::http::{error_response, HttpResult};
+use capydb_shared::services::Context;
+use lambda_http::{Body, Request, Response};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    ProjectsCreate,
+    ProjectsList,
+    ProjectsGet,
+    ProjectsConnections,
+    RegionsList,
+    ApiKeysCreate,
+    ApiKeysList,
+    ApiKeysRevoke,
+    JobsGet,
+    JobsList,
+    BackupsCreate,
+    BackupsList,
+    BackupsGet,
+    BackupsDelete,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: &'static str,
+    pub path: &'static str,
+    /// SAM logical id of the function serving the route.
+    pub function: &'static str,
+    /// Cargo binary (`functions/src/bin/<binary>.rs`) the function runs.
+    pub binary: &'static str,
+}
+
+macro_rules! route {
+    ($id:ident, $method:literal, $path:literal, $function:literal, $binary:literal) => {
+        Route {
+            id: RouteId::$id,
+            method: $method,
+            path: $path,
+            function: $function,
+            binary: $binary,
+        }
+    };
+}
+
+pub const ROUTES: &[Route] = &[
+    route!(
+        ProjectsCreate,
+        "POST",
+        "/v1/projects",
+        "ProjectsCreateFunction",
+        "projects-create"
+    ),
+    route!(
+        ProjectsList,
+        "GET",
+        "/v1/projects",
+        "ProjectsListFunction",
+        "projects-list"
+    ),
+    route!(
+        ProjectsGet,
+        "GET",
+        "/v1/projects/{project_id}",
+        "ProjectsGetFunction",
+        "projects-get"
+    ),
+    route!(
+        ProjectsConnections,
+        "GET",
+        "/v1/projects/{project_id}/connections",
+        "ProjectsConnectionsFunction",
+        "projects-connections"
+    ),
+    route!(
+        RegionsList,
+        "GET",
+        "/v1/regions",
+        "RegionsListFunction",
+        "regions-list"
+    ),
+    route!(
+        ApiKeysCreate,
+        "POST",
+        "/v1/organizations/{org_id}/api-keys",
+        "ApiKeysCreateFunction",
+        "api-keys-create"
+    ),
+    route!(
+        ApiKeysList,
+        "GET",
+        "/v1/organizations/{org_id}/api-keys",
+        "ApiKeysListFunction",
+        "api-keys-list"
+    ),
+    route!(
+        ApiKeysRevoke,
+        "DELETE",
+        "/v1/organizations/{org_id}/api-keys/{key_id}",
+        "ApiKeysRevokeFunction",
+        "api-keys-revoke"
+    ),
+    route!(
+        JobsGet,
+        "GET",
+        "/v1/jobs/{job_id}",
+        "JobsGetFunction",
+        "jobs-get"
+    ),
+    route!(
+        JobsList,
+        "GET",
+        "/v1/projects/{project_id}/jobs",
+        "JobsListFunction",
+        "jobs-list"
+    ),
+    route!(
+        BackupsCreate,
+        "POST",
+        "/v1/projects/{project_id}/backups",
+        "BackupsCreateFunction",
+        "backups-create"
+    ),
+    route!(
+        BackupsList,
+        "GET",
+        "/v1/projects/{project_id}/backups",
+        "BackupsListFunction",
+        "backups-list"
+    ),
+    route!(
+        BackupsGet,
+        "GET",
+        "/v1/projects/{project_id}/backups/{backup_id}",
+        "BackupsGetFunction",
+        "backups-get"
+    ),
+    route!(
+        BackupsDelete,
+        "DELETE",
+        "/v1/projects/{project_id}/backups/{backup_id}",
+        "BackupsDeleteFunction",
+        "backups-delete"
+    ),
+];
+
+pub fn route(id: RouteId) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("every RouteId is in ROUTES")
+}
+
+/// Runs the handler of `id`; errors become their HTTP responses here, in one place.
+pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
+    let result: HttpResult = match id {
+        RouteId::ProjectsCreate => projects::create(ctx, req).await,
+        RouteId::ProjectsList => projects::list(ctx, req).await,
+        RouteId::ProjectsGet => projects::get(ctx, req).await,
+        RouteId::ProjectsConnections => projects::connections(ctx, req).await,
+        RouteId::RegionsList => regions::list(ctx, req).await,
+        RouteId::ApiKeysCreate => api_keys::create(ctx, req).await,
+        RouteId::ApiKeysList => api_keys::list(ctx, req).await,
+        RouteId::ApiKeysRevoke => api_keys::revoke(ctx, req).await,
+        RouteId::JobsGet => jobs::get(ctx, req).await,
+        RouteId::JobsList => jobs::list(ctx, req).await,
+        RouteId::BackupsCreate => backups::create(ctx, req).await,
+        RouteId::BackupsList => backups::list(ctx, req).await,
+        RouteId::BackupsGet => backups::get(ctx, req).await,
+        RouteId::BackupsDelete => backups::delete(ctx, req).await,
+    };
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// Matches a concrete path against a template, returning the path parameters.
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (ts, ps) in t.iter().zip(&p) {
+        match ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) if !ps.is_empty() => params.push((name.to_string(), ps.to_string())),
+            Some(_) => return None,
+            None if ts == ps => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// The route for a method and path, with its path parameters; `Err(true)` when the path exists
+/// with another method (405), `Err(false)` when nothing matches (404).
+pub fn resolve(method: &str, path: &str) -> Result<(&'static Route, Vec<(String, String)>), bool> {
+    let mut path_exists = false;
+    for r in ROUTES {
+        if let Some(params) = match_path(r.path, path) {
+            if r.method == method {
+                return Ok((r, params));
+            }
+            path_exists = true;
+        }
+    }
+    Err(path_exists)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn templates_match_and_extract_parameters() {
+        let (r, params) = resolve("GET", "/v1/projects/prj_1/backups/bkp_2").unwrap();
+        assert_eq!(r.id, RouteId::BackupsGet);
+        assert_eq!(
+            params,
+            vec![
+                ("project_id".into(), "prj_1".into()),
+                ("backup_id".into(), "bkp_2".into())
+            ]
+        );
+        assert_eq!(
+            resolve("GET", "/v1/projects").unwrap().0.id,
+            RouteId::ProjectsList
+        );
+        assert_eq!(resolve("PUT", "/v1/projects").err(), Some(true));
+        assert_eq!(resolve("GET", "/v1/nope").err(), Some(false));
+        assert_eq!(resolve("GET", "/v1/projects//backups").err(), Some(false));
+    }
+
+    #[test]
+    fn routes_functions_and_binaries_are_unique() {
+        let n = ROUTES.len();
+        assert_eq!(
+            ROUTES
+                .iter()
+                .map(|r| (r.method, r.path))
+                .collect::<HashSet<_>>()
+                .len(),
+            n
+        );
+        assert_eq!(
+            ROUTES
+                .iter()
+                .map(|r| r.function)
+                .collect::<HashSet<_>>()
+                .len(),
+            n
+        );
+        assert_eq!(
+            ROUTES
+                .iter()
+                .map(|r| r.binary)
+                .collect::<HashSet<_>>()
+                .len(),
+            n
+        );
+    }
+}

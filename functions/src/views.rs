@@ -1,0 +1,33 @@
+//! JSON shapes of the published API, built from domain records.
+
+use capydb_shared::domain::jobs::Job;
+use capydb_shared::domain::pagination::Page;
+use capydb_shared::domain::projects::Project;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+pub fn project(p: &Project) -> Value {
+    json!({
+        "id": p.id, "org_id": p.org_id, "name": p.name, "region": p.region, "state": p.state,
+        "database_name": p.database_name, "error": p.error, "created_at": p.created_at, "updated_at": p.updated_at,
+    })
+}
+
+pub fn job(j: &Job) -> Value {
+    json!({
+        "id": j.id, "type": j.job_type, "state": j.state, "attempts": j.attempts, "max_attempts": j.max_attempts,
+        "claimed_at": j.claimed_at, "claimed_by": j.claimed_by, "lease_until": j.lease_until,
+        "started_at": j.started_at, "completed_at": j.completed_at, "error": j.error, "progress": j.progress,
+        "project_id": j.project_id, "preview_database_id": j.preview_database_id, "backup_id": j.backup_id,
+        "created_at": j.created_at, "updated_at": j.updated_at,
+    })
+}
+
+/// `{"<name>": [...], "next_cursor": …}`
+pub fn page<T>(name: &str, page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
+    json!({ name: page.items.iter().map(view).collect::<Vec<_>>(), "next_cursor": page.next_cursor.as_ref().map(|c| c.encode()) })
+}
+
+pub fn plain<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}

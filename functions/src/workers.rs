@@ -1,0 +1,94 @@
+//! Stream workers and scheduled functions. Like the routes, they are declared once here; the
+//! local runtime applies the same stream filters and schedules, and a test holds them equal to
+//! `template.yaml`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use capydb_shared::domain::jobs::JobType;
+use capydb_shared::ids::JobId;
+use capydb_shared::services::{jobs, sweeper, Context};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Worker {
+    pub function: &'static str,
+    pub binary: &'static str,
+    pub job_type: JobType,
+    /// Lambda event filter pattern (JSON) on the table's stream.
+    pub filter: &'static str,
+}
+
+pub const WORKERS: &[Worker] = &[
+    Worker {
+        function: "BackupWorkerFunction",
+        binary: "worker-backup",
+        job_type: JobType::Backup,
+        filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["backup"]},"state":{"S":["pending"]}}}}"#,
+    },
+    Worker {
+        function: "ProvisionWorkerFunction",
+        binary: "worker-provision",
+        job_type: JobType::ProvisionProject,
+        filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["provision_project"]},"state":{"S":["pending"]}}}}"#,
+    },
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub function: &'static str,
+    pub binary: &'static str,
+    /// EventBridge Scheduler expression.
+    pub expression: &'static str,
+    /// Seconds between firings, for the local runtime.
+    pub every_seconds: u64,
+}
+
+pub const SCHEDULES: &[Schedule] = &[Schedule {
+    function: "JobSweeperFunction",
+    binary: "sweeper-jobs",
+    expression: "rate(1 minute)",
+    every_seconds: 60,
+}];
+
+#[derive(Deserialize)]
+struct JobKey {
+    pk: String,
+}
+
+/// Runs the job of each stream record. Records that hit an infrastructure error are reported
+/// as batch item failures so Lambda retries just those; job-level failures are recorded on the
+/// job itself and count as handled.
+pub async fn handle_stream(ctx: &Context, event: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        let job_id = serde_dynamo::from_item::<_, JobKey>(record.change.new_image.clone())
+            .ok()
+            .and_then(|k| {
+                k.pk.strip_prefix("JOB#")
+                    .and_then(|id| id.parse::<JobId>().ok())
+            });
+        let Some(job_id) = job_id else {
+            tracing::warn!(
+                event_id = record.event_id,
+                "stream record is not a job; skipped"
+            );
+            continue;
+        };
+        match jobs::run(ctx, &job_id).await {
+            Ok(result) => tracing::info!(job = %job_id, ?result, "stream record handled"),
+            Err(e) => {
+                tracing::error!(job = %job_id, error = %e, "job could not run; asking for a retry");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
+pub async fn handle_sweep(ctx: &Context) -> Result<sweeper::SweepReport, capydb_shared::Error> {
+    let report = sweeper::sweep_jobs(ctx, ctx.clock.now()).await?;
+    tracing::info!(?report, "job sweep done");
+    Ok(report)
+}

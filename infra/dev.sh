@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make dev`: moto, two region clusters (local-1 archives WAL, local-2 does not) and the local
+# runtime on 127.0.0.1:3000. State lives in .capydb/; Ctrl-C stops everything started here.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${CAPYDB_STATE_DIR:-$ROOT/.capydb}
+MOTO_PORT=${CAPYDB_MOTO_PORT:-5055}
+PG1_PORT=${CAPYDB_PG1_PORT:-54331}
+PG2_PORT=${CAPYDB_PG2_PORT:-54332}
+LISTEN=${CAPYDB_LISTEN:-127.0.0.1:3000}
+mkdir -p "$STATE"
+cd "$ROOT"
+
+"$ROOT/infra/install-deps.sh"
+cargo build --quiet -p capydb-functions --bin capydb-local -p capydb-cli
+
+secret() { [ -s "$1" ] || head -c 32 /dev/urandom | base64 > "$1"; chmod 600 "$1"; cat "$1"; }
+PG_PASSWORD=$(secret "$STATE/pg-admin-password" | tr -dc 'A-Za-z0-9' | head -c 24)
+SECRETS_KEY=$(secret "$STATE/secrets.key")
+SESSION_SECRET=$(secret "$STATE/session.secret")
+
+# The clusters run as `postgres`, which may not be able to enter this checkout (e.g. under
+# /root); keep their files where it can, linked from the state folder.
+CLUSTERS=$STATE/clusters
+if [ ! -e "$CLUSTERS" ]; then
+  if runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+    mkdir -p "$CLUSTERS"
+  else
+    outside=/var/tmp/capydb-dev-$(echo "$ROOT" | sha256sum | cut -c1-12)
+    mkdir -p "$outside"
+    ln -s "$outside" "$CLUSTERS"
+  fi
+fi
+chmod 755 "$(readlink -f "$CLUSTERS")"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo "stopping the local stack" >&2
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-1" || true
+  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-2" || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$STATE/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  (echo >"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && break
+  sleep 0.1
+done
+(echo >"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null || { echo "moto did not start; see $STATE/moto.log" >&2; exit 1; }
+
+"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-1" "$PG1_PORT" "$PG_PASSWORD" on
+"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-2" "$PG2_PORT" "$PG_PASSWORD" off
+
+region() { printf '{"name":"%s","admin_url":"postgres://postgres:%s@127.0.0.1:%s/postgres","public_host":"127.0.0.1","public_port":%s,"wal_archiving":%s}' "$1" "$PG_PASSWORD" "$2" "$2" "$3"; }
+export CAPYDB_REGIONS="[$(region local-1 "$PG1_PORT" true),$(region local-2 "$PG2_PORT" false)]"
+export CAPYDB_TABLE=capydb-dev CAPYDB_BUCKET=capydb-dev
+export CAPYDB_SECRETS_KEY=$SECRETS_KEY CAPYDB_SESSION_SECRET=$SESSION_SECRET
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=warn}
+
+"$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" &
+pids+=($!)
+wait "${pids[-1]}"
