@@ -19,11 +19,7 @@ impl Api {
             .user_agent(concat!("capydb-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CliError::Other(e.to_string()))?;
-        Ok(Api {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            key: key.to_string(),
-        })
+        Ok(Api { http, base: base.trim_end_matches('/').to_string(), key: key.to_string() })
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -34,14 +30,8 @@ impl Api {
         self.send(Method::DELETE, path, None, None).await
     }
 
-    pub async fn post(
-        &self,
-        path: &str,
-        body: Value,
-        idempotency_key: Option<&str>,
-    ) -> Result<Value, CliError> {
-        self.send(Method::POST, path, Some(body), idempotency_key)
-            .await
+    pub async fn post(&self, path: &str, body: Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
+        self.send(Method::POST, path, Some(body), idempotency_key).await
     }
 
     async fn send(
@@ -59,23 +49,18 @@ impl Api {
         if let Some(k) = idem {
             req = req.header("Idempotency-Key", k);
         }
-        let resp = req.send().await.map_err(|e| {
-            CliError::Other(format!("cannot reach the CapyDB API at {}: {e}", self.base))
-        })?;
-        let status = resp.status();
-        let text = resp
-            .text()
+        let resp = req
+            .send()
             .await
-            .map_err(|e| CliError::Other(e.to_string()))?;
+            .map_err(|e| CliError::Other(format!("cannot reach the CapyDB API at {}: {e}", self.base)))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| CliError::Other(e.to_string()))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(value);
         }
-        let message = value
-            .get("error")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("HTTP {status}"));
+        let message =
+            value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => CliError::Auth(message),
             StatusCode::NOT_FOUND => CliError::NotFound(message),

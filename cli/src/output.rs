@@ -11,10 +11,7 @@ pub enum Format {
 }
 
 pub fn json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 pub fn field(v: &Value, name: &str) -> String {
@@ -41,8 +38,11 @@ pub fn size(bytes: Option<u64>) -> String {
     }
 }
 
+/// A column: its header and how to render a row's cell.
+pub type Column<'a> = (&'a str, &'a dyn Fn(&Value) -> String);
+
 /// A table of `rows`, one column per (header, extractor).
-pub fn table(rows: &[Value], columns: &[(&str, &dyn Fn(&Value) -> String)]) {
+pub fn table(rows: &[Value], columns: &[Column<'_>]) {
     if rows.is_empty() {
         println!("(none)");
         return;

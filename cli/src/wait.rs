@@ -28,10 +28,7 @@ pub async fn job(api: &Api, job_id: &str, timeout: Duration) -> Result<Value, Cl
                 .filter(|b| *b > 0)
                 .map(|b| format!(" · {}", size(Some(b))))
                 .unwrap_or_default();
-            pb.set_message(format!(
-                "{job_id} {state} {phase}{bytes} · {}s",
-                started.elapsed().as_secs()
-            ));
+            pb.set_message(format!("{job_id} {state} {phase}{bytes} · {}s", started.elapsed().as_secs()));
         }
         if state == "completed" || state == "failed" {
             if let Some(pb) = spinner {
@@ -57,9 +54,7 @@ pub async fn job(api: &Api, job_id: &str, timeout: Duration) -> Result<Value, Cl
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 90s, 15m or 2h"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("`{raw}` is not a duration like 90s, 15m or 2h"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,

@@ -46,16 +46,12 @@ pub fn error_response(err: &Error) -> Response<Body> {
     let mut body = json!({ "error": message, "code": code });
     match err {
         Error::InvalidField { field, .. } => body["field"] = json!(field),
-        Error::Conflict {
-            job_id: Some(job), ..
-        } => body["job_id"] = json!(job),
+        Error::Conflict { job_id: Some(job), .. } => body["job_id"] = json!(job),
         _ => {}
     }
     let mut response = respond(status, &body).expect("error body serializes");
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert("www-authenticate", "Bearer".parse().expect("static header"));
+        response.headers_mut().insert("www-authenticate", "Bearer".parse().expect("static header"));
     }
     response
 }
@@ -64,55 +60,31 @@ pub fn error_response(err: &Error) -> Response<Body> {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let (scheme, token) = v.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-            .filter(|t| !t.is_empty());
+        return scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty());
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty())
 }
 
 pub async fn authenticate(ctx: &Context, req: &Request) -> Result<Principal, Error> {
-    let token = bearer_token(req.headers()).ok_or_else(|| {
-        Error::Unauthenticated("missing credentials: send `Authorization: Bearer <API key>`".into())
-    })?;
-    auth::authenticate(
-        &ctx.repo,
-        ctx.config.session_secret.as_deref(),
-        token,
-        ctx.clock.now(),
-    )
-    .await
+    let token = bearer_token(req.headers())
+        .ok_or_else(|| Error::Unauthenticated("missing credentials: send `Authorization: Bearer <API key>`".into()))?;
+    auth::authenticate(&ctx.repo, ctx.config.session_secret.as_deref(), token, ctx.clock.now()).await
 }
 
 pub fn path_param(req: &Request, name: &str) -> String {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .unwrap_or_default()
-        .to_string()
+    req.path_parameters_ref().and_then(|p| p.first(name)).unwrap_or_default().to_string()
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_string)
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
 }
 
 /// The `Idempotency-Key` of a POST, bound to the caller's org, the route and the raw body.
-pub fn idempotency_key(
-    req: &Request,
-    principal: &Principal,
-) -> Result<Option<IdempotencyKey>, Error> {
+pub fn idempotency_key(req: &Request, principal: &Principal) -> Result<Option<IdempotencyKey>, Error> {
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = raw
-        .to_str()
-        .map_err(|_| Error::invalid("Idempotency-Key", "Idempotency-Key must be visible ASCII"))?;
+    let key = raw.to_str().map_err(|_| Error::invalid("Idempotency-Key", "Idempotency-Key must be visible ASCII"))?;
     let request = format!("{} {}", req.method(), req.uri().path());
     IdempotencyKey::new(&principal.org_id, key, &request, req.body().as_ref()).map(Some)
 }
@@ -130,9 +102,7 @@ impl JsonBody {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))?;
         let Value::Object(map) = value else {
-            return Err(Error::BadRequest(
-                "request body must be a JSON object".into(),
-            ));
+            return Err(Error::BadRequest("request body must be a JSON object".into()));
         };
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(Error::invalid(
@@ -152,8 +122,7 @@ impl JsonBody {
     }
 
     pub fn str(&self, field: &str) -> Result<&str, Error> {
-        self.opt_str(field)?
-            .ok_or_else(|| Error::invalid(field, format!("{field} is required")))
+        self.opt_str(field)?.ok_or_else(|| Error::invalid(field, format!("{field} is required")))
     }
 
     pub fn opt_str_list(&self, field: &str) -> Result<Option<Vec<&str>>, Error> {
@@ -161,17 +130,10 @@ impl JsonBody {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| {
-                    v.as_str().ok_or_else(|| {
-                        Error::invalid(field, format!("{field} must be a list of strings"))
-                    })
-                })
+                .map(|v| v.as_str().ok_or_else(|| Error::invalid(field, format!("{field} must be a list of strings"))))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(_) => Err(Error::invalid(
-                field,
-                format!("{field} must be a list of strings"),
-            )),
+            Some(_) => Err(Error::invalid(field, format!("{field} must be a list of strings"))),
         }
     }
 }
@@ -182,11 +144,7 @@ mod tests {
     use lambda_http::http;
 
     fn request(body: &str) -> Request {
-        http::Request::builder()
-            .method("POST")
-            .uri("/v1/x")
-            .body(Body::from(body.to_string()))
-            .unwrap()
+        http::Request::builder().method("POST").uri("/v1/x").body(Body::from(body.to_string())).unwrap()
     }
 
     #[test]
@@ -209,27 +167,10 @@ mod tests {
         };
         let b = JsonBody::parse(&request(r#"{"label": 5}"#), &["label"]).unwrap();
         assert_eq!(field(b.opt_str("label").unwrap_err()), "label");
-        assert_eq!(
-            field(
-                JsonBody::parse(&request(r#"{"lable": "x"}"#), &["label"])
-                    .err()
-                    .unwrap()
-            ),
-            "lable"
-        );
-        assert!(matches!(
-            JsonBody::parse(&request("[1]"), &[]),
-            Err(Error::BadRequest(_))
-        ));
-        assert!(matches!(
-            JsonBody::parse(&request("{nope"), &[]),
-            Err(Error::BadRequest(_))
-        ));
-        assert!(JsonBody::parse(&request(""), &["label"])
-            .unwrap()
-            .opt_str("label")
-            .unwrap()
-            .is_none());
+        assert_eq!(field(JsonBody::parse(&request(r#"{"lable": "x"}"#), &["label"]).err().unwrap()), "lable");
+        assert!(matches!(JsonBody::parse(&request("[1]"), &[]), Err(Error::BadRequest(_))));
+        assert!(matches!(JsonBody::parse(&request("{nope"), &[]), Err(Error::BadRequest(_))));
+        assert!(JsonBody::parse(&request(""), &["label"]).unwrap().opt_str("label").unwrap().is_none());
     }
 
     #[test]
@@ -238,14 +179,8 @@ mod tests {
         assert_eq!(r.status(), 500);
         let body = String::from_utf8(r.body().to_vec()).unwrap();
         assert!(!body.contains("secret detail"), "{body}");
-        let r = error_response(&Error::invalid(
-            "label",
-            "label must be at most 200 characters",
-        ));
+        let r = error_response(&Error::invalid("label", "label must be at most 200 characters"));
         let v: Value = serde_json::from_slice(r.body()).unwrap();
-        assert_eq!(
-            (v["code"].as_str(), v["field"].as_str()),
-            (Some("invalid_field"), Some("label"))
-        );
+        assert_eq!((v["code"].as_str(), v["field"].as_str()), (Some("invalid_field"), Some("label")));
     }
 }

@@ -11,9 +11,7 @@ use lambda_runtime::LambdaEvent;
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_current_span(false)
         .without_time()
         .try_init();
@@ -39,11 +37,9 @@ pub async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
 pub async fn serve_worker() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Event>| async move {
-            Ok::<_, std::convert::Infallible>(workers::handle_stream(ctx, event.payload).await)
-        },
-    ))
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, std::convert::Infallible>(workers::handle_stream(ctx, event.payload).await)
+    }))
     .await
 }
 
@@ -51,12 +47,8 @@ pub async fn serve_worker() -> Result<(), lambda_runtime::Error> {
 pub async fn serve_sweeper() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            workers::handle_sweep(ctx)
-                .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        },
-    ))
+    lambda_runtime::run(lambda_runtime::service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        workers::handle_sweep(ctx).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
     .await
 }

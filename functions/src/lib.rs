@@ -8,3 +8,6 @@ pub mod local;
 pub mod routes;
 pub mod views;
 pub mod workers;
+
+#[cfg(test)]
+mod template_sync;

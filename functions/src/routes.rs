@@ -38,38 +38,14 @@ pub struct Route {
 
 macro_rules! route {
     ($id:ident, $method:literal, $path:literal, $function:literal, $binary:literal) => {
-        Route {
-            id: RouteId::$id,
-            method: $method,
-            path: $path,
-            function: $function,
-            binary: $binary,
-        }
+        Route { id: RouteId::$id, method: $method, path: $path, function: $function, binary: $binary }
     };
 }
 
 pub const ROUTES: &[Route] = &[
-    route!(
-        ProjectsCreate,
-        "POST",
-        "/v1/projects",
-        "ProjectsCreateFunction",
-        "projects-create"
-    ),
-    route!(
-        ProjectsList,
-        "GET",
-        "/v1/projects",
-        "ProjectsListFunction",
-        "projects-list"
-    ),
-    route!(
-        ProjectsGet,
-        "GET",
-        "/v1/projects/{project_id}",
-        "ProjectsGetFunction",
-        "projects-get"
-    ),
+    route!(ProjectsCreate, "POST", "/v1/projects", "ProjectsCreateFunction", "projects-create"),
+    route!(ProjectsList, "GET", "/v1/projects", "ProjectsListFunction", "projects-list"),
+    route!(ProjectsGet, "GET", "/v1/projects/{project_id}", "ProjectsGetFunction", "projects-get"),
     route!(
         ProjectsConnections,
         "GET",
@@ -77,27 +53,9 @@ pub const ROUTES: &[Route] = &[
         "ProjectsConnectionsFunction",
         "projects-connections"
     ),
-    route!(
-        RegionsList,
-        "GET",
-        "/v1/regions",
-        "RegionsListFunction",
-        "regions-list"
-    ),
-    route!(
-        ApiKeysCreate,
-        "POST",
-        "/v1/organizations/{org_id}/api-keys",
-        "ApiKeysCreateFunction",
-        "api-keys-create"
-    ),
-    route!(
-        ApiKeysList,
-        "GET",
-        "/v1/organizations/{org_id}/api-keys",
-        "ApiKeysListFunction",
-        "api-keys-list"
-    ),
+    route!(RegionsList, "GET", "/v1/regions", "RegionsListFunction", "regions-list"),
+    route!(ApiKeysCreate, "POST", "/v1/organizations/{org_id}/api-keys", "ApiKeysCreateFunction", "api-keys-create"),
+    route!(ApiKeysList, "GET", "/v1/organizations/{org_id}/api-keys", "ApiKeysListFunction", "api-keys-list"),
     route!(
         ApiKeysRevoke,
         "DELETE",
@@ -105,41 +63,11 @@ pub const ROUTES: &[Route] = &[
         "ApiKeysRevokeFunction",
         "api-keys-revoke"
     ),
-    route!(
-        JobsGet,
-        "GET",
-        "/v1/jobs/{job_id}",
-        "JobsGetFunction",
-        "jobs-get"
-    ),
-    route!(
-        JobsList,
-        "GET",
-        "/v1/projects/{project_id}/jobs",
-        "JobsListFunction",
-        "jobs-list"
-    ),
-    route!(
-        BackupsCreate,
-        "POST",
-        "/v1/projects/{project_id}/backups",
-        "BackupsCreateFunction",
-        "backups-create"
-    ),
-    route!(
-        BackupsList,
-        "GET",
-        "/v1/projects/{project_id}/backups",
-        "BackupsListFunction",
-        "backups-list"
-    ),
-    route!(
-        BackupsGet,
-        "GET",
-        "/v1/projects/{project_id}/backups/{backup_id}",
-        "BackupsGetFunction",
-        "backups-get"
-    ),
+    route!(JobsGet, "GET", "/v1/jobs/{job_id}", "JobsGetFunction", "jobs-get"),
+    route!(JobsList, "GET", "/v1/projects/{project_id}/jobs", "JobsListFunction", "jobs-list"),
+    route!(BackupsCreate, "POST", "/v1/projects/{project_id}/backups", "BackupsCreateFunction", "backups-create"),
+    route!(BackupsList, "GET", "/v1/projects/{project_id}/backups", "BackupsListFunction", "backups-list"),
+    route!(BackupsGet, "GET", "/v1/projects/{project_id}/backups/{backup_id}", "BackupsGetFunction", "backups-get"),
     route!(
         BackupsDelete,
         "DELETE",
@@ -150,10 +78,7 @@ pub const ROUTES: &[Route] = &[
 ];
 
 pub fn route(id: RouteId) -> &'static Route {
-    ROUTES
-        .iter()
-        .find(|r| r.id == id)
-        .expect("every RouteId is in ROUTES")
+    ROUTES.iter().find(|r| r.id == id).expect("every RouteId is in ROUTES")
 }
 
 /// Runs the handler of `id`; errors become their HTTP responses here, in one place.
@@ -178,7 +103,7 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
 }
 
 /// Matches a concrete path against a template, returning the path parameters.
-pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+pub fn match_path(template: &str, path: &str) -> Option<PathParams> {
     let t: Vec<&str> = template.trim_matches('/').split('/').collect();
     let p: Vec<&str> = path.trim_matches('/').split('/').collect();
     if t.len() != p.len() {
@@ -196,9 +121,17 @@ pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     Some(params)
 }
 
-/// The route for a method and path, with its path parameters; `Err(true)` when the path exists
-/// with another method (405), `Err(false)` when nothing matches (404).
-pub fn resolve(method: &str, path: &str) -> Result<(&'static Route, Vec<(String, String)>), bool> {
+pub type PathParams = Vec<(String, String)>;
+
+/// Why no route answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoute {
+    UnknownPath,
+    MethodNotAllowed,
+}
+
+/// The route for a method and path, with its path parameters.
+pub fn resolve(method: &str, path: &str) -> Result<(&'static Route, PathParams), NoRoute> {
     let mut path_exists = false;
     for r in ROUTES {
         if let Some(params) = match_path(r.path, path) {
@@ -208,7 +141,7 @@ pub fn resolve(method: &str, path: &str) -> Result<(&'static Route, Vec<(String,
             path_exists = true;
         }
     }
-    Err(path_exists)
+    Err(if path_exists { NoRoute::MethodNotAllowed } else { NoRoute::UnknownPath })
 }
 
 #[cfg(test)]
@@ -220,48 +153,18 @@ mod tests {
     fn templates_match_and_extract_parameters() {
         let (r, params) = resolve("GET", "/v1/projects/prj_1/backups/bkp_2").unwrap();
         assert_eq!(r.id, RouteId::BackupsGet);
-        assert_eq!(
-            params,
-            vec![
-                ("project_id".into(), "prj_1".into()),
-                ("backup_id".into(), "bkp_2".into())
-            ]
-        );
-        assert_eq!(
-            resolve("GET", "/v1/projects").unwrap().0.id,
-            RouteId::ProjectsList
-        );
-        assert_eq!(resolve("PUT", "/v1/projects").err(), Some(true));
-        assert_eq!(resolve("GET", "/v1/nope").err(), Some(false));
-        assert_eq!(resolve("GET", "/v1/projects//backups").err(), Some(false));
+        assert_eq!(params, vec![("project_id".into(), "prj_1".into()), ("backup_id".into(), "bkp_2".into())]);
+        assert_eq!(resolve("GET", "/v1/projects").unwrap().0.id, RouteId::ProjectsList);
+        assert_eq!(resolve("PUT", "/v1/projects").err(), Some(NoRoute::MethodNotAllowed));
+        assert_eq!(resolve("GET", "/v1/nope").err(), Some(NoRoute::UnknownPath));
+        assert_eq!(resolve("GET", "/v1/projects//backups").err(), Some(NoRoute::UnknownPath));
     }
 
     #[test]
     fn routes_functions_and_binaries_are_unique() {
         let n = ROUTES.len();
-        assert_eq!(
-            ROUTES
-                .iter()
-                .map(|r| (r.method, r.path))
-                .collect::<HashSet<_>>()
-                .len(),
-            n
-        );
-        assert_eq!(
-            ROUTES
-                .iter()
-                .map(|r| r.function)
-                .collect::<HashSet<_>>()
-                .len(),
-            n
-        );
-        assert_eq!(
-            ROUTES
-                .iter()
-                .map(|r| r.binary)
-                .collect::<HashSet<_>>()
-                .len(),
-            n
-        );
+        assert_eq!(ROUTES.iter().map(|r| (r.method, r.path)).collect::<HashSet<_>>().len(), n);
+        assert_eq!(ROUTES.iter().map(|r| r.function).collect::<HashSet<_>>().len(), n);
+        assert_eq!(ROUTES.iter().map(|r| r.binary).collect::<HashSet<_>>().len(), n);
     }
 }

@@ -63,15 +63,9 @@ pub async fn handle_stream(ctx: &Context, event: Event) -> DynamoDbEventResponse
     for record in event.records {
         let job_id = serde_dynamo::from_item::<_, JobKey>(record.change.new_image.clone())
             .ok()
-            .and_then(|k| {
-                k.pk.strip_prefix("JOB#")
-                    .and_then(|id| id.parse::<JobId>().ok())
-            });
+            .and_then(|k| k.pk.strip_prefix("JOB#").and_then(|id| id.parse::<JobId>().ok()));
         let Some(job_id) = job_id else {
-            tracing::warn!(
-                event_id = record.event_id,
-                "stream record is not a job; skipped"
-            );
+            tracing::warn!(event_id = record.event_id, "stream record is not a job; skipped");
             continue;
         };
         match jobs::run(ctx, &job_id).await {

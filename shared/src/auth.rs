@@ -24,15 +24,8 @@ pub enum OrgRole {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Credential {
-    ApiKey {
-        key_id: ApiKeyId,
-        scopes: Vec<Scope>,
-        project_id: Option<ProjectId>,
-    },
-    Session {
-        user_id: String,
-        role: OrgRole,
-    },
+    ApiKey { key_id: ApiKeyId, scopes: Vec<Scope>, project_id: Option<ProjectId> },
+    Session { user_id: String, role: OrgRole },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,9 +46,7 @@ impl Principal {
         if self.has_scope(scope) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "this API key lacks the `{scope}` scope"
-            )))
+            Err(Error::Forbidden(format!("this API key lacks the `{scope}` scope")))
         }
     }
 
@@ -83,20 +74,14 @@ impl Principal {
     /// session only for org admins.
     pub fn require_org_admin(&self, scope: Scope) -> Result<(), Error> {
         match &self.credential {
-            Credential::ApiKey {
-                project_id: Some(_),
-                ..
-            } => Err(Error::Forbidden(
-                "a project-scoped API key cannot manage the organization".into(),
-            )),
+            Credential::ApiKey { project_id: Some(_), .. } => {
+                Err(Error::Forbidden("a project-scoped API key cannot manage the organization".into()))
+            }
             Credential::ApiKey { .. } => self.require_scope(scope),
-            Credential::Session {
-                role: OrgRole::Admin,
-                ..
-            } => Ok(()),
-            Credential::Session { .. } => Err(Error::Forbidden(
-                "this action needs the organization `admin` role".into(),
-            )),
+            Credential::Session { role: OrgRole::Admin, .. } => Ok(()),
+            Credential::Session { .. } => {
+                Err(Error::Forbidden("this action needs the organization `admin` role".into()))
+            }
         }
     }
 }
@@ -111,30 +96,22 @@ pub struct SessionClaims {
 }
 
 pub fn sign_session(claims: &SessionClaims, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("HS256 signing with an in-memory key cannot fail")
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .expect("HS256 signing with an in-memory key cannot fail")
 }
 
 pub fn verify_session(token: &str, secret: &str) -> Result<SessionClaims, Error> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 30;
     validation.set_required_spec_claims(&["exp", "sub"]);
-    jsonwebtoken::decode::<SessionClaims>(
-        token,
-        &DecodingKey::from_secret(secret.as_bytes()),
-        &validation,
-    )
-    .map(|data| data.claims)
-    .map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-            Error::Unauthenticated("session token has expired".into())
-        }
-        _ => Error::Unauthenticated("session token is not valid".into()),
-    })
+    jsonwebtoken::decode::<SessionClaims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                Error::Unauthenticated("session token has expired".into())
+            }
+            _ => Error::Unauthenticated("session token is not valid".into()),
+        })
 }
 
 /// Resolves a bearer token to a principal.
@@ -149,31 +126,19 @@ pub async fn authenticate(
             .get_api_key_by_hash(&api_keys::hash(token))
             .await?
             .ok_or_else(|| Error::Unauthenticated("API key is not valid".into()))?;
-        key.is_usable(now)
-            .map_err(|m| Error::Unauthenticated(m.into()))?;
+        key.is_usable(now).map_err(|m| Error::Unauthenticated(m.into()))?;
         return Ok(Principal {
             org_id: key.org_id,
-            credential: Credential::ApiKey {
-                key_id: key.id,
-                scopes: key.scopes,
-                project_id: key.project_id,
-            },
+            credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes, project_id: key.project_id },
         });
     }
-    let secret =
-        session_secret.ok_or_else(|| Error::Unauthenticated("credentials are not valid".into()))?;
+    let secret = session_secret.ok_or_else(|| Error::Unauthenticated("credentials are not valid".into()))?;
     let claims = verify_session(token, secret)?;
     let org_id = claims
         .org_id
         .parse()
         .map_err(|_| Error::Unauthenticated("session token names no valid organization".into()))?;
-    Ok(Principal {
-        org_id,
-        credential: Credential::Session {
-            user_id: claims.sub,
-            role: claims.org_role,
-        },
-    })
+    Ok(Principal { org_id, credential: Credential::Session { user_id: claims.sub, role: claims.org_role } })
 }
 
 #[cfg(test)]
@@ -181,12 +146,7 @@ mod tests {
     use super::*;
 
     fn claims(role: OrgRole, exp: i64) -> SessionClaims {
-        SessionClaims {
-            sub: "usr_1".into(),
-            org_id: OrgId::generate().to_string(),
-            org_role: role,
-            exp,
-        }
+        SessionClaims { sub: "usr_1".into(), org_id: OrgId::generate().to_string(), org_role: role, exp }
     }
 
     #[test]
@@ -194,10 +154,7 @@ mod tests {
         let c = claims(OrgRole::Admin, Utc::now().timestamp() + 600);
         let token = sign_session(&c, "s3cret");
         assert_eq!(verify_session(&token, "s3cret").unwrap(), c);
-        assert!(matches!(
-            verify_session(&token, "other"),
-            Err(Error::Unauthenticated(_))
-        ));
+        assert!(matches!(verify_session(&token, "other"), Err(Error::Unauthenticated(_))));
         let mut tampered = token.clone();
         tampered.insert(tampered.len() / 2, 'x');
         assert!(verify_session(&tampered, "s3cret").is_err());
@@ -205,10 +162,7 @@ mod tests {
 
     #[test]
     fn expired_session_is_refused_with_a_reason() {
-        let token = sign_session(
-            &claims(OrgRole::Member, Utc::now().timestamp() - 3600),
-            "s3cret",
-        );
+        let token = sign_session(&claims(OrgRole::Member, Utc::now().timestamp() - 3600), "s3cret");
         match verify_session(&token, "s3cret") {
             Err(Error::Unauthenticated(m)) => assert!(m.contains("expired"), "{m}"),
             other => panic!("{other:?}"),
@@ -228,29 +182,12 @@ mod tests {
             },
         };
         assert!(key.require_scope(Scope::BackupsRead).is_ok());
-        assert!(matches!(
-            key.require_scope(Scope::BackupsWrite),
-            Err(Error::Forbidden(_))
-        ));
-        assert!(matches!(
-            key.require_org(&OrgId::generate()),
-            Err(Error::NotFound(_))
-        ));
-        assert!(matches!(
-            key.require_org_admin(Scope::ApiKeysWrite),
-            Err(Error::Forbidden(_))
-        ));
-        let member = Principal {
-            org_id: org,
-            credential: Credential::Session {
-                user_id: "u".into(),
-                role: OrgRole::Member,
-            },
-        };
+        assert!(matches!(key.require_scope(Scope::BackupsWrite), Err(Error::Forbidden(_))));
+        assert!(matches!(key.require_org(&OrgId::generate()), Err(Error::NotFound(_))));
+        assert!(matches!(key.require_org_admin(Scope::ApiKeysWrite), Err(Error::Forbidden(_))));
+        let member =
+            Principal { org_id: org, credential: Credential::Session { user_id: "u".into(), role: OrgRole::Member } };
         assert!(member.require_scope(Scope::BackupsWrite).is_ok());
-        assert!(matches!(
-            member.require_org_admin(Scope::ApiKeysWrite),
-            Err(Error::Forbidden(_))
-        ));
+        assert!(matches!(member.require_org_admin(Scope::ApiKeysWrite), Err(Error::Forbidden(_))));
     }
 }

@@ -55,10 +55,7 @@ impl std::fmt::Debug for Config {
             .field("bucket", &self.bucket)
             .field("aws_region", &self.aws_region)
             .field("endpoint_url", &self.endpoint_url)
-            .field(
-                "regions",
-                &self.regions.iter().map(|r| &r.name).collect::<Vec<_>>(),
-            )
+            .field("regions", &self.regions.iter().map(|r| &r.name).collect::<Vec<_>>())
             .field("worker_id", &self.worker_id)
             .finish_non_exhaustive()
     }
@@ -70,30 +67,17 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
         let regions_json = required("CAPYDB_REGIONS")?;
-        let regions: Vec<RegionConfig> =
-            serde_json::from_str(&regions_json).map_err(|e| ConfigError::Invalid {
-                name: "CAPYDB_REGIONS",
-                reason: e.to_string(),
-            })?;
+        let regions: Vec<RegionConfig> = serde_json::from_str(&regions_json)
+            .map_err(|e| ConfigError::Invalid { name: "CAPYDB_REGIONS", reason: e.to_string() })?;
         if regions.is_empty() {
-            return Err(ConfigError::Invalid {
-                name: "CAPYDB_REGIONS",
-                reason: "no regions configured".into(),
-            });
+            return Err(ConfigError::Invalid { name: "CAPYDB_REGIONS", reason: "no regions configured".into() });
         }
         let key_b64 = required("CAPYDB_SECRETS_KEY")?;
         let key_bytes = base64::engine::general_purpose::STANDARD
             .decode(key_b64.trim())
-            .map_err(|e| ConfigError::Invalid {
-                name: "CAPYDB_SECRETS_KEY",
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| ConfigError::Invalid { name: "CAPYDB_SECRETS_KEY", reason: e.to_string() })?;
         let secrets_key: [u8; 32] = key_bytes.try_into().map_err(|_| ConfigError::Invalid {
             name: "CAPYDB_SECRETS_KEY",
             reason: "must be 32 bytes, base64-encoded".into(),
@@ -101,43 +85,29 @@ impl Config {
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("`{v}` is not a whole number"),
-                }),
+                Some(v) => {
+                    v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("`{v}` is not a whole number") })
+                }
             }
         };
         let lease = number("CAPYDB_JOB_LEASE_SECONDS", 60)?;
         if lease < 3 {
-            return Err(ConfigError::Invalid {
-                name: "CAPYDB_JOB_LEASE_SECONDS",
-                reason: "must be at least 3".into(),
-            });
+            return Err(ConfigError::Invalid { name: "CAPYDB_JOB_LEASE_SECONDS", reason: "must be at least 3".into() });
         }
         Ok(Config {
             table: required("CAPYDB_TABLE")?,
             bucket: required("CAPYDB_BUCKET")?,
-            aws_region: get("AWS_REGION")
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "us-east-1".into()),
+            aws_region: get("AWS_REGION").filter(|v| !v.is_empty()).unwrap_or_else(|| "us-east-1".into()),
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
             regions,
             session_secret: get("CAPYDB_SESSION_SECRET").filter(|v| !v.is_empty()),
             secrets_key,
-            worker_id: get("CAPYDB_WORKER_ID")
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| {
-                    format!(
-                        "worker-{}-{}",
-                        std::process::id(),
-                        ulid::Ulid::new().to_string().to_lowercase()
-                    )
-                }),
+            worker_id: get("CAPYDB_WORKER_ID").filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                format!("worker-{}-{}", std::process::id(), ulid::Ulid::new().to_string().to_lowercase())
+            }),
             job_lease: Duration::from_secs(lease),
             job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
-            pg_bin_dir: get("CAPYDB_PG_BIN_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
         })
     }
 
@@ -152,10 +122,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 

@@ -20,10 +20,7 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{message}")]
-    Conflict {
-        message: String,
-        job_id: Option<String>,
-    },
+    Conflict { message: String, job_id: Option<String> },
     #[error("Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
     #[error("{0}")]
@@ -40,10 +37,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidField {
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::InvalidField { field: field.into(), message: message.into() }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {

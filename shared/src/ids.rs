@@ -21,11 +21,7 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> Self {
-                Self(format!(
-                    "{}_{}",
-                    $prefix,
-                    ulid::Ulid::new().to_string().to_lowercase()
-                ))
+                Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -36,9 +32,7 @@ macro_rules! prefixed_id {
         impl FromStr for $name {
             type Err = IdError;
             fn from_str(s: &str) -> Result<Self, IdError> {
-                let body = s
-                    .strip_prefix(concat!($prefix, "_"))
-                    .ok_or(IdError { kind: $kind })?;
+                let body = s.strip_prefix(concat!($prefix, "_")).ok_or(IdError { kind: $kind })?;
                 if ulid::Ulid::from_string(body).is_err() || body != body.to_lowercase() {
                     return Err(IdError { kind: $kind });
                 }
@@ -92,9 +86,7 @@ mod tests {
         let job = JobId::generate();
         assert!(job.as_str().parse::<ProjectId>().is_err());
         assert!("prj_notaulid".parse::<ProjectId>().is_err());
-        assert!("prj_01J0000000000000000000000Z"
-            .parse::<ProjectId>()
-            .is_err());
+        assert!("prj_01J0000000000000000000000Z".parse::<ProjectId>().is_err());
         assert!("".parse::<ProjectId>().is_err());
     }
 }

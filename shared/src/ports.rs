@@ -41,8 +41,7 @@ pub trait ObjectStore: Send + Sync {
     async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), ObjectStoreError>;
     /// Aborts multipart uploads of `key` left behind by an attempt that died; returns how many.
     async fn abort_stale_uploads(&self, key: &str) -> Result<usize, ObjectStoreError>;
-    async fn put(&self, key: &str, body: Bytes, content_type: &str)
-        -> Result<(), ObjectStoreError>;
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), ObjectStoreError>;
     async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError>;
     async fn delete(&self, key: &str) -> Result<(), ObjectStoreError>;
 }
@@ -79,27 +78,10 @@ pub trait DataPlane: Send + Sync {
     ) -> Result<(), DataPlaneError>;
     async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
     /// Starts a custom-format, uncompressed dump of `database`.
-    async fn dump(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<DumpProcess, DataPlaneError>;
+    async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError>;
     /// Restores a custom-format archive read from `archive` into the existing, empty `database`.
-    async fn restore(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-        archive: BoxReader,
-    ) -> Result<(), DataPlaneError>;
-    async fn create_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<(), DataPlaneError>;
+    async fn restore(&self, region: &RegionConfig, database: &str, archive: BoxReader) -> Result<(), DataPlaneError>;
+    async fn create_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
     /// Drops `database` if it exists, ending its sessions first.
-    async fn drop_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<(), DataPlaneError>;
+    async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
 }

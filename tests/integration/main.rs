@@ -1,1 +1,12 @@
-fn main() {}
+//! The black-box integration suite: the local runtime (the same handlers and workers Lambda
+//! runs) against moto and real PostgreSQL clusters, driven over HTTP and through the `capydb`
+//! binary. One moto and two clusters serve the whole binary; every test gets its own table,
+//! bucket, runtime and projects.
+
+mod harness;
+
+mod auth;
+mod backups;
+mod cli;
+mod failures;
+mod projects;

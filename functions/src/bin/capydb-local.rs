@@ -24,20 +24,12 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,aws=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,aws=warn".into()),
         )
         .init();
     let args = Args::parse();
     let ctx = Context::from_config(Config::from_env()?).await;
-    let runtime = Runtime::start(
-        ctx.clone(),
-        Options {
-            listen: args.listen,
-            ..Options::default()
-        },
-    )
-    .await?;
+    let runtime = Runtime::start(ctx.clone(), Options { listen: args.listen, ..Options::default() }).await?;
     let demo = demo::ensure(&ctx, &args.state_dir, &args.demo_region).await?;
     println!("\nCapyDB Backups is running. In another shell:\n");
     println!("export CAPYDB_API_URL={}", runtime.api_url);

@@ -2,6 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::ProjectsConnections)
-        .await
+    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::ProjectsConnections).await
 }

@@ -13,9 +13,7 @@ use lambda_http::Request;
 use serde_json::json;
 
 fn org_of(req: &Request) -> Result<OrgId, Error> {
-    path_param(req, "org_id")
-        .parse()
-        .map_err(|_| Error::not_found("organization"))
+    path_param(req, "org_id").parse().map_err(|_| Error::not_found("organization"))
 }
 
 pub async fn create(ctx: &Context, req: Request) -> HttpResult {
@@ -29,11 +27,7 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
             .into_iter()
             .map(|s| {
                 Scope::parse(s).ok_or_else(|| {
-                    let allowed = Scope::ALL
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let allowed = Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                     Error::invalid("scopes", format!("unknown scope `{s}`; allowed: {allowed}"))
                 })
             })
@@ -41,34 +35,20 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     };
     let project_id = body
         .opt_str("project_id")?
-        .map(|p| {
-            p.parse().map_err(|_| {
-                Error::invalid("project_id", "project_id must be a project id (prj_…)")
-            })
-        })
+        .map(|p| p.parse().map_err(|_| Error::invalid("project_id", "project_id must be a project id (prj_…)")))
         .transpose()?;
     let expires_at = body
         .opt_str("expires_at")?
         .map(|t| {
             DateTime::parse_from_rfc3339(t)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    Error::invalid("expires_at", "expires_at must be an RFC 3339 timestamp")
-                })
+                .map_err(|_| Error::invalid("expires_at", "expires_at must be an RFC 3339 timestamp"))
         })
         .transpose()?;
     let idem = idempotency_key(&req, &principal)?;
-    let new = NewKey {
-        name,
-        scopes,
-        project_id,
-        expires_at,
-    };
+    let new = NewKey { name, scopes, project_id, expires_at };
     let (key, plaintext) = api_keys::create(ctx, &principal, &org, new, idem.as_ref()).await?;
-    respond(
-        StatusCode::CREATED,
-        &json!({ "api_key": key, "plaintext_key": plaintext }),
-    )
+    respond(StatusCode::CREATED, &json!({ "api_key": key, "plaintext_key": plaintext }))
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
@@ -76,10 +56,7 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let org = org_of(&req)?;
     let (limit, cursor) = paging(&req)?;
     let page = api_keys::list(ctx, &principal, &org, limit, cursor.as_ref()).await?;
-    respond(
-        StatusCode::OK,
-        &views::page("api_keys", &page, views::plain),
-    )
+    respond(StatusCode::OK, &views::page("api_keys", &page, views::plain))
 }
 
 pub async fn revoke(ctx: &Context, req: Request) -> HttpResult {

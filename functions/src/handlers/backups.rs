@@ -12,57 +12,27 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let body = JsonBody::parse(&req, &["label"])?;
     let label = body.opt_str("label")?.map(BackupLabel::parse).transpose()?;
     let idem = idempotency_key(&req, &principal)?;
-    let (backup, job) = backups::request(
-        ctx,
-        &principal,
-        &path_param(&req, "project_id"),
-        label,
-        idem.as_ref(),
-    )
-    .await?;
-    respond(
-        StatusCode::ACCEPTED,
-        &json!({ "job": views::job(&job), "backup": views::plain(&backup) }),
-    )
+    let (backup, job) =
+        backups::request(ctx, &principal, &path_param(&req, "project_id"), label, idem.as_ref()).await?;
+    respond(StatusCode::ACCEPTED, &json!({ "job": views::job(&job), "backup": views::plain(&backup) }))
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = backups::list(
-        ctx,
-        &principal,
-        &path_param(&req, "project_id"),
-        limit,
-        cursor.as_ref(),
-    )
-    .await?;
+    let page = backups::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
     respond(StatusCode::OK, &views::page("backups", &page, views::plain))
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let backup = backups::get(
-        ctx,
-        &principal,
-        &path_param(&req, "project_id"),
-        &path_param(&req, "backup_id"),
-    )
-    .await?;
+    let backup = backups::get(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
     respond(StatusCode::OK, &json!({ "backup": backup }))
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let backup = backups::delete(
-        ctx,
-        &principal,
-        &path_param(&req, "project_id"),
-        &path_param(&req, "backup_id"),
-    )
-    .await?;
-    respond(
-        StatusCode::OK,
-        &json!({ "backup": backup, "deleted": true }),
-    )
+    let backup =
+        backups::delete(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
+    respond(StatusCode::OK, &json!({ "backup": backup, "deleted": true }))
 }

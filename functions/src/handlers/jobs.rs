@@ -15,13 +15,6 @@ pub async fn get(ctx: &Context, req: Request) -> HttpResult {
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = jobs::list(
-        ctx,
-        &principal,
-        &path_param(&req, "project_id"),
-        limit,
-        cursor.as_ref(),
-    )
-    .await?;
+    let page = jobs::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
     respond(StatusCode::OK, &views::page("jobs", &page, views::job))
 }

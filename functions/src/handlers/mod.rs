@@ -14,8 +14,6 @@ use lambda_http::Request;
 /// `?limit=&cursor=` of a list route.
 pub(crate) fn paging(req: &Request) -> Result<(u32, Option<Cursor>), Error> {
     let limit = Limit::parse(query_param(req, "limit").as_deref())?;
-    let cursor = query_param(req, "cursor")
-        .map(|c| Cursor::decode(&c))
-        .transpose()?;
+    let cursor = query_param(req, "cursor").map(|c| Cursor::decode(&c)).transpose()?;
     Ok((limit.get(), cursor))
 }

@@ -14,34 +14,24 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let region = body.str("region")?;
     let idem = idempotency_key(&req, &principal)?;
     let (project, job) = projects::create(ctx, &principal, name, region, idem.as_ref()).await?;
-    respond(
-        StatusCode::ACCEPTED,
-        &json!({ "project": views::project(&project), "job": views::job(&job) }),
-    )
+    respond(StatusCode::ACCEPTED, &json!({ "project": views::project(&project), "job": views::job(&job) }))
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
     let page = projects::list(ctx, &principal, limit, cursor.as_ref()).await?;
-    respond(
-        StatusCode::OK,
-        &views::page("projects", &page, views::project),
-    )
+    respond(StatusCode::OK, &views::page("projects", &page, views::project))
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let project = projects::get(ctx, &principal, &path_param(&req, "project_id")).await?;
-    respond(
-        StatusCode::OK,
-        &json!({ "project": views::project(&project) }),
-    )
+    respond(StatusCode::OK, &json!({ "project": views::project(&project) }))
 }
 
 pub async fn connections(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let connections =
-        projects::connections(ctx, &principal, &path_param(&req, "project_id")).await?;
+    let connections = projects::connections(ctx, &principal, &path_param(&req, "project_id")).await?;
     respond(StatusCode::OK, &json!({ "connections": connections }))
 }

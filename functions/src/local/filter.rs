@@ -5,9 +5,9 @@ use serde_json::Value;
 
 pub fn matches(pattern: &Value, event: &Value) -> bool {
     match pattern {
-        Value::Object(fields) => fields
-            .iter()
-            .all(|(key, sub)| event.get(key).is_some_and(|value| matches(sub, value))),
+        Value::Object(fields) => {
+            fields.iter().all(|(key, sub)| event.get(key).is_some_and(|value| matches(sub, value)))
+        }
         Value::Array(accepted) => accepted.iter().any(|a| a == event),
         other => other == event,
     }
@@ -34,10 +34,7 @@ mod tests {
         assert!(matches(&pattern, &record("backup", "pending", "INSERT")));
         assert!(matches(&pattern, &record("backup", "pending", "MODIFY")));
         assert!(!matches(&pattern, &record("backup", "running", "MODIFY")));
-        assert!(!matches(
-            &pattern,
-            &record("provision_project", "pending", "INSERT")
-        ));
+        assert!(!matches(&pattern, &record("provision_project", "pending", "INSERT")));
         assert!(!matches(&pattern, &record("backup", "pending", "REMOVE")));
         assert!(!matches(&pattern, &json!({"eventName": "INSERT"})));
     }

@@ -26,11 +26,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            listen: ([127, 0, 0, 1], 3000).into(),
-            stream_poll: Duration::from_millis(250),
-            schedules: true,
-        }
+        Options { listen: ([127, 0, 0, 1], 3000).into(), stream_poll: Duration::from_millis(250), schedules: true }
     }
 }
 
@@ -45,9 +41,7 @@ pub struct Runtime {
 pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
     ctx.repo.create_table_if_missing().await?;
     let sdk = aws::sdk_config(&ctx.config).await;
-    S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.bucket.clone())
-        .create_bucket_if_missing()
-        .await?;
+    S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.bucket.clone()).create_bucket_if_missing().await?;
     Ok(())
 }
 
@@ -61,11 +55,8 @@ impl Runtime {
         let api_url = format!("http://{}", listener.local_addr()?);
         tasks.spawn(server::serve(listener, ctx.clone(), cancel.clone()));
 
-        let stream_arn = ctx
-            .repo
-            .stream_arn()
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("table {} has no stream", ctx.config.table))?;
+        let stream_arn =
+            ctx.repo.stream_arn().await?.ok_or_else(|| anyhow::anyhow!("table {} has no stream", ctx.config.table))?;
         let sdk = aws::sdk_config(&ctx.config).await;
         tasks.spawn(streams::pump(
             ctx.clone(),
@@ -93,12 +84,7 @@ impl Runtime {
                 });
             }
         }
-        Ok(Runtime {
-            api_url,
-            ctx,
-            cancel,
-            tasks,
-        })
+        Ok(Runtime { api_url, ctx, cancel, tasks })
     }
 
     /// Stops everything at once, the way a killed process would: work in progress is dropped

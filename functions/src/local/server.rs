@@ -2,7 +2,7 @@
 //! (path and query parameters included) and calls the route's handler.
 
 use crate::http::error_response;
-use crate::routes::{dispatch, resolve};
+use crate::routes::{dispatch, resolve, NoRoute};
 use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
@@ -19,10 +19,7 @@ const MAX_BODY: usize = 6 * 1024 * 1024;
 pub async fn serve(listener: TcpListener, ctx: Context, cancel: CancellationToken) {
     let app = axum::Router::new().fallback(handle).with_state(ctx);
     let shutdown = async move { cancel.cancelled().await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "local API server stopped");
     }
 }
@@ -36,36 +33,24 @@ async fn handle(State(ctx): State<Context>, req: AxumRequest) -> AxumResponse {
     AxumResponse::from_parts(parts, AxumBody::from(body.to_vec()))
 }
 
-async fn to_lambda(
-    req: AxumRequest,
-) -> Result<(crate::routes::RouteId, lambda_http::Request), Error> {
+async fn to_lambda(req: AxumRequest) -> Result<(crate::routes::RouteId, lambda_http::Request), Error> {
     let (parts, body) = req.into_parts();
     let (route, params) = match resolve(parts.method.as_str(), parts.uri.path()) {
         Ok(found) => found,
-        Err(true) => {
-            return Err(Error::NotFound(format!(
-                "{} on {}",
-                parts.method,
-                parts.uri.path()
-            )))
+        // API Gateway answers unmatched routes with 404 whatever the method.
+        Err(NoRoute::MethodNotAllowed) => {
+            return Err(Error::NotFound(format!("{} on {}", parts.method, parts.uri.path())))
         }
-        Err(false) => return Err(Error::not_found(format!("route {}", parts.uri.path()))),
+        Err(NoRoute::UnknownPath) => return Err(Error::not_found(format!("route {}", parts.uri.path()))),
     };
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| Error::BadRequest(format!("request body exceeds {MAX_BODY} bytes")))?;
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
-        query
-            .entry(k.into_owned())
-            .or_default()
-            .push(v.into_owned());
+        query.entry(k.into_owned()).or_default().push(v.into_owned());
     }
-    let body = if bytes.is_empty() {
-        Body::Empty
-    } else {
-        Body::Binary(bytes.to_vec())
-    };
+    let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
     let request = lambda_http::http::Request::from_parts(parts, body)
         .with_path_parameters(params.into_iter().collect::<HashMap<String, String>>())
         .with_query_string_parameters(query);

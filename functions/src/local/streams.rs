@@ -19,17 +19,9 @@ use tokio_util::sync::CancellationToken;
 /// Jobs running at once in the local runtime (Lambda's would be one per shard and function).
 const CONCURRENT_INVOCATIONS: usize = 4;
 
-pub async fn pump(
-    ctx: Context,
-    client: Client,
-    stream_arn: String,
-    poll: Duration,
-    cancel: CancellationToken,
-) {
-    let patterns: Vec<Value> = WORKERS
-        .iter()
-        .map(|w| serde_json::from_str(w.filter).expect("worker filters are valid JSON"))
-        .collect();
+pub async fn pump(ctx: Context, client: Client, stream_arn: String, poll: Duration, cancel: CancellationToken) {
+    let patterns: Vec<Value> =
+        WORKERS.iter().map(|w| serde_json::from_str(w.filter).expect("worker filters are valid JSON")).collect();
     let permits = Arc::new(Semaphore::new(CONCURRENT_INVOCATIONS));
     let mut invocations = JoinSet::new();
     // shard id -> next iterator (None once the shard is closed and drained)
@@ -43,13 +35,7 @@ pub async fn pump(
         }
         for (shard, iterator) in shards.iter_mut() {
             let Some(it) = iterator.clone() else { continue };
-            match client
-                .get_records()
-                .shard_iterator(it)
-                .limit(100)
-                .send()
-                .await
-            {
+            match client.get_records().shard_iterator(it).limit(100).send().await {
                 Ok(out) => {
                     *iterator = out.next_shard_iterator;
                     for record in out.records.unwrap_or_default() {
@@ -58,9 +44,7 @@ pub async fn pump(
                             if !filter::matches(pattern, &json) {
                                 continue;
                             }
-                            let event = match serde_json::from_value(
-                                json!({ "Records": [json.clone()] }),
-                            ) {
+                            let event = match serde_json::from_value(json!({ "Records": [json.clone()] })) {
                                 Ok(event) => event,
                                 Err(e) => {
                                     tracing::error!(error = %e, "stream record does not parse as a Lambda event");
@@ -99,15 +83,11 @@ async fn discover_shards(
     shards: &mut HashMap<String, Option<String>>,
 ) -> anyhow::Result<()> {
     let out = client.describe_stream().stream_arn(arn).send().await?;
-    for shard in out
-        .stream_description
-        .and_then(|d| d.shards)
-        .unwrap_or_default()
-    {
+    for shard in out.stream_description.and_then(|d| d.shards).unwrap_or_default() {
         if let Some(id) = shard.shard_id {
-            if !shards.contains_key(&id) {
-                let it = shard_iterator(client, arn, &id).await;
-                shards.insert(id, it);
+            if let std::collections::hash_map::Entry::Vacant(slot) = shards.entry(id) {
+                let it = shard_iterator(client, arn, slot.key()).await;
+                slot.insert(it);
             }
         }
     }
@@ -129,8 +109,7 @@ async fn shard_iterator(client: &Client, arn: &str, shard: &str) -> Option<Strin
 /// The record in the JSON form of a Lambda DynamoDB event record.
 fn lambda_record(record: &Record, region: &str, arn: &str) -> Value {
     let change = record.dynamodb.as_ref();
-    let image =
-        |m: Option<&HashMap<String, AttributeValue>>| m.map(item_json).unwrap_or_else(|| json!({}));
+    let image = |m: Option<&HashMap<String, AttributeValue>>| m.map(item_json).unwrap_or_else(|| json!({}));
     json!({
         "eventID": record.event_id.clone().unwrap_or_default(),
         "eventName": record.event_name.as_ref().map(|n| n.as_str().to_string()).unwrap_or_default(),
@@ -150,18 +129,13 @@ fn lambda_record(record: &Record, region: &str, arn: &str) -> Value {
 }
 
 fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(
-        item.iter()
-            .map(|(k, v)| (k.clone(), attr_json(v)))
-            .collect::<Map<_, _>>(),
-    )
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), attr_json(v))).collect::<Map<_, _>>())
 }
 
 /// DynamoDB JSON (`{"S": "…"}`, `{"N": "…"}`, …), as Lambda delivers images.
 fn attr_json(v: &AttributeValue) -> Value {
-    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| {
-        base64::engine::general_purpose::STANDARD.encode(b.as_ref())
-    };
+    let b64 =
+        |b: &aws_sdk_dynamodbstreams::primitives::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
     match v {
         AttributeValue::S(s) => json!({ "S": s }),
         AttributeValue::N(n) => json!({ "N": n }),

@@ -7,18 +7,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(config.aws_region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.aws_region.clone()));
     if let Some(endpoint) = &config.endpoint_url {
         loader = loader.endpoint_url(endpoint);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "capydb-local",
-            ));
+            loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "capydb-local"));
         }
     }
     loader.load().await
@@ -33,8 +26,6 @@ pub fn dynamodb_streams(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams:
 }
 
 pub fn s3(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_s3::Client {
-    let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(config.endpoint_url.is_some())
-        .build();
+    let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.endpoint_url.is_some()).build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }

@@ -18,9 +18,7 @@ pub struct SecretBox {
 
 impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
-        SecretBox {
-            cipher: Aes256Gcm::new(key.into()),
-        }
+        SecretBox { cipher: Aes256Gcm::new(key.into()) }
     }
 
     pub fn seal(&self, plaintext: &str) -> String {
@@ -41,10 +39,7 @@ impl SecretBox {
             return Err(SealError);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| SealError)?;
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| SealError)?;
         String::from_utf8(plain).map_err(|_| SealError)
     }
 }

@@ -25,47 +25,29 @@ struct Admin {
 }
 
 fn admin(region: &RegionConfig) -> Result<Admin, DataPlaneError> {
-    let bad = |m: &str| DataPlaneError::Connect {
-        region: region.name.clone(),
-        message: m.to_string(),
-    };
-    let url = url::Url::parse(&region.admin_url)
-        .map_err(|_| bad("admin_url is not a postgres:// URL"))?;
+    let bad = |m: &str| DataPlaneError::Connect { region: region.name.clone(), message: m.to_string() };
+    let url = url::Url::parse(&region.admin_url).map_err(|_| bad("admin_url is not a postgres:// URL"))?;
     Ok(Admin {
-        host: url
-            .host_str()
-            .ok_or_else(|| bad("admin_url has no host"))?
-            .to_string(),
+        host: url.host_str().ok_or_else(|| bad("admin_url has no host"))?.to_string(),
         port: url.port().unwrap_or(5432),
-        user: if url.username().is_empty() {
-            "postgres".into()
-        } else {
-            url.username().to_string()
-        },
-        password: url.password().map(|p| percent_decode(p)),
+        user: if url.username().is_empty() { "postgres".into() } else { url.username().to_string() },
+        password: url.password().map(percent_decode),
     })
 }
 
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("p={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("p={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 /// Names we create are derived from our own ids; anything else is refused rather than quoted.
 fn ident(name: &str) -> Result<String, DataPlaneError> {
     if !name.is_empty()
         && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
         Ok(format!("\"{name}\""))
     } else {
-        Err(DataPlaneError::Sql(format!(
-            "refusing unexpected identifier {name:?}"
-        )))
+        Err(DataPlaneError::Sql(format!("refusing unexpected identifier {name:?}")))
     }
 }
 
@@ -85,16 +67,8 @@ async fn tail_of(mut stderr: impl AsyncRead + Unpin) -> String {
     String::from_utf8_lossy(&buf).trim().to_string()
 }
 
-fn tool_error(
-    tool: &'static str,
-    status: std::process::ExitStatus,
-    stderr: String,
-) -> DataPlaneError {
-    let message = if stderr.is_empty() {
-        format!("exited with {status}")
-    } else {
-        stderr
-    };
+fn tool_error(tool: &'static str, status: std::process::ExitStatus, stderr: String) -> DataPlaneError {
+    let message = if stderr.is_empty() { format!("exited with {status}") } else { stderr };
     DataPlaneError::Tool { tool, message }
 }
 
@@ -104,18 +78,10 @@ impl PostgresDataPlane {
     }
 
     fn tool(&self, name: &str) -> PathBuf {
-        self.bin_dir
-            .as_ref()
-            .map(|d| d.join(name))
-            .unwrap_or_else(|| PathBuf::from(name))
+        self.bin_dir.as_ref().map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name))
     }
 
-    fn command(
-        &self,
-        tool: &str,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<Command, DataPlaneError> {
+    fn command(&self, tool: &str, region: &RegionConfig, database: &str) -> Result<Command, DataPlaneError> {
         let a = admin(region)?;
         let mut cmd = Command::new(self.tool(tool));
         cmd.arg("--host")
@@ -143,26 +109,16 @@ impl PostgresDataPlane {
         region: &RegionConfig,
         database: Option<&str>,
     ) -> Result<tokio_postgres::Client, DataPlaneError> {
-        let mut config = tokio_postgres::Config::from_str(&region.admin_url).map_err(|e| {
-            DataPlaneError::Connect {
-                region: region.name.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        config
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .application_name("capydb-backups");
+        let mut config = tokio_postgres::Config::from_str(&region.admin_url)
+            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: e.to_string() })?;
+        config.connect_timeout(std::time::Duration::from_secs(10)).application_name("capydb-backups");
         if let Some(db) = database {
             config.dbname(db);
         }
-        let (client, connection) =
-            config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(|e| DataPlaneError::Connect {
-                    region: region.name.clone(),
-                    message: e.to_string(),
-                })?;
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: e.to_string() })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "admin connection closed");
@@ -172,10 +128,7 @@ impl PostgresDataPlane {
     }
 
     async fn exec(&self, client: &tokio_postgres::Client, sql: &str) -> Result<(), DataPlaneError> {
-        client
-            .batch_execute(sql)
-            .await
-            .map_err(|e| DataPlaneError::Sql(db_error(&e)))
+        client.batch_execute(sql).await.map_err(|e| DataPlaneError::Sql(db_error(&e)))
     }
 }
 
@@ -211,9 +164,7 @@ impl DataPlane for PostgresDataPlane {
     ) -> Result<(), DataPlaneError> {
         let (db, r) = (ident(database)?, ident(role)?);
         if !password.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(DataPlaneError::Sql(
-                "generated password has unexpected characters".into(),
-            ));
+            return Err(DataPlaneError::Sql("generated password has unexpected characters".into()));
         }
         let client = self.connect(region, None).await?;
         self.exec(
@@ -235,14 +186,10 @@ impl DataPlane for PostgresDataPlane {
             .map_err(|e| DataPlaneError::Sql(db_error(&e)))?
             .is_some();
         if !exists {
-            match client
-                .batch_execute(&format!("CREATE DATABASE {db} OWNER {r}"))
-                .await
-            {
+            match client.batch_execute(&format!("CREATE DATABASE {db} OWNER {r}")).await {
                 Ok(()) => {}
                 // Another provisioner won the race: the database exists, which is what we want.
-                Err(e)
-                    if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
                 Err(e) => return Err(DataPlaneError::Sql(db_error(&e))),
             }
         }
@@ -252,41 +199,24 @@ impl DataPlane for PostgresDataPlane {
 
     async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError> {
         let client = self.connect(region, None).await?;
-        let row = client
-            .query_one("SHOW server_version", &[])
-            .await
-            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        let row = client.query_one("SHOW server_version", &[]).await.map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
         Ok(row.get::<_, String>(0))
     }
 
-    async fn dump(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<DumpProcess, DataPlaneError> {
+    async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError> {
         ident(database)?;
         let mut child = self
             .command("pg_dump", region, database)?
             // Uncompressed: zstd in our process is faster and smaller than pg_dump's gzip.
-            .args([
-                "--format=custom",
-                "--compress=0",
-                "--lock-wait-timeout=300000",
-            ])
+            .args(["--format=custom", "--compress=0", "--lock-wait-timeout=300000"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| DataPlaneError::Tool {
-                tool: "pg_dump",
-                message: format!("cannot start: {e}"),
-            })?;
+            .map_err(|e| DataPlaneError::Tool { tool: "pg_dump", message: format!("cannot start: {e}") })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
-        Ok(DumpProcess {
-            reader: Box::pin(stdout),
-            finished: finish("pg_dump", child, stderr).boxed(),
-        })
+        Ok(DumpProcess { reader: Box::pin(stdout), finished: finish("pg_dump", child, stderr).boxed() })
     }
 
     async fn restore(
@@ -303,10 +233,7 @@ impl DataPlane for PostgresDataPlane {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| DataPlaneError::Tool {
-                tool: "pg_restore",
-                message: format!("cannot start: {e}"),
-            })?;
+            .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
         let mut buf = vec![0u8; 256 * 1024];
@@ -335,28 +262,16 @@ impl DataPlane for PostgresDataPlane {
         Ok(())
     }
 
-    async fn create_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<(), DataPlaneError> {
+    async fn create_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
         let db = ident(database)?;
         let client = self.connect(region, None).await?;
         self.exec(&client, &format!("CREATE DATABASE {db}")).await
     }
 
-    async fn drop_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-    ) -> Result<(), DataPlaneError> {
+    async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
         let db = ident(database)?;
         let client = self.connect(region, None).await?;
-        self.exec(
-            &client,
-            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-        )
-        .await
+        self.exec(&client, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await
     }
 }
 
@@ -383,10 +298,7 @@ mod tests {
             wal_archiving: false,
         };
         let a = admin(&region).unwrap();
-        assert_eq!(
-            (a.host.as_str(), a.port, a.user.as_str()),
-            ("127.0.0.1", 5433, "postgres")
-        );
+        assert_eq!((a.host.as_str(), a.port, a.user.as_str()), ("127.0.0.1", 5433, "postgres"));
         assert_eq!(a.password.as_deref(), Some("p@ss"));
     }
 }

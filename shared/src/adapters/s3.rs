@@ -20,10 +20,7 @@ fn backend<E: std::error::Error + 'static>(e: SdkError<E>) -> ObjectStoreError {
 
 impl S3ObjectStore {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        S3ObjectStore {
-            client,
-            bucket: bucket.into(),
-        }
+        S3ObjectStore { client, bucket: bucket.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -36,28 +33,14 @@ impl S3ObjectStore {
 
     /// Creates the bucket unless it exists (local runtime and tests; SAM creates it in AWS).
     pub async fn create_bucket_if_missing(&self) -> Result<(), ObjectStoreError> {
-        if self
-            .client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .is_ok()
-        {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
             return Ok(());
         }
-        match self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-        {
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
             Err(e)
-                if e.as_service_error().is_some_and(|se| {
-                    se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()
-                }) =>
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()) =>
             {
                 Ok(())
             }
@@ -79,8 +62,7 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(backend)?;
-        out.upload_id
-            .ok_or_else(|| ObjectStoreError::Backend("S3 returned no upload id".into()))
+        out.upload_id.ok_or_else(|| ObjectStoreError::Backend("S3 returned no upload id".into()))
     }
 
     async fn upload_part(
@@ -101,9 +83,7 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(backend)?;
-        out.e_tag.ok_or_else(|| {
-            ObjectStoreError::Backend(format!("S3 returned no ETag for part {part_number}"))
-        })
+        out.e_tag.ok_or_else(|| ObjectStoreError::Backend(format!("S3 returned no ETag for part {part_number}")))
     }
 
     async fn complete_upload(
@@ -114,23 +94,14 @@ impl ObjectStore for S3ObjectStore {
     ) -> Result<(), ObjectStoreError> {
         let parts = parts
             .into_iter()
-            .map(|(n, etag)| {
-                CompletedPart::builder()
-                    .part_number(n as i32)
-                    .e_tag(etag)
-                    .build()
-            })
+            .map(|(n, etag)| CompletedPart::builder().part_number(n as i32).e_tag(etag).build())
             .collect::<Vec<_>>();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
             .map_err(backend)?;
@@ -150,14 +121,8 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn abort_stale_uploads(&self, key: &str) -> Result<usize, ObjectStoreError> {
-        let out = self
-            .client
-            .list_multipart_uploads()
-            .bucket(&self.bucket)
-            .prefix(key)
-            .send()
-            .await
-            .map_err(backend)?;
+        let out =
+            self.client.list_multipart_uploads().bucket(&self.bucket).prefix(key).send().await.map_err(backend)?;
         let mut aborted = 0;
         for upload in out.uploads.unwrap_or_default() {
             if let (Some(k), Some(id)) = (upload.key, upload.upload_id) {
@@ -170,12 +135,7 @@ impl ObjectStore for S3ObjectStore {
         Ok(aborted)
     }
 
-    async fn put(
-        &self,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> Result<(), ObjectStoreError> {
+    async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), ObjectStoreError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -190,14 +150,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Box::pin(out.body.into_async_read())),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
                 Err(ObjectStoreError::NotFound(key.to_string()))
@@ -207,13 +160,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectStoreError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(backend)?;
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(backend)?;
         Ok(())
     }
 }

@@ -85,10 +85,7 @@ mod tests {
         let now = Utc::now();
         let mut k = key(now);
         assert!(k.is_usable(now).is_ok());
-        assert_eq!(
-            k.is_usable(now + Duration::hours(2)),
-            Err("API key has expired")
-        );
+        assert_eq!(k.is_usable(now + Duration::hours(2)), Err("API key has expired"));
         k.revoked_at = Some(now);
         assert_eq!(k.is_usable(now), Err("API key has been revoked"));
     }

@@ -162,7 +162,10 @@ mod tests {
     fn object_keys_follow_the_project_prefix_layout() {
         let p: ProjectId = "prj_01j0000000000000000000000z".parse().unwrap();
         let b: BackupId = "bkp_01j0000000000000000000000z".parse().unwrap();
-        assert_eq!(object_key(&p, &b), "projects/prj_01j0000000000000000000000z/backups/bkp_01j0000000000000000000000z.dump.zst");
+        assert_eq!(
+            object_key(&p, &b),
+            "projects/prj_01j0000000000000000000000z/backups/bkp_01j0000000000000000000000z.dump.zst"
+        );
         assert!(manifest_key(&p, &b).ends_with(".manifest.json"));
     }
 }

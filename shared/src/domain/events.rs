@@ -23,13 +23,6 @@ impl Event {
         now: DateTime<Utc>,
         data: serde_json::Value,
     ) -> Self {
-        Event {
-            id: EventId::generate(),
-            event_type: event_type.to_string(),
-            org_id,
-            project_id,
-            created_at: now,
-            data,
-        }
+        Event { id: EventId::generate(), event_type: event_type.to_string(), org_id, project_id, created_at: now, data }
     }
 }

@@ -80,13 +80,7 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(
-        job_type: JobType,
-        org_id: OrgId,
-        project_id: ProjectId,
-        max_attempts: u32,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(job_type: JobType, org_id: OrgId, project_id: ProjectId, max_attempts: u32, now: DateTime<Utc>) -> Self {
         Job {
             id: JobId::generate(),
             job_type,
@@ -149,11 +143,7 @@ pub fn pickup_grace() -> Duration {
 }
 
 /// When the sweeper should next look at a job in `state` updated at `now`.
-pub fn due_at(
-    state: JobState,
-    now: DateTime<Utc>,
-    lease_until: Option<DateTime<Utc>>,
-) -> Option<DateTime<Utc>> {
+pub fn due_at(state: JobState, now: DateTime<Utc>, lease_until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match state {
         JobState::Pending => Some(now + pickup_grace()),
         JobState::Running => lease_until,
@@ -173,15 +163,8 @@ pub fn due_sort_key(at: DateTime<Utc>, item: &str) -> String {
 
 /// The due buckets a sweep at `now` reads: the current hour and `lookback_hours` before it.
 pub fn buckets_to_sweep(now: DateTime<Utc>, lookback_hours: i64) -> Vec<String> {
-    let hour = now
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(now);
-    (0..=lookback_hours)
-        .rev()
-        .map(|h| due_bucket(hour - Duration::hours(h)))
-        .collect()
+    let hour = now.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(now);
+    (0..=lookback_hours).rev().map(|h| due_bucket(hour - Duration::hours(h))).collect()
 }
 
 #[cfg(test)]
@@ -190,13 +173,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn job_at(now: DateTime<Utc>) -> Job {
-        Job::new(
-            JobType::Backup,
-            OrgId::generate(),
-            ProjectId::generate(),
-            3,
-            now,
-        )
+        Job::new(JobType::Backup, OrgId::generate(), ProjectId::generate(), 3, now)
     }
 
     #[test]
@@ -206,14 +183,8 @@ mod tests {
         job.state = JobState::Running;
         job.attempts = 1;
         job.lease_until = Some(t0 + Duration::seconds(60));
-        assert_eq!(
-            job.sweep_action(t0 + Duration::seconds(59)),
-            SweepAction::Nothing
-        );
-        assert_eq!(
-            job.sweep_action(t0 + Duration::seconds(60)),
-            SweepAction::Requeue
-        );
+        assert_eq!(job.sweep_action(t0 + Duration::seconds(59)), SweepAction::Nothing);
+        assert_eq!(job.sweep_action(t0 + Duration::seconds(60)), SweepAction::Requeue);
         job.attempts = 3;
         match job.sweep_action(t0 + Duration::seconds(61)) {
             SweepAction::Fail(reason) => assert!(reason.contains("attempt 3 of 3"), "{reason}"),
@@ -225,16 +196,10 @@ mod tests {
     fn unclaimed_pending_job_is_kicked_after_grace_and_terminal_jobs_are_left_alone() {
         let t0 = Utc.with_ymd_and_hms(2026, 6, 9, 14, 0, 0).unwrap();
         let mut job = job_at(t0);
-        assert_eq!(
-            job.sweep_action(t0 + Duration::seconds(30)),
-            SweepAction::Nothing
-        );
+        assert_eq!(job.sweep_action(t0 + Duration::seconds(30)), SweepAction::Nothing);
         assert_eq!(job.sweep_action(t0 + pickup_grace()), SweepAction::Kick);
         job.state = JobState::Completed;
-        assert_eq!(
-            job.sweep_action(t0 + Duration::days(1)),
-            SweepAction::Nothing
-        );
+        assert_eq!(job.sweep_action(t0 + Duration::days(1)), SweepAction::Nothing);
     }
 
     #[test]
@@ -244,13 +209,6 @@ mod tests {
         assert!(due_sort_key(a, "JOB#x") < due_sort_key(b, "JOB#x"));
         assert_eq!(due_bucket(a), "DUE#2026-06-09T09");
         let buckets = buckets_to_sweep(Utc.with_ymd_and_hms(2026, 6, 9, 0, 30, 0).unwrap(), 2);
-        assert_eq!(
-            buckets,
-            vec![
-                "DUE#2026-06-08T22",
-                "DUE#2026-06-08T23",
-                "DUE#2026-06-09T00"
-            ]
-        );
+        assert_eq!(buckets, vec!["DUE#2026-06-08T22", "DUE#2026-06-08T23", "DUE#2026-06-09T00"]);
     }
 }

@@ -6,22 +6,13 @@ use crate::Error;
 fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), Error> {
     let n = value.chars().count();
     if n == 0 || value.trim().is_empty() {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be 1 to {max_chars} characters and not blank"),
-        ));
+        return Err(Error::invalid(field, format!("{field} must be 1 to {max_chars} characters and not blank")));
     }
     if n > max_chars {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max_chars} characters (got {n})"),
-        ));
+        return Err(Error::invalid(field, format!("{field} must be at most {max_chars} characters (got {n})")));
     }
     if value.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
+        return Err(Error::invalid(field, format!("{field} must not contain control characters")));
     }
     Ok(())
 }
@@ -99,23 +90,14 @@ mod tests {
         let long = BackupLabel::parse(&"a".repeat(201)).unwrap_err();
         assert!(long.to_string().contains("at most 200"), "{long}");
         assert_eq!(field_of(long), "label");
-        assert_eq!(
-            field_of(BackupLabel::parse("bad\nlabel").unwrap_err()),
-            "label"
-        );
-        assert_eq!(
-            field_of(BackupLabel::parse("tab\there").unwrap_err()),
-            "label"
-        );
+        assert_eq!(field_of(BackupLabel::parse("bad\nlabel").unwrap_err()), "label");
+        assert_eq!(field_of(BackupLabel::parse("tab\there").unwrap_err()), "label");
         assert_eq!(field_of(BackupLabel::parse("   ").unwrap_err()), "label");
     }
 
     #[test]
     fn project_name_limits() {
         assert!(ProjectName::parse("shop").is_ok());
-        assert_eq!(
-            field_of(ProjectName::parse(&"x".repeat(65)).unwrap_err()),
-            "name"
-        );
+        assert_eq!(field_of(ProjectName::parse(&"x".repeat(65)).unwrap_err()), "name");
     }
 }

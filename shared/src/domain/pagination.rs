@@ -18,13 +18,9 @@ impl Limit {
         };
         match raw.parse::<u32>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Limit(n)),
-            _ => Err(Error::invalid(
-                "limit",
-                format!(
-                    "limit must be an integer from 1 to {} (got `{raw}`)",
-                    Self::MAX
-                ),
-            )),
+            _ => {
+                Err(Error::invalid("limit", format!("limit must be an integer from 1 to {} (got `{raw}`)", Self::MAX)))
+            }
         }
     }
 
@@ -77,9 +73,6 @@ mod tests {
         m.insert("pk".to_string(), "PROJECT#x".to_string());
         let c = Cursor(m);
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        assert!(matches!(
-            Cursor::decode("%%%"),
-            Err(Error::InvalidField { .. })
-        ));
+        assert!(matches!(Cursor::decode("%%%"), Err(Error::InvalidField { .. })));
     }
 }

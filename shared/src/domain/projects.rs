@@ -48,11 +48,7 @@ mod tests {
         let id = ProjectId::generate();
         for name in [database_name(&id), role_name(&id)] {
             assert!(name.len() < 63);
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-                "{name}"
-            );
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{name}");
         }
     }
 }

@@ -35,28 +35,16 @@ pub async fn create(
     principal.require_org(org)?;
     principal.require_org_admin(Scope::ApiKeysWrite)?;
     if let Some(extra) = new.scopes.iter().find(|s| !principal.has_scope(**s)) {
-        return Err(Error::Forbidden(format!(
-            "cannot grant the `{extra}` scope, which the calling key does not have"
-        )));
+        return Err(Error::Forbidden(format!("cannot grant the `{extra}` scope, which the calling key does not have")));
     }
     let now = ctx.clock.now();
     if new.expires_at.is_some_and(|at| at <= now) {
-        return Err(Error::invalid(
-            "expires_at",
-            "expires_at must be in the future",
-        ));
+        return Err(Error::invalid("expires_at", "expires_at must be in the future"));
     }
     if let Some(project) = &new.project_id {
-        let visible = ctx
-            .repo
-            .get_project(project)
-            .await?
-            .is_some_and(|p| &p.org_id == org);
+        let visible = ctx.repo.get_project(project).await?.is_some_and(|p| &p.org_id == org);
         if !visible {
-            return Err(Error::invalid(
-                "project_id",
-                "project_id must name a project of this organization",
-            ));
+            return Err(Error::invalid("project_id", "project_id must name a project of this organization"));
         }
     }
     if let Some(key) = idempotency {
@@ -79,19 +67,8 @@ pub async fn create(
         revoked_at: None,
         created_at: now,
     };
-    let record = idempotency.map(|k| {
-        k.record(
-            &Created {
-                key_id: key.id.clone(),
-            },
-            now,
-        )
-    });
-    match ctx
-        .repo
-        .create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref())
-        .await
-    {
+    let record = idempotency.map(|k| k.record(&Created { key_id: key.id.clone() }, now));
+    match ctx.repo.create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref()).await {
         Ok(()) => Ok((key, Some(plaintext))),
         Err(StoreError::IdempotencyKeyTaken) => {
             let prev = idempotency
@@ -106,10 +83,7 @@ pub async fn create(
 }
 
 async fn load(ctx: &Context, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, Error> {
-    ctx.repo
-        .get_api_key(org, id)
-        .await?
-        .ok_or_else(|| Error::not_found("API key"))
+    ctx.repo.get_api_key(org, id).await?.ok_or_else(|| Error::not_found("API key"))
 }
 
 pub async fn list(
@@ -124,17 +98,9 @@ pub async fn list(
     Ok(ctx.repo.list_api_keys(org, limit, cursor).await?)
 }
 
-pub async fn revoke(
-    ctx: &Context,
-    principal: &Principal,
-    org: &OrgId,
-    raw_id: &str,
-) -> Result<ApiKey, Error> {
+pub async fn revoke(ctx: &Context, principal: &Principal, org: &OrgId, raw_id: &str) -> Result<ApiKey, Error> {
     principal.require_org(org)?;
     principal.require_org_admin(Scope::ApiKeysWrite)?;
     let id: ApiKeyId = raw_id.parse().map_err(|_| Error::not_found("API key"))?;
-    ctx.repo
-        .revoke_api_key(org, &id, ctx.clock.now())
-        .await?
-        .ok_or_else(|| Error::not_found("API key"))
+    ctx.repo.revoke_api_key(org, &id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
 }

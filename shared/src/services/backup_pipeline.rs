@@ -68,8 +68,7 @@ async fn abort(objects: &dyn ObjectStore, key: &str, upload_id: &str) {
     }
 }
 
-type PartFuture<'a> =
-    Pin<Box<dyn std::future::Future<Output = Result<(u32, String), ObjectStoreError>> + Send + 'a>>;
+type PartFuture<'a> = Pin<Box<dyn std::future::Future<Output = Result<(u32, String), ObjectStoreError>> + Send + 'a>>;
 
 async fn stream_parts(
     objects: &dyn ObjectStore,
@@ -79,10 +78,8 @@ async fn stream_parts(
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(Uploaded, Vec<(u32, String)>), PipelineError> {
     let DumpProcess { reader, finished } = dump;
-    let mut compressed = ZstdEncoder::with_quality(
-        BufReader::with_capacity(256 * 1024, reader),
-        Level::Precise(ZSTD_LEVEL),
-    );
+    let mut compressed =
+        ZstdEncoder::with_quality(BufReader::with_capacity(256 * 1024, reader), Level::Precise(ZSTD_LEVEL));
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut done_parts = Vec::new();
@@ -94,9 +91,7 @@ async fn stream_parts(
             return Err(PipelineError::TooLarge);
         }
         let want = part_size(part_number);
-        let part = read_up_to(&mut compressed, want)
-            .await
-            .map_err(PipelineError::Read)?;
+        let part = read_up_to(&mut compressed, want).await.map_err(PipelineError::Read)?;
         let last = part.len() < want;
         if part.is_empty() && part_number > 1 {
             break;
@@ -106,10 +101,7 @@ async fn stream_parts(
         on_bytes(size);
         let n = part_number;
         in_flight.push_back(Box::pin(async move {
-            objects
-                .upload_part(key, upload_id, n, part)
-                .await
-                .map(|etag| (n, etag))
+            objects.upload_part(key, upload_id, n, part).await.map(|etag| (n, etag))
         }));
         if in_flight.len() >= UPLOADS_IN_FLIGHT {
             if let Some(done) = in_flight.next().await {
@@ -126,14 +118,7 @@ async fn stream_parts(
     // The stream ending says nothing about success: pg_dump may have died half-way.
     finished.await?;
     let parts = done_parts.len() as u32;
-    Ok((
-        Uploaded {
-            size_bytes: size,
-            sha256: hex::encode(hasher.finalize()),
-            parts,
-        },
-        done_parts,
-    ))
+    Ok((Uploaded { size_bytes: size, sha256: hex::encode(hasher.finalize()), parts }, done_parts))
 }
 
 /// Reads until `limit` bytes or end of stream.
@@ -190,10 +175,7 @@ impl AsyncRead for HashingReader {
 /// Turns a stored archive back into the `pg_dump` stream, hashing the stored bytes on the way.
 pub fn decompressing(stored: BoxReader) -> (BoxReader, Digest256) {
     let digest = Digest256::default();
-    let hashing = HashingReader {
-        inner: stored,
-        digest: digest.clone(),
-    };
+    let hashing = HashingReader { inner: stored, digest: digest.clone() };
     let decoder = ZstdDecoder::new(BufReader::with_capacity(256 * 1024, hashing));
     (Box::pin(decoder), digest)
 }
@@ -218,22 +200,11 @@ mod tests {
         async fn start_upload(&self, _key: &str) -> Result<String, ObjectStoreError> {
             Ok("u1".into())
         }
-        async fn upload_part(
-            &self,
-            _k: &str,
-            _u: &str,
-            n: u32,
-            data: Bytes,
-        ) -> Result<String, ObjectStoreError> {
+        async fn upload_part(&self, _k: &str, _u: &str, n: u32, data: Bytes) -> Result<String, ObjectStoreError> {
             self.parts.lock().unwrap().insert(n, data);
             Ok(format!("etag{n}"))
         }
-        async fn complete_upload(
-            &self,
-            _k: &str,
-            _u: &str,
-            parts: Vec<(u32, String)>,
-        ) -> Result<(), ObjectStoreError> {
+        async fn complete_upload(&self, _k: &str, _u: &str, parts: Vec<(u32, String)>) -> Result<(), ObjectStoreError> {
             let stored = self.parts.lock().unwrap();
             let mut all = Vec::new();
             for (n, _) in parts {
@@ -267,10 +238,7 @@ mod tests {
                 if ok {
                     Ok(())
                 } else {
-                    Err(DataPlaneError::Tool {
-                        tool: "pg_dump",
-                        message: "connection lost".into(),
-                    })
+                    Err(DataPlaneError::Tool { tool: "pg_dump", message: "connection lost".into() })
                 }
             }
             .boxed(),
@@ -294,14 +262,8 @@ mod tests {
     async fn multi_part_archive_decompresses_to_the_input_and_checksums_match() {
         let input = noise(20 * 1024 * 1024);
         let store = RecordingStore::default();
-        let up = upload_dump(&store, "k", dump_of(input.clone(), true), &|_| {})
-            .await
-            .unwrap();
-        assert!(
-            up.parts >= 3,
-            "20 MiB of noise spans 3 parts of 8 MiB, got {}",
-            up.parts
-        );
+        let up = upload_dump(&store, "k", dump_of(input.clone(), true), &|_| {}).await.unwrap();
+        assert!(up.parts >= 3, "20 MiB of noise spans 3 parts of 8 MiB, got {}", up.parts);
         let archive = store.completed.lock().unwrap().clone().expect("completed");
         assert_eq!(archive.len() as u64, up.size_bytes);
         assert_eq!(hex::encode(Sha256::digest(&archive)), up.sha256);
@@ -316,9 +278,7 @@ mod tests {
     #[tokio::test]
     async fn failed_dump_aborts_the_upload_and_completes_nothing() {
         let store = RecordingStore::default();
-        let err = upload_dump(&store, "k", dump_of(noise(1024), false), &|_| {})
-            .await
-            .unwrap_err();
+        let err = upload_dump(&store, "k", dump_of(noise(1024), false), &|_| {}).await.unwrap_err();
         assert!(err.to_string().contains("connection lost"), "{err}");
         assert!(*store.aborted.lock().unwrap());
         assert!(store.completed.lock().unwrap().is_none());

@@ -6,19 +6,13 @@ use super::jobs::{Outcome, ProgressReporter};
 use super::Context;
 use crate::adapters::dynamo::{RecordWrite, StoreError};
 use crate::config::RegionConfig;
-use crate::domain::backups::{
-    manifest_key, object_key, Backup, BackupState, Manifest, VerificationState,
-};
+use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
 use crate::Error;
 use serde_json::json;
 
-pub async fn execute(
-    ctx: &Context,
-    job: &Job,
-    progress: &ProgressReporter,
-) -> Result<Outcome, Error> {
+pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
     let Some(mut backup) = load(ctx, job).await? else {
         return Ok(Outcome {
             error: Some("the backup record no longer exists".into()),
@@ -26,11 +20,7 @@ pub async fn execute(
             events: vec![],
         });
     };
-    let project = ctx
-        .repo
-        .get_project(&job.project_id)
-        .await?
-        .ok_or_else(|| Error::not_found("project"))?;
+    let project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?.clone();
 
     backup.state = BackupState::Running;
@@ -38,11 +28,7 @@ pub async fn execute(
     match ctx.repo.update_backup(&backup).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
-            return Ok(Outcome {
-                error: Some("the backup record was deleted".into()),
-                records: vec![],
-                events: vec![],
-            })
+            return Ok(Outcome { error: Some("the backup record was deleted".into()), records: vec![], events: vec![] })
         }
         Err(e) => return Err(e.into()),
     }
@@ -51,29 +37,15 @@ pub async fn execute(
     // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
     let stale = ctx.objects.abort_stale_uploads(&key).await?;
     if stale > 0 {
-        tracing::info!(
-            key,
-            stale,
-            "aborted multipart uploads of an earlier attempt"
-        );
+        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
     }
 
     progress.phase("dumping");
     let uploaded = async {
-        let version = ctx
-            .data_plane
-            .server_version(&region)
-            .await
-            .map_err(|e| e.to_string())?;
-        let dump = ctx
-            .data_plane
-            .dump(&region, &project.database_name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let version = ctx.data_plane.server_version(&region).await.map_err(|e| e.to_string())?;
+        let dump = ctx.data_plane.dump(&region, &project.database_name).await.map_err(|e| e.to_string())?;
         let on_bytes = |n: u64| progress.bytes(n);
-        let up = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes)
-            .await
-            .map_err(|e| e.to_string())?;
+        let up = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((version, up))
     }
     .await;
@@ -99,13 +71,7 @@ pub async fn execute(
         restore_hint: "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    ctx.objects
-        .put(
-            &manifest_key(&backup.project_id, &backup.id),
-            manifest_json.into(),
-            "application/json",
-        )
-        .await?;
+    ctx.objects.put(&manifest_key(&backup.project_id, &backup.id), manifest_json.into(), "application/json").await?;
 
     progress.phase("verifying");
     let now = ctx.clock.now();
@@ -118,11 +84,7 @@ pub async fn execute(
             backup.completed_at = Some(now2);
             backup.updated_at = now2;
             let event = backup_event("backup.completed", &backup, job);
-            Ok(Outcome {
-                error: None,
-                records: vec![RecordWrite::Backup(backup)],
-                events: vec![event],
-            })
+            Ok(Outcome { error: None, records: vec![RecordWrite::Backup(backup)], events: vec![event] })
         }
         Err(reason) => {
             // The archive stays: it is complete and may still be salvaged by hand, but it is
@@ -130,11 +92,7 @@ pub async fn execute(
             backup.verification_state = VerificationState::Failed;
             backup.verification_error = Some(reason.clone());
             backup.updated_at = now;
-            Ok(failed(
-                ctx,
-                backup,
-                format!("verification failed: {reason}"),
-            ))
+            Ok(failed(ctx, backup, format!("verification failed: {reason}")))
         }
     }
 }
@@ -160,11 +118,7 @@ fn failed(ctx: &Context, mut backup: Backup, error: String) -> Outcome {
         json!({ "project_id": backup.project_id, "job_id": backup.job_id, "backup_id": backup.id, "label": backup.label,
                 "kind": backup.kind, "error": error, "verification_state": backup.verification_state }),
     );
-    Outcome {
-        error: Some(error),
-        records: vec![RecordWrite::Backup(backup)],
-        events: vec![event],
-    }
+    Outcome { error: Some(error), records: vec![RecordWrite::Backup(backup)], events: vec![event] }
 }
 
 fn backup_event(kind: &str, backup: &Backup, job: &Job) -> Event {
@@ -188,25 +142,14 @@ async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result
     let scratch = format!("capydb_verify_{}", backup.id);
     let key = backup.backup_key.clone().ok_or("backup has no archive")?;
     let result = async {
-        ctx.data_plane
-            .drop_database(region, &scratch)
-            .await
-            .map_err(|e| e.to_string())?;
-        ctx.data_plane
-            .create_database(region, &scratch)
-            .await
-            .map_err(|e| e.to_string())?;
+        ctx.data_plane.drop_database(region, &scratch).await.map_err(|e| e.to_string())?;
+        ctx.data_plane.create_database(region, &scratch).await.map_err(|e| e.to_string())?;
         let stored = ctx.objects.get(&key).await.map_err(|e| e.to_string())?;
         let (archive, digest) = decompressing(stored);
-        ctx.data_plane
-            .restore(region, &scratch, archive)
-            .await
-            .map_err(|e| e.to_string())?;
+        ctx.data_plane.restore(region, &scratch, archive).await.map_err(|e| e.to_string())?;
         let (sha256, size) = digest.finish();
         if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
-            return Err(format!(
-                "stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"
-            ));
+            return Err(format!("stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"));
         }
         Ok(())
     }
@@ -221,10 +164,6 @@ async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result
 pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
     match load(ctx, job).await? {
         Some(backup) => Ok(failed(ctx, backup, reason.to_string())),
-        None => Ok(Outcome {
-            error: Some(reason.to_string()),
-            records: vec![],
-            events: vec![],
-        }),
+        None => Ok(Outcome { error: Some(reason.to_string()), records: vec![], events: vec![] }),
     }
 }

@@ -42,20 +42,12 @@ pub async fn request(
             })
         }
         ProjectState::Failed => {
-            return Err(Error::Conflict {
-                message: "the project database failed to provision".into(),
-                job_id: None,
-            })
+            return Err(Error::Conflict { message: "the project database failed to provision".into(), job_id: None })
         }
     }
     let now = ctx.clock.now();
-    let mut job = Job::new(
-        JobType::Backup,
-        project.org_id.clone(),
-        project.id.clone(),
-        ctx.config.job_max_attempts,
-        now,
-    );
+    let mut job =
+        Job::new(JobType::Backup, project.org_id.clone(), project.id.clone(), ctx.config.job_max_attempts, now);
     let backup = Backup::new(
         BackupId::generate(),
         project.id.clone(),
@@ -67,15 +59,7 @@ pub async fn request(
         now,
     );
     job.backup_id = Some(backup.id.clone());
-    let record = idempotency.map(|k| {
-        k.record(
-            &Created {
-                backup_id: backup.id.clone(),
-                job_id: job.id.clone(),
-            },
-            now,
-        )
-    });
+    let record = idempotency.map(|k| k.record(&Created { backup_id: backup.id.clone(), job_id: job.id.clone() }, now));
     match ctx.repo.create_backup(&backup, &job, record.as_ref()).await {
         Ok(()) => Ok((backup, job)),
         Err(StoreError::IdempotencyKeyTaken) => {
@@ -90,30 +74,14 @@ pub async fn request(
     }
 }
 
-async fn load_created(
-    ctx: &Context,
-    project: &Project,
-    created: Created,
-) -> Result<(Backup, Job), Error> {
-    let backup = ctx
-        .repo
-        .get_backup(&project.id, &created.backup_id)
-        .await?
-        .ok_or_else(|| Error::not_found("backup"))?;
-    let job = ctx
-        .repo
-        .get_job(&created.job_id)
-        .await?
-        .ok_or_else(|| Error::not_found("job"))?;
+async fn load_created(ctx: &Context, project: &Project, created: Created) -> Result<(Backup, Job), Error> {
+    let backup =
+        ctx.repo.get_backup(&project.id, &created.backup_id).await?.ok_or_else(|| Error::not_found("backup"))?;
+    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
     Ok((backup, job))
 }
 
-pub async fn get(
-    ctx: &Context,
-    principal: &Principal,
-    raw_project: &str,
-    raw_backup: &str,
-) -> Result<Backup, Error> {
+pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Backup, Error> {
     principal.require_scope(Scope::BackupsRead)?;
     let project = projects::visible(ctx, principal, raw_project).await?;
     find(ctx, &project, raw_backup).await
@@ -121,10 +89,7 @@ pub async fn get(
 
 async fn find(ctx: &Context, project: &Project, raw_backup: &str) -> Result<Backup, Error> {
     let id: BackupId = raw_backup.parse().map_err(|_| Error::not_found("backup"))?;
-    ctx.repo
-        .get_backup(&project.id, &id)
-        .await?
-        .ok_or_else(|| Error::not_found("backup"))
+    ctx.repo.get_backup(&project.id, &id).await?.ok_or_else(|| Error::not_found("backup"))
 }
 
 pub async fn list(
@@ -152,19 +117,14 @@ pub async fn delete(
     let backup = find(ctx, &project, raw_backup).await?;
     if matches!(backup.state, BackupState::Pending | BackupState::Running) {
         return Err(Error::Conflict {
-            message: format!(
-                "backup {} is still in progress (job {})",
-                backup.id, backup.job_id
-            ),
+            message: format!("backup {} is still in progress (job {})", backup.id, backup.job_id),
             job_id: Some(backup.job_id.to_string()),
         });
     }
     if let Some(key) = &backup.backup_key {
         ctx.objects.delete(key).await?;
     }
-    ctx.objects
-        .delete(&manifest_key(&backup.project_id, &backup.id))
-        .await?;
+    ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
     ctx.repo.delete_backup(&backup).await?;
     Ok(backup)
 }

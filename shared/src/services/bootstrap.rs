@@ -12,37 +12,20 @@ use crate::ids::{ApiKeyId, OrgId, ProjectId};
 use crate::Error;
 
 /// Ensures the org exists and `plaintext` is a usable admin key of it.
-pub async fn organization(
-    ctx: &Context,
-    org_id: &OrgId,
-    name: &str,
-    plaintext: &str,
-) -> Result<Organization, Error> {
+pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: &str) -> Result<Organization, Error> {
     let now = ctx.clock.now();
     let org = match ctx.repo.get_organization(org_id).await? {
         Some(org) => org,
         None => {
-            let org = Organization {
-                id: org_id.clone(),
-                name: name.to_string(),
-                created_at: now,
-            };
+            let org = Organization { id: org_id.clone(), name: name.to_string(), created_at: now };
             ctx.repo.put_organization(&org).await?;
             org
         }
     };
     if !plaintext.starts_with(api_keys::PREFIX) {
-        return Err(Error::invalid(
-            "api_key",
-            format!("an API key starts with {}", api_keys::PREFIX),
-        ));
+        return Err(Error::invalid("api_key", format!("an API key starts with {}", api_keys::PREFIX)));
     }
-    if ctx
-        .repo
-        .get_api_key_by_hash(&api_keys::hash(plaintext))
-        .await?
-        .is_none()
-    {
+    if ctx.repo.get_api_key_by_hash(&api_keys::hash(plaintext)).await?.is_none() {
         let key = ApiKey {
             id: ApiKeyId::generate(),
             org_id: org_id.clone(),
@@ -54,9 +37,7 @@ pub async fn organization(
             revoked_at: None,
             created_at: now,
         };
-        ctx.repo
-            .create_api_key(&key, &api_keys::hash(plaintext), None)
-            .await?;
+        ctx.repo.create_api_key(&key, &api_keys::hash(plaintext), None).await?;
     }
     Ok(org)
 }
@@ -89,13 +70,7 @@ pub async fn project(
         created_at: now,
         updated_at: now,
     };
-    let job = Job::new(
-        JobType::ProvisionProject,
-        org_id.clone(),
-        project_id.clone(),
-        ctx.config.job_max_attempts,
-        now,
-    );
+    let job = Job::new(JobType::ProvisionProject, org_id.clone(), project_id.clone(), ctx.config.job_max_attempts, now);
     ctx.repo.create_project(&project, &job, None).await?;
     Ok(project)
 }

@@ -24,25 +24,13 @@ impl Context {
     pub async fn from_config(config: Config) -> Self {
         let sdk = aws::sdk_config(&config).await;
         let repo = Repository::new(aws::dynamodb(&sdk), config.table.clone());
-        let objects = Arc::new(S3ObjectStore::new(
-            aws::s3(&sdk, &config),
-            config.bucket.clone(),
-        ));
+        let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
         let data_plane = Arc::new(PostgresDataPlane::new(config.pg_bin_dir.clone()));
         let secrets = SecretBox::new(&config.secrets_key);
-        Context {
-            config: Arc::new(config),
-            repo,
-            objects,
-            data_plane,
-            clock: Arc::new(SystemClock),
-            secrets,
-        }
+        Context { config: Arc::new(config), repo, objects, data_plane, clock: Arc::new(SystemClock), secrets }
     }
 
     pub fn region(&self, name: &str) -> Result<&RegionConfig, Error> {
-        self.config
-            .region(name)
-            .ok_or_else(|| Error::Internal(format!("region {name} is not configured")))
+        self.config.region(name).ok_or_else(|| Error::Internal(format!("region {name} is not configured")))
     }
 }

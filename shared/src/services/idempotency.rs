@@ -20,24 +20,17 @@ impl IdempotencyKey {
 
     /// `request` identifies the operation (method and path); `body` is the raw request body.
     pub fn new(org: &OrgId, key: &str, request: &str, body: &[u8]) -> Result<Self, Error> {
-        if key.is_empty() || key.len() > Self::MAX_LEN || !key.chars().all(|c| c.is_ascii_graphic())
-        {
+        if key.is_empty() || key.len() > Self::MAX_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(Error::invalid(
                 "Idempotency-Key",
-                format!(
-                    "Idempotency-Key must be 1 to {} visible ASCII characters",
-                    Self::MAX_LEN
-                ),
+                format!("Idempotency-Key must be 1 to {} visible ASCII characters", Self::MAX_LEN),
             ));
         }
         let mut h = Sha256::new();
         h.update(request.as_bytes());
         h.update([0]);
         h.update(body);
-        Ok(IdempotencyKey {
-            scope: format!("{org}#{key}"),
-            request_hash: hex::encode(h.finalize()),
-        })
+        Ok(IdempotencyKey { scope: format!("{org}#{key}"), request_hash: hex::encode(h.finalize()) })
     }
 
     pub fn record<T: Serialize>(&self, result: &T, now: DateTime<Utc>) -> IdempotencyRecord {
@@ -50,19 +43,14 @@ impl IdempotencyKey {
     }
 
     /// The first request's result, if this key was used before with the same request.
-    pub async fn previous<T: DeserializeOwned>(
-        &self,
-        repo: &Repository,
-    ) -> Result<Option<T>, Error> {
+    pub async fn previous<T: DeserializeOwned>(&self, repo: &Repository) -> Result<Option<T>, Error> {
         let Some(record) = repo.get_idempotency(&self.scope).await? else {
             return Ok(None);
         };
         if record.request_hash != self.request_hash {
             return Err(Error::IdempotencyMismatch);
         }
-        serde_json::from_str(&record.result)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("idempotency record: {e}")))
+        serde_json::from_str(&record.result).map(Some).map_err(|e| Error::Internal(format!("idempotency record: {e}")))
     }
 }
 

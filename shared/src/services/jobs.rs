@@ -21,11 +21,7 @@ pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<J
     let not_found = || Error::not_found("job");
     let id: JobId = raw_id.parse().map_err(|_| not_found())?;
     let job = ctx.repo.get_job(&id).await?.ok_or_else(not_found)?;
-    if job.org_id != principal.org_id
-        || principal
-            .project_restriction()
-            .is_some_and(|p| p != &job.project_id)
-    {
+    if job.org_id != principal.org_id || principal.project_restriction().is_some_and(|p| p != &job.project_id) {
         return Err(not_found());
     }
     Ok(job)
@@ -69,10 +65,7 @@ pub struct ProgressReporter {
 
 impl ProgressReporter {
     fn new() -> Self {
-        ProgressReporter {
-            current: Arc::new(Mutex::new(Progress::default())),
-            changed: Arc::new(Notify::new()),
-        }
+        ProgressReporter { current: Arc::new(Mutex::new(Progress::default())), changed: Arc::new(Notify::new()) }
     }
 
     pub fn phase(&self, phase: &str) {
@@ -110,28 +103,13 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     claimed.started_at.get_or_insert(now);
     claimed.updated_at = now;
     claimed.error = None;
-    claimed.progress = Some(Progress {
-        phase: "starting".into(),
-        bytes_done: 0,
-    });
-    if !ctx
-        .repo
-        .update_job(
-            &claimed,
-            &JobCondition::Pending {
-                attempts: job.attempts,
-            },
-        )
-        .await?
-    {
+    claimed.progress = Some(Progress { phase: "starting".into(), bytes_done: 0 });
+    if !ctx.repo.update_job(&claimed, &JobCondition::Pending { attempts: job.attempts }).await? {
         return Ok(RunResult::NotClaimed);
     }
     tracing::info!(job = %claimed.id, attempt = claimed.attempts, kind = claimed.job_type.as_str(), "claimed job");
 
-    let owner = JobCondition::OwnedBy {
-        worker: ctx.config.worker_id.clone(),
-        attempts: claimed.attempts,
-    };
+    let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: claimed.attempts };
     let reporter = ProgressReporter::new();
     let lost = CancellationToken::new();
     let stop = CancellationToken::new();
@@ -163,34 +141,19 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     };
     let now = ctx.clock.now();
     let mut done = claimed.clone();
-    done.state = if outcome.error.is_none() {
-        JobState::Completed
-    } else {
-        JobState::Failed
-    };
+    done.state = if outcome.error.is_none() { JobState::Completed } else { JobState::Failed };
     done.error = outcome.error.clone();
     done.completed_at = Some(now);
     done.updated_at = now;
     done.lease_until = None;
-    done.progress = Some(Progress {
-        phase: done.state.as_str().into(),
-        bytes_done: reporter.snapshot().bytes_done,
-    });
+    done.progress = Some(Progress { phase: done.state.as_str().into(), bytes_done: reporter.snapshot().bytes_done });
     let mut events = outcome.events;
     events.push(job_event(&done));
-    if !ctx
-        .repo
-        .transition_job(&done, &owner, &outcome.records, &events)
-        .await?
-    {
+    if !ctx.repo.transition_job(&done, &owner, &outcome.records, &events).await? {
         return Ok(RunResult::LeaseLost);
     }
     tracing::info!(job = %done.id, state = done.state.as_str(), error = ?done.error, "job finished");
-    Ok(if done.state == JobState::Completed {
-        RunResult::Completed
-    } else {
-        RunResult::Failed
-    })
+    Ok(if done.state == JobState::Completed { RunResult::Completed } else { RunResult::Failed })
 }
 
 async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
@@ -209,11 +172,7 @@ pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome
 }
 
 pub fn job_event(job: &Job) -> Event {
-    let kind = if job.state == JobState::Completed {
-        "job.completed"
-    } else {
-        "job.failed"
-    };
+    let kind = if job.state == JobState::Completed { "job.completed" } else { "job.failed" };
     Event::new(
         kind,
         job.org_id.clone(),

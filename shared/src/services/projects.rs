@@ -28,22 +28,11 @@ pub async fn create(
 ) -> Result<(Project, Job), Error> {
     principal.require_scope(Scope::ProjectsWrite)?;
     if principal.project_restriction().is_some() {
-        return Err(Error::Forbidden(
-            "a project-scoped API key cannot create projects".into(),
-        ));
+        return Err(Error::Forbidden("a project-scoped API key cannot create projects".into()));
     }
     if ctx.config.region(region).is_none() {
-        let names = ctx
-            .config
-            .regions
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(Error::invalid(
-            "region",
-            format!("region must be one of: {names}"),
-        ));
+        let names = ctx.config.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(Error::invalid("region", format!("region must be one of: {names}")));
     }
     if let Some(key) = idempotency {
         if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
@@ -72,20 +61,9 @@ pub async fn create(
         ctx.config.job_max_attempts,
         now,
     );
-    let record = idempotency.map(|k| {
-        k.record(
-            &Created {
-                project_id: project.id.clone(),
-                job_id: job.id.clone(),
-            },
-            now,
-        )
-    });
-    match ctx
-        .repo
-        .create_project(&project, &job, record.as_ref())
-        .await
-    {
+    let record =
+        idempotency.map(|k| k.record(&Created { project_id: project.id.clone(), job_id: job.id.clone() }, now));
+    match ctx.repo.create_project(&project, &job, record.as_ref()).await {
         Ok(()) => Ok((project, job)),
         Err(StoreError::IdempotencyKeyTaken) => {
             let key = idempotency.expect("only an idempotent write can hit a taken key");
@@ -100,16 +78,8 @@ pub async fn create(
 }
 
 async fn load_created(ctx: &Context, created: Created) -> Result<(Project, Job), Error> {
-    let project = ctx
-        .repo
-        .get_project(&created.project_id)
-        .await?
-        .ok_or_else(|| Error::not_found("project"))?;
-    let job = ctx
-        .repo
-        .get_job(&created.job_id)
-        .await?
-        .ok_or_else(|| Error::not_found("job"))?;
+    let project = ctx.repo.get_project(&created.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
     Ok((project, job))
 }
 
@@ -138,22 +108,10 @@ pub async fn list(
 ) -> Result<Page<Project>, Error> {
     principal.require_scope(Scope::ProjectsRead)?;
     if let Some(only) = principal.project_restriction() {
-        let items = ctx
-            .repo
-            .get_project(only)
-            .await?
-            .into_iter()
-            .filter(|p| principal.can_see_project(p))
-            .collect();
-        return Ok(Page {
-            items,
-            next_cursor: None,
-        });
+        let items = ctx.repo.get_project(only).await?.into_iter().filter(|p| principal.can_see_project(p)).collect();
+        return Ok(Page { items, next_cursor: None });
     }
-    Ok(ctx
-        .repo
-        .list_projects(&principal.org_id, limit, cursor)
-        .await?)
+    Ok(ctx.repo.list_projects(&principal.org_id, limit, cursor).await?)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -167,24 +125,14 @@ pub struct Connections {
 }
 
 /// Connection strings for the project database (scope `credentials:read`).
-pub async fn connections(
-    ctx: &Context,
-    principal: &Principal,
-    raw_id: &str,
-) -> Result<Connections, Error> {
+pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
     principal.require_scope(Scope::CredentialsRead)?;
     let project = visible(ctx, principal, raw_id).await?;
     if project.state != ProjectState::Ready {
-        return Err(Error::Conflict {
-            message: "the project database is not ready yet".into(),
-            job_id: None,
-        });
+        return Err(Error::Conflict { message: "the project database is not ready yet".into(), job_id: None });
     }
     let region = ctx.region(&project.region)?;
-    let password = ctx
-        .secrets
-        .open(&project.db_password_enc)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
     let url = |port: u16| {
         format!(
             "postgresql://{}:{}@{}:{}/{}",

@@ -8,45 +8,23 @@ use crate::domain::projects::ProjectState;
 use crate::Error;
 
 pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
-    let mut project = ctx
-        .repo
-        .get_project(&job.project_id)
-        .await?
-        .ok_or_else(|| Error::not_found("project"))?;
+    let mut project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?;
-    let password = ctx
-        .secrets
-        .open(&project.db_password_enc)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let result = ctx
-        .data_plane
-        .provision_database(
-            region,
-            &project.database_name,
-            &project.db_username,
-            &password,
-        )
-        .await;
+    let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
+    let result =
+        ctx.data_plane.provision_database(region, &project.database_name, &project.db_username, &password).await;
     project.updated_at = ctx.clock.now();
     match result {
         Ok(()) => {
             project.state = ProjectState::Ready;
             project.error = None;
-            Ok(Outcome {
-                error: None,
-                records: vec![RecordWrite::Project(project)],
-                events: vec![],
-            })
+            Ok(Outcome { error: None, records: vec![RecordWrite::Project(project)], events: vec![] })
         }
         Err(e) => {
             let reason = format!("provisioning failed: {e}");
             project.state = ProjectState::Failed;
             project.error = Some(reason.clone());
-            Ok(Outcome {
-                error: Some(reason),
-                records: vec![RecordWrite::Project(project)],
-                events: vec![],
-            })
+            Ok(Outcome { error: Some(reason), records: vec![RecordWrite::Project(project)], events: vec![] })
         }
     }
 }
@@ -61,9 +39,5 @@ pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome
         }
         None => vec![],
     };
-    Ok(Outcome {
-        error: Some(reason.to_string()),
-        records,
-        events: vec![],
-    })
+    Ok(Outcome { error: Some(reason.to_string()), records, events: vec![] })
 }

@@ -33,10 +33,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                     next.claimed_at = None;
                     next.lease_until = None;
                     next.updated_at = now;
-                    next.progress = Some(Progress {
-                        phase: "waiting to retry".into(),
-                        bytes_done: 0,
-                    });
+                    next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
                     let cond = JobCondition::LeaseExpired {
                         attempts: job.attempts,
                         lease_until: job.lease_until.expect("running"),
@@ -49,16 +46,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                 SweepAction::Kick => {
                     let mut next = job.clone();
                     next.updated_at = now;
-                    if ctx
-                        .repo
-                        .update_job(
-                            &next,
-                            &JobCondition::PendingSince {
-                                updated_at: job.updated_at,
-                            },
-                        )
-                        .await?
-                    {
+                    if ctx.repo.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
                         report.kicked += 1;
                     }
                 }
@@ -76,11 +64,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                         attempts: job.attempts,
                         lease_until: job.lease_until.expect("running"),
                     };
-                    if ctx
-                        .repo
-                        .transition_job(&done, &cond, &outcome.records, &events)
-                        .await?
-                    {
+                    if ctx.repo.transition_job(&done, &cond, &outcome.records, &events).await? {
                         report.failed += 1;
                     }
                 }

@@ -34,35 +34,15 @@ impl Repository {
         hash: &str,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let auth = to_item(
-            key,
-            Keys {
-                pk: auth_pk(hash),
-                sk: "APIKEY".into(),
-                item_type: "api_key",
-                gsi1: None,
-                due: None,
-            },
-        )?;
-        let org_copy = OrgKeyItem {
-            key: key.clone(),
-            key_hash: hash.to_string(),
-        };
+        let auth =
+            to_item(key, Keys { pk: auth_pk(hash), sk: "APIKEY".into(), item_type: "api_key", gsi1: None, due: None })?;
+        let org_copy = OrgKeyItem { key: key.clone(), key_hash: hash.to_string() };
         let listed = to_item(
             &org_copy,
-            Keys {
-                pk: org_pk(&key.org_id),
-                sk: org_sk(&key.id),
-                item_type: "api_key_ref",
-                gsi1: None,
-                due: None,
-            },
+            Keys { pk: org_pk(&key.org_id), sk: org_sk(&key.id), item_type: "api_key_ref", gsi1: None, due: None },
         )?;
         self.transact_idempotent(
-            vec![
-                put(auth, Some("attribute_not_exists(pk)")),
-                put(listed, Some("attribute_not_exists(pk)")),
-            ],
+            vec![put(auth, Some("attribute_not_exists(pk)")), put(listed, Some("attribute_not_exists(pk)"))],
             idempotency,
         )
         .await
@@ -78,24 +58,12 @@ impl Repository {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<ApiKey>, StoreError> {
-        let page: Page<OrgKeyItem> = self
-            .query_prefix(&org_pk(org), "APIKEY#", limit, cursor)
-            .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|i| i.key).collect(),
-            next_cursor: page.next_cursor,
-        })
+        let page: Page<OrgKeyItem> = self.query_prefix(&org_pk(org), "APIKEY#", limit, cursor).await?;
+        Ok(Page { items: page.items.into_iter().map(|i| i.key).collect(), next_cursor: page.next_cursor })
     }
 
-    pub async fn get_api_key(
-        &self,
-        org: &OrgId,
-        id: &ApiKeyId,
-    ) -> Result<Option<ApiKey>, StoreError> {
-        Ok(self
-            .get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id))
-            .await?
-            .map(|i| i.key))
+    pub async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id)).await?.map(|i| i.key))
     }
 
     /// Revokes a key; returns it as revoked, or `None` if the org has no such key.
@@ -105,10 +73,7 @@ impl Repository {
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<Option<ApiKey>, StoreError> {
-        let Some(mut item) = self
-            .get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id))
-            .await?
-        else {
+        let Some(mut item) = self.get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id)).await? else {
             return Ok(None);
         };
         if item.key.revoked_at.is_some() {
@@ -129,11 +94,7 @@ impl Repository {
                 )
                 .build()
         };
-        self.transact(vec![
-            revoke(auth_pk(&item.key_hash), "APIKEY".into()),
-            revoke(org_pk(org), org_sk(id)),
-        ])
-        .await?;
+        self.transact(vec![revoke(auth_pk(&item.key_hash), "APIKEY".into()), revoke(org_pk(org), org_sk(id))]).await?;
         item.key.revoked_at = Some(now);
         Ok(Some(item.key))
     }

@@ -10,10 +10,7 @@ fn backup_sk(id: &BackupId) -> String {
     format!("BACKUP#{id}")
 }
 
-pub(crate) fn backup_put(
-    backup: &Backup,
-    condition: &str,
-) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn backup_put(backup: &Backup, condition: &str) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         backup,
         Keys {
@@ -35,21 +32,11 @@ impl Repository {
         job: &Job,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        self.transact_idempotent(
-            vec![
-                backup_put(backup, "attribute_not_exists(pk)")?,
-                self.job_put(job)?,
-            ],
-            idempotency,
-        )
-        .await
+        self.transact_idempotent(vec![backup_put(backup, "attribute_not_exists(pk)")?, self.job_put(job)?], idempotency)
+            .await
     }
 
-    pub async fn get_backup(
-        &self,
-        project: &ProjectId,
-        id: &BackupId,
-    ) -> Result<Option<Backup>, StoreError> {
+    pub async fn get_backup(&self, project: &ProjectId, id: &BackupId) -> Result<Option<Backup>, StoreError> {
         self.get_item(&project_pk(project), &backup_sk(id)).await
     }
 
@@ -74,8 +61,7 @@ impl Repository {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Backup>, StoreError> {
-        self.query_prefix(&project_pk(project), "BACKUP#", limit, cursor)
-            .await
+        self.query_prefix(&project_pk(project), "BACKUP#", limit, cursor).await
     }
 
     pub async fn delete_backup(&self, backup: &Backup) -> Result<(), StoreError> {

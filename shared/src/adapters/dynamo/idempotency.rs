@@ -37,22 +37,13 @@ fn pk(scope: &str) -> String {
 pub(crate) fn idempotency_put(record: &IdempotencyRecord) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         record,
-        Keys {
-            pk: pk(&record.scope),
-            sk: "IDEM".into(),
-            item_type: "idempotency",
-            gsi1: None,
-            due: None,
-        },
+        Keys { pk: pk(&record.scope), sk: "IDEM".into(), item_type: "idempotency", gsi1: None, due: None },
     )?;
     Ok(put(item, Some("attribute_not_exists(pk)")))
 }
 
 impl Repository {
-    pub async fn get_idempotency(
-        &self,
-        scope: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+    pub async fn get_idempotency(&self, scope: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get_item(&pk(scope), "IDEM").await
     }
 

@@ -33,10 +33,7 @@ pub enum JobCondition {
     /// Running under this worker's claim (heartbeat, finish).
     OwnedBy { worker: String, attempts: u32 },
     /// Running with exactly this lease, which the sweeper saw expire.
-    LeaseExpired {
-        attempts: u32,
-        lease_until: DateTime<Utc>,
-    },
+    LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
 }
 
 /// A record changed in the same transaction as a job (the job's subject).
@@ -46,11 +43,7 @@ pub enum RecordWrite {
     Project(Project),
 }
 
-type Expression = (
-    String,
-    HashMap<String, String>,
-    HashMap<String, AttributeValue>,
-);
+type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
 
 impl JobCondition {
     fn expression(&self) -> Result<Expression, StoreError> {
@@ -73,10 +66,7 @@ impl JobCondition {
                 values.insert(":w".into(), s(worker.clone()));
                 "#state = :s AND attempts = :a AND claimed_by = :w"
             }
-            JobCondition::LeaseExpired {
-                attempts,
-                lease_until,
-            } => {
+            JobCondition::LeaseExpired { attempts, lease_until } => {
                 values.insert(":s".into(), s("running"));
                 values.insert(":a".into(), AttributeValue::N(attempts.to_string()));
                 values.insert(":l".into(), to_attr(lease_until)?);
@@ -91,13 +81,7 @@ impl JobCondition {
 fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         event,
-        Keys {
-            pk: format!("EVENT#{}", event.id),
-            sk: "EVENT".into(),
-            item_type: "event",
-            gsi1: None,
-            due: None,
-        },
+        Keys { pk: format!("EVENT#{}", event.id), sk: "EVENT".into(), item_type: "event", gsi1: None, due: None },
     )?;
     Ok(put(item, Some("attribute_not_exists(pk)")))
 }
@@ -149,11 +133,7 @@ impl Repository {
     }
 
     /// Replaces the job with `job` if `condition` still holds. `Ok(false)` when it no longer does.
-    pub async fn update_job(
-        &self,
-        job: &Job,
-        condition: &JobCondition,
-    ) -> Result<bool, StoreError> {
+    pub async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
         let p = self.conditional_job_put(job, condition)?;
         let res = self
             .client
@@ -167,12 +147,7 @@ impl Repository {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(backend(e)),
         }
     }
@@ -186,9 +161,7 @@ impl Repository {
         records: &[RecordWrite],
         events: &[Event],
     ) -> Result<bool, StoreError> {
-        let mut items = vec![TransactWriteItem::builder()
-            .put(self.conditional_job_put(job, condition)?)
-            .build()];
+        let mut items = vec![TransactWriteItem::builder().put(self.conditional_job_put(job, condition)?).build()];
         for record in records {
             items.push(match record {
                 RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)")?,
@@ -223,12 +196,7 @@ impl Repository {
                 .await
                 .map_err(backend)?;
             for item in out.items.unwrap_or_default() {
-                if item
-                    .get("type")
-                    .and_then(|t| t.as_s().ok())
-                    .map(String::as_str)
-                    == Some("job")
-                {
+                if item.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("job") {
                     jobs.push(from_item(item)?);
                 }
             }

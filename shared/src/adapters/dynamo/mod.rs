@@ -56,8 +56,7 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T, keys: Keys) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.insert("pk".into(), s(keys.pk));
     item.insert("sk".into(), s(keys.sk));
     item.insert("type".into(), s(keys.item_type));
@@ -85,13 +84,7 @@ pub(crate) fn put(item: Item, condition: Option<&str>) -> TransactWriteItem {
     if let Some(c) = condition {
         p = p.condition_expression(c);
     }
-    TransactWriteItem::builder()
-        .put(
-            p.table_name("__TABLE__")
-                .build()
-                .expect("table and item are set"),
-        )
-        .build()
+    TransactWriteItem::builder().put(p.table_name("__TABLE__").build().expect("table and item are set")).build()
 }
 
 fn cursor_to_key(cursor: Option<&Cursor>) -> Option<Item> {
@@ -99,13 +92,7 @@ fn cursor_to_key(cursor: Option<&Cursor>) -> Option<Item> {
 }
 
 fn key_to_cursor(key: Option<&Item>) -> Option<Cursor> {
-    key.map(|k| {
-        Cursor(
-            k.iter()
-                .filter_map(|(name, v)| v.as_s().ok().map(|s| (name.clone(), s.clone())))
-                .collect(),
-        )
-    })
+    key.map(|k| Cursor(k.iter().filter_map(|(name, v)| v.as_s().ok().map(|s| (name.clone(), s.clone()))).collect()))
 }
 
 #[derive(Clone)]
@@ -116,10 +103,7 @@ pub struct Repository {
 
 impl Repository {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Repository {
-            client,
-            table: table.into(),
-        }
+        Repository { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -130,11 +114,7 @@ impl Repository {
         &self.table
     }
 
-    async fn get_item<T: DeserializeOwned>(
-        &self,
-        pk: &str,
-        sk: &str,
-    ) -> Result<Option<T>, StoreError> {
+    async fn get_item<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -149,11 +129,7 @@ impl Repository {
     }
 
     async fn put_item(&self, item: Item, condition: Option<&str>) -> Result<(), StoreError> {
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             req = req.condition_expression(c);
         }
@@ -167,19 +143,13 @@ impl Repository {
     /// Runs a write transaction. Items built with [`put`] carry a placeholder table name that is
     /// filled in here, so record modules need not know the table.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let items = items
-            .into_iter()
-            .map(|i| self.with_table(i))
-            .collect::<Vec<_>>();
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
+        let items = items.into_iter().map(|i| self.with_table(i)).collect::<Vec<_>>();
+        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
+            match e.as_service_error() {
                 Some(se) if se.is_transaction_canceled_exception() => StoreError::ConditionFailed,
                 _ => backend(e),
-            })?;
+            }
+        })?;
         Ok(())
     }
 
@@ -247,19 +217,8 @@ impl Repository {
         self.page(out.items, out.last_evaluated_key)
     }
 
-    fn page<T: DeserializeOwned>(
-        &self,
-        items: Option<Vec<Item>>,
-        last: Option<Item>,
-    ) -> Result<Page<T>, StoreError> {
-        let items = items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<T>, _>>()?;
-        Ok(Page {
-            items,
-            next_cursor: key_to_cursor(last.as_ref()),
-        })
+    fn page<T: DeserializeOwned>(&self, items: Option<Vec<Item>>, last: Option<Item>) -> Result<Page<T>, StoreError> {
+        let items = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
+        Ok(Page { items, next_cursor: key_to_cursor(last.as_ref()) })
     }
 }

@@ -11,13 +11,7 @@ impl Repository {
     pub async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
         let item = to_item(
             org,
-            Keys {
-                pk: org_pk(&org.id),
-                sk: "ORG".into(),
-                item_type: "organization",
-                gsi1: None,
-                due: None,
-            },
+            Keys { pk: org_pk(&org.id), sk: "ORG".into(), item_type: "organization", gsi1: None, due: None },
         )?;
         self.put_item(item, None).await
     }

@@ -10,20 +10,14 @@ pub(crate) fn project_pk(id: &ProjectId) -> String {
     format!("PROJECT#{id}")
 }
 
-pub(crate) fn project_put(
-    project: &Project,
-    condition: &str,
-) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn project_put(project: &Project, condition: &str) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         project,
         Keys {
             pk: project_pk(&project.id),
             sk: "PROJECT".into(),
             item_type: "project",
-            gsi1: Some((
-                format!("{}#PROJECTS", org_pk(&project.org_id)),
-                project.id.to_string(),
-            )),
+            gsi1: Some((format!("{}#PROJECTS", org_pk(&project.org_id)), project.id.to_string())),
             due: None,
         },
     )?;
@@ -39,10 +33,7 @@ impl Repository {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         self.transact_idempotent(
-            vec![
-                project_put(project, "attribute_not_exists(pk)")?,
-                self.job_put(job)?,
-            ],
+            vec![project_put(project, "attribute_not_exists(pk)")?, self.job_put(job)?],
             idempotency,
         )
         .await
@@ -58,7 +49,6 @@ impl Repository {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<Project>, StoreError> {
-        self.query_gsi1(&format!("{}#PROJECTS", org_pk(org)), limit, cursor)
-            .await
+        self.query_gsi1(&format!("{}#PROJECTS", org_pk(org)), limit, cursor).await
     }
 }

@@ -1,0 +1,361 @@
+//! `capydb`: the CapyDB command-line client. `main.rs` only calls [`main`].
+
+mod client;
+mod exit;
+mod output;
+mod wait;
+
+use clap::{Args, Parser, Subcommand};
+use client::Api;
+use exit::CliError;
+use output::{field, size, Format};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "capydb", version, about = "Back up and restore CapyDB Postgres projects")]
+struct Cli {
+    #[arg(long, env = "CAPYDB_API_URL", global = true, hide_env_values = true)]
+    api_url: Option<String>,
+    #[arg(long, env = "CAPYDB_API_KEY", global = true, hide_env_values = true)]
+    api_key: Option<String>,
+    /// Project to act on.
+    #[arg(long, env = "CAPYDB_PROJECT", global = true)]
+    project: Option<String>,
+    #[arg(short, long, value_enum, default_value = "table", global = true)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list and inspect projects.
+    #[command(subcommand)]
+    Projects(ProjectsCmd),
+    /// Print the project's direct connection URL (ready for psql).
+    ConnectionString,
+    /// Take, list and delete backups.
+    #[command(subcommand)]
+    Backups(BackupsCmd),
+    /// Inspect asynchronous jobs.
+    #[command(subcommand)]
+    Jobs(JobsCmd),
+}
+
+#[derive(Args)]
+struct WaitArgs {
+    /// Wait until the job finishes (exit 1 if it fails).
+    #[arg(long)]
+    wait: bool,
+    /// Give up waiting after this long (90s, 15m, 2h).
+    #[arg(long, default_value = "30m", value_parser = wait::parse_duration)]
+    wait_timeout: Duration,
+}
+
+#[derive(Subcommand)]
+enum ProjectsCmd {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    List,
+    /// Show a project (default: --project).
+    Get {
+        id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupsCmd {
+    /// Queue a backup of the project database.
+    Create {
+        #[arg(long)]
+        label: Option<String>,
+        /// Makes retries of this exact request safe (the API returns the first result).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    List {
+        #[arg(long, default_value_t = 25)]
+        limit: u32,
+    },
+    Get {
+        backup_id: String,
+    },
+    Delete {
+        backup_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCmd {
+    Get {
+        job_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    List {
+        #[arg(long, default_value_t = 25)]
+        limit: u32,
+    },
+}
+
+/// Parses the command line, runs it, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.code()
+        }
+    }
+}
+
+impl Cli {
+    fn api(&self) -> Result<Api, CliError> {
+        let url = self
+            .api_url
+            .as_deref()
+            .ok_or_else(|| CliError::Usage("no API URL: set CAPYDB_API_URL or pass --api-url".into()))?;
+        let key = self
+            .api_key
+            .as_deref()
+            .ok_or_else(|| CliError::Auth("no API key: set CAPYDB_API_KEY or pass --api-key".into()))?;
+        Api::new(url, key)
+    }
+
+    fn project(&self) -> Result<&str, CliError> {
+        self.project
+            .as_deref()
+            .ok_or_else(|| CliError::Usage("no project: set CAPYDB_PROJECT or pass --project".into()))
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let api = cli.api()?;
+    let out = cli.output;
+    match &cli.command {
+        Command::Projects(cmd) => projects(&cli, &api, cmd, out).await,
+        Command::ConnectionString => {
+            let v = api.get(&format!("/v1/projects/{}/connections", cli.project()?)).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("{}", field(&v["connections"], "direct_url")),
+            }
+            Ok(())
+        }
+        Command::Backups(cmd) => backups(&cli, &api, cmd, out).await,
+        Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
+    }
+}
+
+fn print_project(p: &Value) {
+    output::record(&[
+        ("id", field(p, "id")),
+        ("name", field(p, "name")),
+        ("region", field(p, "region")),
+        ("state", field(p, "state")),
+        ("database", field(p, "database_name")),
+        ("created", field(p, "created_at")),
+    ]);
+}
+
+async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Result<(), CliError> {
+    match cmd {
+        ProjectsCmd::Create { name, region, wait } => {
+            let v = api.post("/v1/projects", json!({ "name": name, "region": region }), None).await?;
+            let id = field(&v["project"], "id");
+            if wait.wait {
+                let job = wait::job(api, &field(&v["job"], "id"), wait.wait_timeout).await?;
+                fail_if_failed(&job)?;
+            }
+            let project = api.get(&format!("/v1/projects/{id}")).await?;
+            match out {
+                Format::Json => output::json(&project),
+                Format::Table => print_project(&project["project"]),
+            }
+        }
+        ProjectsCmd::List => {
+            let v = api.get("/v1/projects?limit=100").await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::table(
+                    v["projects"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("ID", &|p| field(p, "id")),
+                        ("NAME", &|p| field(p, "name")),
+                        ("REGION", &|p| field(p, "region")),
+                        ("STATE", &|p| field(p, "state")),
+                        ("CREATED", &|p| field(p, "created_at")),
+                    ],
+                ),
+            }
+        }
+        ProjectsCmd::Get { id } => {
+            let id = match id {
+                Some(id) => id.as_str(),
+                None => cli.project()?,
+            };
+            let v = api.get(&format!("/v1/projects/{id}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_project(&v["project"]),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fail_if_failed(job: &Value) -> Result<(), CliError> {
+    if job["state"] == "failed" {
+        return Err(CliError::JobFailed(format!("job {} failed: {}", field(job, "id"), field(job, "error"))));
+    }
+    Ok(())
+}
+
+fn print_backup(b: &Value) {
+    let verification = match (b["verification_state"].as_str(), b["verification_error"].as_str()) {
+        (Some("verified"), _) => format!("verified at {}", field(b, "verified_at")),
+        (Some("failed"), Some(e)) => format!("failed: {e}"),
+        (Some(s), _) => s.to_string(),
+        _ => "-".into(),
+    };
+    output::record(&[
+        ("id", field(b, "id")),
+        ("label", field(b, "label")),
+        ("state", field(b, "state")),
+        ("kind", field(b, "kind")),
+        ("verification", verification),
+        ("size", size(b["size_bytes"].as_u64())),
+        ("backup_key", field(b, "backup_key")),
+        ("sha256", field(b, "sha256")),
+        ("created", field(b, "created_at")),
+    ]);
+}
+
+async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<(), CliError> {
+    let project = cli.project()?;
+    match cmd {
+        BackupsCmd::Create { label, idempotency_key, wait } => {
+            let body = match label {
+                Some(l) => json!({ "label": l }),
+                None => json!({}),
+            };
+            let v = api.post(&format!("/v1/projects/{project}/backups"), body, idempotency_key.as_deref()).await?;
+            let backup_id = field(&v["backup"], "id");
+            if !wait.wait {
+                match out {
+                    Format::Json => output::json(&v),
+                    Format::Table => println!("Backup {backup_id} queued (job {}).", field(&v["job"], "id")),
+                }
+                return Ok(());
+            }
+            let job = wait::job(api, &field(&v["job"], "id"), wait.wait_timeout).await?;
+            let backup = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            match out {
+                Format::Json => output::json(&backup),
+                Format::Table => {
+                    if job["state"] == "completed" {
+                        println!("Backup {backup_id} completed and verified.");
+                    }
+                    print_backup(&backup["backup"]);
+                }
+            }
+            fail_if_failed(&job)
+        }
+        BackupsCmd::List { limit } => {
+            let v = api.get(&format!("/v1/projects/{project}/backups?limit={limit}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::table(
+                    v["backups"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("ID", &|b| field(b, "id")),
+                        ("LABEL", &|b| field(b, "label")),
+                        ("STATE", &|b| field(b, "state")),
+                        ("VERIFIED", &|b| field(b, "verification_state")),
+                        ("SIZE", &|b| size(b["size_bytes"].as_u64())),
+                        ("KIND", &|b| field(b, "kind")),
+                        ("CREATED", &|b| field(b, "created_at")),
+                    ],
+                ),
+            }
+            Ok(())
+        }
+        BackupsCmd::Get { backup_id } => {
+            let v = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_backup(&v["backup"]),
+            }
+            Ok(())
+        }
+        BackupsCmd::Delete { backup_id } => {
+            let v = api.delete(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("Backup {backup_id} deleted (archive and record)."),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_job(j: &Value) {
+    output::record(&[
+        ("id", field(j, "id")),
+        ("type", field(j, "type")),
+        ("state", field(j, "state")),
+        ("phase", field(&j["progress"], "phase")),
+        ("attempts", format!("{}/{}", field(j, "attempts"), field(j, "max_attempts"))),
+        ("error", field(j, "error")),
+        ("created", field(j, "created_at")),
+        ("completed", field(j, "completed_at")),
+    ]);
+}
+
+async fn jobs(cli: &Cli, api: &Api, cmd: &JobsCmd, out: Format) -> Result<(), CliError> {
+    match cmd {
+        JobsCmd::Get { job_id, wait } => {
+            let job = if wait.wait {
+                wait::job(api, job_id, wait.wait_timeout).await?
+            } else {
+                api.get(&format!("/v1/jobs/{job_id}")).await?["job"].clone()
+            };
+            match out {
+                Format::Json => output::json(&json!({ "job": job })),
+                Format::Table => print_job(&job),
+            }
+            if wait.wait {
+                fail_if_failed(&job)?;
+            }
+        }
+        JobsCmd::List { limit } => {
+            let v = api.get(&format!("/v1/projects/{}/jobs?limit={limit}", cli.project()?)).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::table(
+                    v["jobs"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("ID", &|j| field(j, "id")),
+                        ("TYPE", &|j| field(j, "type")),
+                        ("STATE", &|j| field(j, "state")),
+                        ("ATTEMPTS", &|j| field(j, "attempts")),
+                        ("CREATED", &|j| field(j, "created_at")),
+                        ("ERROR", &|j| field(j, "error")),
+                    ],
+                ),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The `capydb` binary against the running stack: the seed commands and the exit codes.
+
+use crate::harness::TestEnv;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_create_wait_then_list_shows_a_verified_backup() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-1").await;
+
+    let url = env.cli(&["connection-string"], Some(&project));
+    assert!(url.status.success(), "{}", String::from_utf8_lossy(&url.stderr));
+    let (client, conn) =
+        tokio_postgres::connect(stdout(&url).trim(), tokio_postgres::NoTls).await.expect("printed URL connects");
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE t AS SELECT generate_series(1, 100) AS n").await.unwrap();
+
+    let out = env.cli(&["backups", "create", "--label", "first", "--wait"], Some(&project));
+    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("completed and verified"), "{}", stdout(&out));
+
+    let out = env.cli(&["backups", "list", "-o", "json"], Some(&project));
+    assert!(out.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &listed["backups"][0];
+    assert_eq!(b["label"], "first");
+    assert_eq!(b["verification_state"], "verified");
+    assert!(b["backup_key"].as_str().unwrap().ends_with(".dump.zst"));
+    assert!(b["size_bytes"].as_u64().unwrap() > 0);
+
+    let table = env.cli(&["backups", "list"], Some(&project));
+    assert!(stdout(&table).contains("first") && stdout(&table).contains("verified"), "{}", stdout(&table));
+    let jobs = env.cli(&["jobs", "list", "-o", "json"], Some(&project));
+    let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(jobs["jobs"][0]["type"], "backup", "newest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_say_what_went_wrong() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let code = |o: std::process::Output| o.status.code().unwrap();
+
+    assert_eq!(code(env.cli(&["backups", "list"], None)), 2, "no project: usage");
+    assert_eq!(
+        code(env.cli(&["backups", "create", "--label", &"x".repeat(201)], Some(&project))),
+        2,
+        "bad label: usage"
+    );
+    assert_eq!(code(env.cli(&["backups", "frobnicate"], Some(&project))), 2);
+    assert_eq!(code(env.cli(&["backups", "get", "bkp_01j0000000000000000000000z"], Some(&project))), 4);
+    let mut bad_key = std::process::Command::new(crate::harness::cli_binary());
+    bad_key
+        .args(["backups", "list"])
+        .env("CAPYDB_API_URL", &env.api)
+        .env("CAPYDB_API_KEY", "capy_live_wrong")
+        .env("CAPYDB_PROJECT", &project);
+    assert_eq!(code(bad_key.output().unwrap()), 3, "bad key: auth");
+
+    // A job that fails makes --wait exit 1.
+    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
+    let db = p["project"]["database_name"].as_str().unwrap();
+    env.sql("local-2", "postgres", &format!("DROP DATABASE \"{db}\" WITH (FORCE)")).await;
+    let out = env.cli(&["backups", "create", "--wait"], Some(&project));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pg_dump failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

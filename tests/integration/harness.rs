@@ -1,0 +1,320 @@
+//! Shared stack (moto + region clusters, started once) and per-test environments.
+
+use async_compression::tokio::bufread::ZstdDecoder;
+use capydb_functions::local::{Options, Runtime};
+use capydb_shared::adapters::aws;
+use capydb_shared::config::{Config, RegionConfig};
+use capydb_shared::domain::api_keys;
+use capydb_shared::ids::OrgId;
+use capydb_shared::services::{bootstrap, Context};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+
+pub struct Stack {
+    pub moto_url: String,
+    pub regions: Vec<RegionConfig>,
+    pub pg_password: String,
+    /// moto and the teardown watchdog outlive every test; the watchdog ends them both.
+    _processes: Vec<std::process::Child>,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+static WORKERS: AtomicU32 = AtomicU32::new(0);
+
+pub const SESSION_SECRET: &str = "integration-session-secret";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+pub fn stack() -> &'static Stack {
+    STACK.get_or_init(start_stack)
+}
+
+fn start_stack() -> Stack {
+    let moto = std::env::var_os("CAPYDB_MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".capydb/venv/bin/moto_server"));
+    assert!(
+        moto.exists(),
+        "moto_server not found at {}: run `make deps` (infra/install-deps.sh) to install moto and PostgreSQL",
+        moto.display()
+    );
+    let dir = PathBuf::from(format!("/tmp/capydb-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("test state dir");
+    let log = std::fs::File::create(dir.join("moto.log")).expect("moto log");
+    let moto_port = free_port();
+    let moto_child = Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("moto_server starts");
+
+    let pg_password = format!("it{}", std::process::id());
+    let cluster_sh = repo_root().join("infra/cluster.sh");
+    let mut regions = Vec::new();
+    for (name, archive) in [("local-1", true), ("local-2", false)] {
+        let port = free_port();
+        let out = Command::new("bash")
+            .arg(&cluster_sh)
+            .arg("start")
+            .arg(dir.join(name))
+            .arg(port.to_string())
+            .arg(&pg_password)
+            .arg(if archive { "on" } else { "off" })
+            .output()
+            .expect("cluster.sh runs");
+        assert!(
+            out.status.success(),
+            "starting cluster {name} failed (is PostgreSQL installed? run `make deps`): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        regions.push(RegionConfig {
+            name: name.into(),
+            admin_url: format!("postgres://postgres:{pg_password}@127.0.0.1:{port}/postgres"),
+            public_host: "127.0.0.1".into(),
+            public_port: port,
+            pooled_port: None,
+            wal_archiving: archive,
+        });
+    }
+
+    // Tears the stack down when this test process exits, however it exits.
+    let cleanup = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {moto} 2>/dev/null; \
+         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; rm -rf {dir}",
+        pid = std::process::id(),
+        moto = moto_child.id(),
+        sh = cluster_sh.display(),
+        dir = dir.display()
+    );
+    let watchdog = Command::new("setsid")
+        .args(["bash", "-c", &cleanup])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cleanup watchdog starts");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start; see {}/moto.log", dir.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Stack {
+        moto_url: format!("http://127.0.0.1:{moto_port}"),
+        regions,
+        pg_password,
+        _processes: vec![moto_child, watchdog],
+    }
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid_like())
+}
+
+fn ulid_like() -> String {
+    capydb_shared::ids::JobId::generate().as_str()[4..].to_string()
+}
+
+fn config(name: &str, worker: &str) -> Config {
+    let s = stack();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("CAPYDB_TABLE", name.to_string()),
+        ("CAPYDB_BUCKET", name.to_string()),
+        ("AWS_ENDPOINT_URL", s.moto_url.clone()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("CAPYDB_REGIONS", serde_json::to_string(&s.regions).unwrap()),
+        ("CAPYDB_SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
+        ("CAPYDB_SESSION_SECRET", SESSION_SECRET.to_string()),
+        ("CAPYDB_WORKER_ID", worker.to_string()),
+    ]);
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+}
+
+pub struct TestEnv {
+    pub name: String,
+    pub ctx: Context,
+    pub runtime: Option<Runtime>,
+    pub api: String,
+    pub org: OrgId,
+    pub key: String,
+    http: reqwest::Client,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let name = unique("it");
+        let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
+        let ctx = Context::from_config(config(&name, &worker)).await;
+        let runtime = start_runtime(ctx.clone()).await;
+        let org = OrgId::generate();
+        let key = api_keys::generate_plaintext();
+        bootstrap::organization(&ctx, &org, "Integration org", &key).await.expect("bootstrap");
+        TestEnv {
+            name,
+            api: runtime.api_url.clone(),
+            ctx,
+            runtime: Some(runtime),
+            org,
+            key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Kills the runtime mid-work (as a crashed worker would die) and starts a fresh one with
+    /// another worker id on the same table and bucket.
+    pub async fn crash_and_restart(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.kill().await;
+        }
+        let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
+        self.ctx = Context::from_config(config(&self.name, &worker)).await;
+        let rt = start_runtime(self.ctx.clone()).await;
+        self.api = rt.api_url.clone();
+        self.runtime = Some(rt);
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{}", self.api, path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(i) = idem {
+            req = req.header("Idempotency-Key", i);
+        }
+        let resp = req.send().await.expect("API reachable");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, Some(&self.key), None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(&self.key), Some(body), None).await
+    }
+
+    pub async fn wait_job(&self, job_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, body) = self.get(&format!("/v1/jobs/{job_id}")).await;
+            assert_eq!(status, 200, "{body}");
+            let state = body["job"]["state"].as_str().unwrap().to_string();
+            if state == "completed" || state == "failed" {
+                return body["job"].clone();
+            }
+            assert!(Instant::now() < deadline, "job {job_id} still {state} after 120s: {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Creates a project and waits until its database is ready; returns its id.
+    pub async fn project(&self, region: &str) -> String {
+        let (status, body) = self.post("/v1/projects", serde_json::json!({ "name": "test", "region": region })).await;
+        assert_eq!(status, 202, "{body}");
+        let job = self.wait_job(body["job"]["id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        body["project"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn region(&self, name: &str) -> &RegionConfig {
+        stack().regions.iter().find(|r| r.name == name).expect("region")
+    }
+
+    /// A superuser connection to `database` on `region`.
+    pub async fn admin_db(&self, region: &str, database: &str) -> tokio_postgres::Client {
+        let base = self.region(region).admin_url.rsplit_once('/').expect("admin URL has a database").0;
+        let url = format!("{base}/{database}");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect as admin");
+        tokio::spawn(conn);
+        client
+    }
+
+    pub async fn sql(&self, region: &str, database: &str, sql: &str) {
+        self.admin_db(region, database).await.batch_execute(sql).await.expect("sql runs");
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = aws::sdk_config(&self.ctx.config).await;
+        aws::s3(&sdk, &self.ctx.config)
+    }
+
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        let out = self.s3().await.get_object().bucket(&self.name).key(key).send().await.expect("object exists");
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    pub async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let out = self.s3().await.list_objects_v2().bucket(&self.name).prefix(prefix).send().await.unwrap();
+        out.contents.unwrap_or_default().into_iter().filter_map(|o| o.key).collect()
+    }
+
+    pub async fn multipart_uploads(&self, prefix: &str) -> usize {
+        let out = self.s3().await.list_multipart_uploads().bucket(&self.name).prefix(prefix).send().await.unwrap();
+        out.uploads.map(|u| u.len()).unwrap_or(0)
+    }
+
+    /// Runs the `capydb` binary with this environment's API and key.
+    pub fn cli(&self, args: &[&str], project: Option<&str>) -> std::process::Output {
+        let mut cmd = Command::new(cli_binary());
+        cmd.args(args)
+            .env("CAPYDB_API_URL", &self.api)
+            .env("CAPYDB_API_KEY", &self.key)
+            .env_remove("CAPYDB_PROJECT")
+            .stdin(Stdio::null());
+        if let Some(p) = project {
+            cmd.env("CAPYDB_PROJECT", p);
+        }
+        cmd.output().expect("capydb runs")
+    }
+}
+
+async fn start_runtime(ctx: Context) -> Runtime {
+    let options =
+        Options { listen: ([127, 0, 0, 1], 0).into(), stream_poll: Duration::from_millis(100), schedules: false };
+    Runtime::start(ctx, options).await.expect("local runtime starts")
+}
+
+pub fn cli_binary() -> PathBuf {
+    // target/<profile>/deps/integration-… → target/<profile>/capydb
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("capydb");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build -p capydb-cli` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Decompresses a stored archive back into the `pg_dump` custom-format bytes.
+pub async fn unzstd(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ZstdDecoder::new(bytes).read_to_end(&mut out).await.expect("valid zstd");
+    out
+}

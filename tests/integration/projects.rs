@@ -1,0 +1,62 @@
+//! Projects: provisioning on the region cluster, credentials, regions, validation.
+
+use crate::harness::TestEnv;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_gets_its_own_database_and_credentials_that_reach_only_it() {
+    let env = TestEnv::new().await;
+    let a = env.project("local-1").await;
+    let b = env.project("local-1").await;
+    let (status, p) = env.get(&format!("/v1/projects/{a}")).await;
+    assert_eq!(status, 200);
+    assert_eq!((p["project"]["state"].as_str(), p["project"]["region"].as_str()), (Some("ready"), Some("local-1")));
+    assert!(p.to_string().find("password").is_none(), "no secret in the project view");
+
+    let (status, c) = env.get(&format!("/v1/projects/{a}/connections")).await;
+    assert_eq!(status, 200, "{c}");
+    let url = c["connections"]["direct_url"].as_str().unwrap();
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("project credentials work");
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hello')").await.unwrap();
+    let user: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    assert_eq!(user, c["connections"]["username"].as_str().unwrap());
+
+    let (_, other) = env.get(&format!("/v1/projects/{b}/connections")).await;
+    let other_db = other["connections"]["database_name"].as_str().unwrap();
+    let cross = url.rsplit_once('/').unwrap().0.to_string() + "/" + other_db;
+    assert!(
+        tokio_postgres::connect(&cross, tokio_postgres::NoTls).await.is_err(),
+        "A's role cannot enter B's database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_input_is_validated_field_by_field() {
+    let env = TestEnv::new().await;
+    let (status, body) = env.post("/v1/projects", json!({ "name": "x", "region": "mars-1" })).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("region")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("local-1, local-2"), "{body}");
+    let (status, body) = env.post("/v1/projects", json!({ "name": "n".repeat(65), "region": "local-1" })).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("name")), "{body}");
+    let (status, body) = env.post("/v1/projects", json!({ "region": "local-1" })).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("name")), "{body}");
+    let (status, body) = env.call("POST", "/v1/projects", Some(&env.key), Some(json!([1])), None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
+    for path in ["/v1/projects/prj_nope", "/v1/projects/prj_01j0000000000000000000000z", "/v1/jobs/job_x"] {
+        assert_eq!(env.get(path).await.0, 404, "{path}");
+    }
+    assert_eq!(env.get("/v1/nothing-here").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_say_which_cluster_archives_wal() {
+    let env = TestEnv::new().await;
+    let (status, body) = env.get("/v1/regions").await;
+    assert_eq!(status, 200);
+    let regions = body["regions"].as_array().unwrap();
+    let find = |n: &str| regions.iter().find(|r| r["name"] == n).unwrap().clone();
+    assert_eq!(find("local-1")["wal_archiving"], true);
+    assert_eq!(find("local-2")["wal_archiving"], false);
+    assert!(regions.iter().all(|r| r["pitr_available"] == false), "no region claims PITR it cannot restore");
+}
