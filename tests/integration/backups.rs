@@ -16,8 +16,7 @@ const SEED: &str = "
 async fn backup_is_verified_and_the_stored_archive_restores_the_same_rows() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap().to_string();
+    let db = env.database_of(&project).await;
     env.sql("local-1", &db, SEED).await;
 
     let (status, created) =
@@ -78,14 +77,7 @@ async fn backup_is_verified_and_the_stored_archive_restores_the_same_rows() {
     assert_eq!(views, 5000 - 66, "the view came back too");
 
     // Verification leaves no scratch database behind.
-    let leftovers: i64 = env
-        .admin_db("local-1", "postgres")
-        .await
-        .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE 'capydb_verify_%'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(leftovers, 0);
+    assert_eq!(env.verify_databases_left("local-1").await, 0);
 }
 
 fn hex_sha(bytes: &[u8]) -> String {

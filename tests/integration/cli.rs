@@ -61,8 +61,7 @@ async fn exit_codes_say_what_went_wrong() {
     assert_eq!(code(bad_key.output().unwrap()), 3, "bad key: auth");
 
     // A job that fails makes --wait exit 1.
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap();
+    let db = env.database_of(&project).await;
     env.sql("local-2", "postgres", &format!("DROP DATABASE \"{db}\" WITH (FORCE)")).await;
     let out = env.cli(&["backups", "create", "--wait"], Some(&project));
     assert_eq!(out.status.code(), Some(1));

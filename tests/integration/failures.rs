@@ -42,8 +42,7 @@ async fn bad_labels_are_refused_naming_the_field_and_create_nothing() {
 async fn failed_dump_fails_the_job_with_the_reason_and_leaves_no_object_or_upload() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap().to_string();
+    let db = env.database_of(&project).await;
     // The database disappears under us: pg_dump cannot connect.
     env.sql("local-1", "postgres", &format!("DROP DATABASE \"{db}\" WITH (FORCE)")).await;
 
@@ -66,8 +65,7 @@ async fn failed_dump_fails_the_job_with_the_reason_and_leaves_no_object_or_uploa
 async fn archive_that_does_not_restore_is_never_reported_completed() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap().to_string();
+    let db = env.database_of(&project).await;
     // pg_dump succeeds on this schema, but pg_restore cannot rebuild the index: the function
     // relies on search_path, which restores run empty. Only a test restore finds out.
     env.sql(
@@ -93,22 +91,14 @@ async fn archive_that_does_not_restore_is_never_reported_completed() {
     let reason = b["verification_error"].as_str().unwrap();
     assert!(reason.contains("pg_restore failed") && reason.contains("t2"), "{reason}");
     assert!(b["backup_key"].is_string(), "the archive is kept for salvage, marked failed");
-    let leftovers: i64 = env
-        .admin_db("local-1", "postgres")
-        .await
-        .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE 'capydb_verify_%'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(leftovers, 0, "scratch database dropped");
+    assert_eq!(env.verify_databases_left("local-1").await, 0, "scratch database dropped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_mid_backup_is_retried_and_completes_without_duplicates() {
     let mut env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap().to_string();
+    let db = env.database_of(&project).await;
     env.sql("local-1", &db, "CREATE TABLE ledger (id int); INSERT INTO ledger SELECT generate_series(1, 100);").await;
 
     // Hold a lock pg_dump must wait for, so the first attempt is caught mid-backup.
@@ -150,8 +140,7 @@ async fn worker_killed_mid_backup_is_retried_and_completes_without_duplicates() 
 async fn jobs_whose_worker_keeps_dying_fail_after_max_attempts() {
     let env = TestEnv::new().await;
     let project = env.project("local-2").await;
-    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
-    let db = p["project"]["database_name"].as_str().unwrap().to_string();
+    let db = env.database_of(&project).await;
     env.sql("local-2", &db, "CREATE TABLE t (id int)").await;
     let locker = env.admin_db("local-2", &db).await;
     locker.batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;").await.unwrap();

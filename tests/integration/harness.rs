@@ -242,6 +242,23 @@ impl TestEnv {
         body["project"]["id"].as_str().unwrap().to_string()
     }
 
+    /// The database name of a project, as the API reports it.
+    pub async fn database_of(&self, project: &str) -> String {
+        let (status, p) = self.get(&format!("/v1/projects/{project}")).await;
+        assert_eq!(status, 200, "{p}");
+        p["project"]["database_name"].as_str().unwrap().to_string()
+    }
+
+    /// Verification scratch databases still present on a region's cluster.
+    pub async fn verify_databases_left(&self, region: &str) -> i64 {
+        self.admin_db(region, "postgres")
+            .await
+            .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE 'capydb_verify_%'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     pub fn region(&self, name: &str) -> &RegionConfig {
         stack().regions.iter().find(|r| r.name == name).expect("region")
     }

@@ -1,4 +1,4 @@
-use super::idempotency::IdempotencyKey;
+use super::idempotency::{winner, IdempotencyKey};
 use super::Context;
 use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
@@ -71,11 +71,7 @@ pub async fn create(
     match ctx.repo.create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref()).await {
         Ok(()) => Ok((key, Some(plaintext))),
         Err(StoreError::IdempotencyKeyTaken) => {
-            let prev = idempotency
-                .expect("only an idempotent write can hit a taken key")
-                .previous::<Created>(&ctx.repo)
-                .await?
-                .ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
+            let prev: Created = winner(idempotency, &ctx.repo).await?;
             Ok((load(ctx, org, &prev.key_id).await?, None))
         }
         Err(e) => Err(e.into()),

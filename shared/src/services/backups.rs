@@ -1,4 +1,4 @@
-use super::idempotency::IdempotencyKey;
+use super::idempotency::{winner, IdempotencyKey};
 use super::{projects, Context};
 use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
@@ -63,12 +63,7 @@ pub async fn request(
     match ctx.repo.create_backup(&backup, &job, record.as_ref()).await {
         Ok(()) => Ok((backup, job)),
         Err(StoreError::IdempotencyKeyTaken) => {
-            let prev = idempotency
-                .expect("only an idempotent write can hit a taken key")
-                .previous::<Created>(&ctx.repo)
-                .await?
-                .ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
-            load_created(ctx, &project, prev).await
+            load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
         }
         Err(e) => Err(e.into()),
     }

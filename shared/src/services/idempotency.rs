@@ -54,6 +54,12 @@ impl IdempotencyKey {
     }
 }
 
+/// After a write lost the race for `key` to an identical request, the winner's result.
+pub async fn winner<T: DeserializeOwned>(key: Option<&IdempotencyKey>, repo: &Repository) -> Result<T, Error> {
+    let key = key.ok_or_else(|| Error::Internal("idempotency conflict without a key".into()))?;
+    key.previous(repo).await?.ok_or_else(|| Error::Internal("idempotency record vanished".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-use super::idempotency::IdempotencyKey;
+use super::idempotency::{winner, IdempotencyKey};
 use super::Context;
 use crate::adapters::crypto::random_password;
 use crate::adapters::dynamo::StoreError;
@@ -65,14 +65,7 @@ pub async fn create(
         idempotency.map(|k| k.record(&Created { project_id: project.id.clone(), job_id: job.id.clone() }, now));
     match ctx.repo.create_project(&project, &job, record.as_ref()).await {
         Ok(()) => Ok((project, job)),
-        Err(StoreError::IdempotencyKeyTaken) => {
-            let key = idempotency.expect("only an idempotent write can hit a taken key");
-            let prev = key
-                .previous::<Created>(&ctx.repo)
-                .await?
-                .ok_or_else(|| Error::Internal("idempotency record vanished".into()))?;
-            load_created(ctx, prev).await
-        }
+        Err(StoreError::IdempotencyKeyTaken) => load_created(ctx, winner(idempotency, &ctx.repo).await?).await,
         Err(e) => Err(e.into()),
     }
 }

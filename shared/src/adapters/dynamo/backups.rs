@@ -1,5 +1,5 @@
 use super::projects::project_pk;
-use super::{backend, put, s, to_item, IdempotencyRecord, Keys, Repository, StoreError};
+use super::{backend, put, s, to_item, IdempotencyRecord, Item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
 use crate::domain::jobs::Job;
 use crate::domain::pagination::{Cursor, Page};
@@ -10,18 +10,19 @@ fn backup_sk(id: &BackupId) -> String {
     format!("BACKUP#{id}")
 }
 
+fn backup_item(backup: &Backup) -> Result<Item, StoreError> {
+    let keys = Keys {
+        pk: project_pk(&backup.project_id),
+        sk: backup_sk(&backup.id),
+        item_type: "backup",
+        gsi1: None,
+        due: None,
+    };
+    to_item(backup, keys)
+}
+
 pub(crate) fn backup_put(backup: &Backup, condition: &str) -> Result<TransactWriteItem, StoreError> {
-    let item = to_item(
-        backup,
-        Keys {
-            pk: project_pk(&backup.project_id),
-            sk: backup_sk(&backup.id),
-            item_type: "backup",
-            gsi1: None,
-            due: None,
-        },
-    )?;
-    Ok(put(item, Some(condition)))
+    Ok(put(backup_item(backup)?, Some(condition)))
 }
 
 impl Repository {
@@ -42,17 +43,7 @@ impl Repository {
 
     /// Replaces a backup record that exists (never resurrects a deleted one).
     pub async fn update_backup(&self, backup: &Backup) -> Result<(), StoreError> {
-        let item = to_item(
-            backup,
-            Keys {
-                pk: project_pk(&backup.project_id),
-                sk: backup_sk(&backup.id),
-                item_type: "backup",
-                gsi1: None,
-                due: None,
-            },
-        )?;
-        self.put_item(item, Some("attribute_exists(pk)")).await
+        self.put_item(backup_item(backup)?, Some("attribute_exists(pk)")).await
     }
 
     pub async fn list_backups(
