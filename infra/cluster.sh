@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Manage one local PostgreSQL region cluster, always as the `postgres` system user
-# (initdb and postgres refuse to run as root).
+# Manage one local PostgreSQL region cluster. initdb and postgres refuse to run as root, so
+# root runs them as the `postgres` system user; anyone else runs them as themselves.
 #
 #   cluster.sh start <dir> <port> <admin-password> <archive: on|off>
 #   cluster.sh stop  <dir>
@@ -19,7 +19,7 @@ bindir() {
 }
 
 as_pg() {
-  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
 cmd=${1:?usage: cluster.sh start|stop <dir> ...}
@@ -30,11 +30,11 @@ case "$cmd" in
   start)
     port=${3:?port required}; password=${4:?admin password required}; archive=${5:-off}
     mkdir -p "$dir"
-    chown postgres:postgres "$dir" 2>/dev/null || true
+    [ "$(id -u)" != 0 ] || chown postgres:postgres "$dir"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       pwfile=$(mktemp)
       printf '%s\n' "$password" > "$pwfile"
-      chown postgres "$pwfile"
+      [ "$(id -u)" != 0 ] || chown postgres "$pwfile"
       as_pg "$BIN/initdb" -D "$dir/data" -U postgres --pwfile="$pwfile" \
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; exit 1; }

@@ -23,7 +23,7 @@ SESSION_SECRET=$(secret "$STATE/session.secret")
 # /root); keep their files where it can, linked from the state folder.
 CLUSTERS=$STATE/clusters
 if [ ! -e "$CLUSTERS" ]; then
-  if runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
     mkdir -p "$CLUSTERS"
   else
     outside=/var/tmp/capydb-dev-$(echo "$ROOT" | sha256sum | cut -c1-12)
