@@ -125,6 +125,23 @@ impl JsonBody {
         self.opt_str(field)?.ok_or_else(|| Error::invalid(field, format!("{field} is required")))
     }
 
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, Error> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Error::invalid(field, format!("{field} must be true or false"))),
+        }
+    }
+
+    /// An integer field; `range` is only for the message of a wrong type.
+    pub fn opt_int(&self, field: &str, range: &str) -> Result<Option<i64>, Error> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(_) => Err(Error::invalid(field, format!("{field} must be an integer from {range}"))),
+        }
+    }
+
     pub fn opt_str_list(&self, field: &str) -> Result<Option<Vec<&str>>, Error> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),

@@ -43,12 +43,12 @@ pub async fn serve_worker() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Serves the job sweep schedule.
-pub async fn serve_sweeper() -> Result<(), lambda_runtime::Error> {
+/// Serves a scheduled sweep.
+pub async fn serve_sweeper(sweep: workers::Sweep) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
     lambda_runtime::run(lambda_runtime::service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        workers::handle_sweep(ctx).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        workers::handle_sweep(ctx, sweep).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))
     }))
     .await
 }

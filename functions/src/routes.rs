@@ -2,7 +2,7 @@
 //! resource `function`); the local runtime serves the same table, and a test holds it equal to
 //! `template.yaml`.
 
-use crate::handlers::{api_keys, backups, jobs, projects, regions};
+use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restores};
 use crate::http::{error_response, HttpResult};
 use capydb_shared::services::Context;
 use lambda_http::{Body, Request, Response};
@@ -23,6 +23,13 @@ pub enum RouteId {
     BackupsList,
     BackupsGet,
     BackupsDelete,
+    RestoresCreate,
+    RestoresList,
+    RestoresGet,
+    PreviewsList,
+    PreviewsGet,
+    PreviewsExtend,
+    PreviewsDelete,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +50,25 @@ macro_rules! route {
 }
 
 pub const ROUTES: &[Route] = &[
+    route!(RestoresCreate, "POST", "/v1/projects/{project_id}/restores", "RestoresCreateFunction", "restores-create"),
+    route!(RestoresList, "GET", "/v1/projects/{project_id}/restores", "RestoresListFunction", "restores-list"),
+    route!(
+        RestoresGet,
+        "GET",
+        "/v1/projects/{project_id}/restores/{restore_id}",
+        "RestoresGetFunction",
+        "restores-get"
+    ),
+    route!(PreviewsList, "GET", "/v1/projects/{project_id}/preview-databases", "PreviewsListFunction", "previews-list"),
+    route!(PreviewsGet, "GET", "/v1/preview-databases/{preview_id}", "PreviewsGetFunction", "previews-get"),
+    route!(
+        PreviewsExtend,
+        "POST",
+        "/v1/preview-databases/{preview_id}/extend",
+        "PreviewsExtendFunction",
+        "previews-extend"
+    ),
+    route!(PreviewsDelete, "DELETE", "/v1/preview-databases/{preview_id}", "PreviewsDeleteFunction", "previews-delete"),
     route!(ProjectsCreate, "POST", "/v1/projects", "ProjectsCreateFunction", "projects-create"),
     route!(ProjectsList, "GET", "/v1/projects", "ProjectsListFunction", "projects-list"),
     route!(ProjectsGet, "GET", "/v1/projects/{project_id}", "ProjectsGetFunction", "projects-get"),
@@ -98,6 +124,13 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
         RouteId::BackupsList => backups::list(ctx, req).await,
         RouteId::BackupsGet => backups::get(ctx, req).await,
         RouteId::BackupsDelete => backups::delete(ctx, req).await,
+        RouteId::RestoresCreate => restores::create(ctx, req).await,
+        RouteId::RestoresList => restores::list(ctx, req).await,
+        RouteId::RestoresGet => restores::get(ctx, req).await,
+        RouteId::PreviewsList => previews::list(ctx, req).await,
+        RouteId::PreviewsGet => previews::get(ctx, req).await,
+        RouteId::PreviewsExtend => previews::extend(ctx, req).await,
+        RouteId::PreviewsDelete => previews::delete(ctx, req).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

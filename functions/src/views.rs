@@ -2,6 +2,7 @@
 
 use capydb_shared::domain::jobs::Job;
 use capydb_shared::domain::pagination::Page;
+use capydb_shared::domain::previews::PreviewDatabase;
 use capydb_shared::domain::projects::Project;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -13,12 +14,21 @@ pub fn project(p: &Project) -> Value {
     })
 }
 
+pub fn preview(p: &PreviewDatabase) -> Value {
+    json!({
+        "id": p.id, "project_id": p.project_id, "name": p.name, "database_name": p.database_name, "state": p.state,
+        "ttl_expires_at": p.ttl_expires_at, "source_kind": p.source_kind, "source_backup_key": p.source_backup_key,
+        "source_restore_time": p.source_restore_time, "error": p.error, "created_at": p.created_at, "updated_at": p.updated_at,
+    })
+}
+
 pub fn job(j: &Job) -> Value {
     json!({
         "id": j.id, "type": j.job_type, "state": j.state, "attempts": j.attempts, "max_attempts": j.max_attempts,
         "claimed_at": j.claimed_at, "claimed_by": j.claimed_by, "lease_until": j.lease_until,
         "started_at": j.started_at, "completed_at": j.completed_at, "error": j.error, "progress": j.progress,
         "project_id": j.project_id, "preview_database_id": j.preview_database_id, "backup_id": j.backup_id,
+        "restore_id": j.restore_id,
         "created_at": j.created_at, "updated_at": j.updated_at,
     })
 }

@@ -6,7 +6,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
-use capydb_shared::services::{jobs, sweeper, Context};
+use capydb_shared::services::{jobs, previews, sweeper, Context};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +26,12 @@ pub const WORKERS: &[Worker] = &[
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["backup"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
+        function: "RestoreWorkerFunction",
+        binary: "worker-restore",
+        job_type: JobType::Restore,
+        filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["restore"]},"state":{"S":["pending"]}}}}"#,
+    },
+    Worker {
         function: "ProvisionWorkerFunction",
         binary: "worker-provision",
         job_type: JobType::ProvisionProject,
@@ -33,8 +39,18 @@ pub const WORKERS: &[Worker] = &[
     },
 ];
 
+/// What a scheduled function sweeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Expired leases and unclaimed jobs.
+    Jobs,
+    /// Preview databases past their TTL.
+    Previews,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
+    pub sweep: Sweep,
     pub function: &'static str,
     pub binary: &'static str,
     /// EventBridge Scheduler expression.
@@ -43,12 +59,22 @@ pub struct Schedule {
     pub every_seconds: u64,
 }
 
-pub const SCHEDULES: &[Schedule] = &[Schedule {
-    function: "JobSweeperFunction",
-    binary: "sweeper-jobs",
-    expression: "rate(1 minute)",
-    every_seconds: 60,
-}];
+pub const SCHEDULES: &[Schedule] = &[
+    Schedule {
+        sweep: Sweep::Jobs,
+        function: "JobSweeperFunction",
+        binary: "sweeper-jobs",
+        expression: "rate(1 minute)",
+        every_seconds: 60,
+    },
+    Schedule {
+        sweep: Sweep::Previews,
+        function: "PreviewSweeperFunction",
+        binary: "sweeper-previews",
+        expression: "rate(5 minutes)",
+        every_seconds: 300,
+    },
+];
 
 #[derive(Deserialize)]
 struct JobKey {
@@ -81,8 +107,12 @@ pub async fn handle_stream(ctx: &Context, event: Event) -> DynamoDbEventResponse
     response
 }
 
-pub async fn handle_sweep(ctx: &Context) -> Result<sweeper::SweepReport, capydb_shared::Error> {
-    let report = sweeper::sweep_jobs(ctx, ctx.clock.now()).await?;
-    tracing::info!(?report, "job sweep done");
+pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Value, capydb_shared::Error> {
+    let now = ctx.clock.now();
+    let report = match sweep {
+        Sweep::Jobs => serde_json::json!(sweeper::sweep_jobs(ctx, now).await?),
+        Sweep::Previews => serde_json::json!({ "previews_removed": previews::sweep_expired(ctx, now).await? }),
+    };
+    tracing::info!(?sweep, %report, "sweep done");
     Ok(report)
 }

@@ -67,6 +67,9 @@ prefixed_id!(JobId, "job", "job");
 prefixed_id!(BackupId, "bkp", "backup");
 prefixed_id!(ApiKeyId, "key", "API key");
 prefixed_id!(EventId, "evt", "event");
+prefixed_id!(PreviewId, "pvw", "preview database");
+prefixed_id!(RestoreId, "rst", "restore");
+prefixed_id!(RestorePointId, "rp", "restore point");
 
 #[cfg(test)]
 mod tests {

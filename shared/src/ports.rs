@@ -79,9 +79,35 @@ pub trait DataPlane: Send + Sync {
     async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
     /// Starts a custom-format, uncompressed dump of `database`.
     async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError>;
-    /// Restores a custom-format archive read from `archive` into the existing, empty `database`.
-    async fn restore(&self, region: &RegionConfig, database: &str, archive: BoxReader) -> Result<(), DataPlaneError>;
-    async fn create_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+    /// Restores a custom-format archive read from `archive` into the existing, empty `database`;
+    /// with `role`, objects are created as (and owned by) that role.
+    async fn restore(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        archive: BoxReader,
+        role: Option<&str>,
+    ) -> Result<(), DataPlaneError>;
+    async fn create_database(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        owner: Option<&str>,
+    ) -> Result<(), DataPlaneError>;
     /// Drops `database` if it exists, ending its sessions first.
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+    /// Creates the login role, or resets its password if it exists.
+    async fn ensure_role(&self, region: &RegionConfig, role: &str, password: &str) -> Result<(), DataPlaneError>;
+    async fn drop_role(&self, region: &RegionConfig, role: &str) -> Result<(), DataPlaneError>;
+    async fn rename_database(&self, region: &RegionConfig, from: &str, to: &str) -> Result<(), DataPlaneError>;
+    /// Puts `staging` in the place of `live` in one transaction, after closing `live` to new
+    /// sessions and ending its current ones; the old `live` is kept under the name `keep_as`
+    /// (closed to connections). Nothing changes if any step fails.
+    async fn swap_databases(
+        &self,
+        region: &RegionConfig,
+        live: &str,
+        staging: &str,
+        keep_as: &str,
+    ) -> Result<(), DataPlaneError>;
 }

@@ -43,6 +43,10 @@ pub fn stack() -> &'static Stack {
 }
 
 fn start_stack() -> Stack {
+    // CAPYDB_TEST_LOG=debug (or any filter) shows the runtime's logs while a test runs.
+    if let Ok(filter) = std::env::var("CAPYDB_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let moto = std::env::var_os("CAPYDB_MOTO_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".capydb/venv/bin/moto_server"));
@@ -257,6 +261,38 @@ impl TestEnv {
             .await
             .unwrap()
             .get(0)
+    }
+
+    /// Outbox events of `kind` written so far (a test-only scan of this test's table).
+    pub async fn events(&self, kind: &str) -> Vec<Value> {
+        let sdk = aws::sdk_config(&self.ctx.config).await;
+        let out = aws::dynamodb(&sdk)
+            .scan()
+            .table_name(&self.name)
+            .filter_expression("#t = :e AND event_type = :k")
+            .expression_attribute_names("#t", "type")
+            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S("event".into()))
+            .expression_attribute_values(":k", aws_sdk_dynamodb::types::AttributeValue::S(kind.into()))
+            .send()
+            .await
+            .expect("scan events");
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item::<_, Value>(item).expect("event item"))
+            .collect()
+    }
+
+    /// Names of databases on a region's cluster that start with `prefix`.
+    pub async fn databases_like(&self, region: &str, prefix: &str) -> Vec<String> {
+        self.admin_db(region, "postgres")
+            .await
+            .query("SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)", &[&prefix])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     }
 
     pub fn region(&self, name: &str) -> &RegionConfig {

@@ -10,3 +10,4 @@ mod backups;
 mod cli;
 mod failures;
 mod projects;
+mod restores;

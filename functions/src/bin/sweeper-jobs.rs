@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_sweeper().await
+    capydb_functions::lambda::serve_sweeper(capydb_functions::workers::Sweep::Jobs).await
 }

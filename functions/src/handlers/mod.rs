@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod backups;
 pub mod jobs;
+pub mod previews;
 pub mod projects;
 pub mod regions;
+pub mod restores;
 
 use crate::http::query_param;
 use capydb_shared::domain::pagination::{Cursor, Limit};

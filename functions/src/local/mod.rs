@@ -75,7 +75,7 @@ impl Runtime {
                         tokio::select! {
                             _ = cancel.cancelled() => return,
                             _ = timer.tick() => {
-                                if let Err(e) = workers::handle_sweep(&ctx).await {
+                                if let Err(e) = workers::handle_sweep(&ctx, schedule.sweep).await {
                                     tracing::error!(function = schedule.function, error = %e, "scheduled run failed");
                                 }
                             }

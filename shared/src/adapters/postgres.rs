@@ -163,23 +163,8 @@ impl DataPlane for PostgresDataPlane {
         password: &str,
     ) -> Result<(), DataPlaneError> {
         let (db, r) = (ident(database)?, ident(role)?);
-        if !password.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(DataPlaneError::Sql("generated password has unexpected characters".into()));
-        }
+        self.ensure_role(region, role, password).await?;
         let client = self.connect(region, None).await?;
-        self.exec(
-            &client,
-            &format!(
-                "DO $$ BEGIN
-                   IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
-                     ALTER ROLE {r} LOGIN PASSWORD '{password}';
-                   ELSE
-                     CREATE ROLE {r} LOGIN PASSWORD '{password}';
-                   END IF;
-                 END $$;"
-            ),
-        )
-        .await?;
         let exists = client
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
             .await
@@ -224,11 +209,16 @@ impl DataPlane for PostgresDataPlane {
         region: &RegionConfig,
         database: &str,
         mut archive: BoxReader,
+        role: Option<&str>,
     ) -> Result<(), DataPlaneError> {
         ident(database)?;
-        let mut child = self
-            .command("pg_restore", region, database)?
-            .args(["--exit-on-error", "--no-owner", "--no-acl"])
+        let mut cmd = self.command("pg_restore", region, database)?;
+        cmd.args(["--exit-on-error", "--no-owner", "--no-acl"]);
+        if let Some(role) = role {
+            ident(role)?;
+            cmd.arg(format!("--role={role}"));
+        }
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -262,16 +252,97 @@ impl DataPlane for PostgresDataPlane {
         Ok(())
     }
 
-    async fn create_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
+    async fn create_database(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        owner: Option<&str>,
+    ) -> Result<(), DataPlaneError> {
         let db = ident(database)?;
         let client = self.connect(region, None).await?;
-        self.exec(&client, &format!("CREATE DATABASE {db}")).await
+        match owner.map(ident).transpose()? {
+            None => self.exec(&client, &format!("CREATE DATABASE {db}")).await,
+            // New databases let PUBLIC connect; a database with an owner is that role's alone.
+            Some(o) => {
+                self.exec(&client, &format!("CREATE DATABASE {db} OWNER {o}")).await?;
+                self.exec(&client, &format!("REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC")).await
+            }
+        }
     }
 
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
         let db = ident(database)?;
         let client = self.connect(region, None).await?;
         self.exec(&client, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await
+    }
+
+    async fn ensure_role(&self, region: &RegionConfig, role: &str, password: &str) -> Result<(), DataPlaneError> {
+        let r = ident(role)?;
+        if !password.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(DataPlaneError::Sql("generated password has unexpected characters".into()));
+        }
+        let client = self.connect(region, None).await?;
+        self.exec(
+            &client,
+            &format!(
+                "DO $$ BEGIN
+                   IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                     ALTER ROLE {r} LOGIN PASSWORD '{password}';
+                   ELSE
+                     CREATE ROLE {r} LOGIN PASSWORD '{password}';
+                   END IF;
+                 END $$;"
+            ),
+        )
+        .await
+    }
+
+    async fn drop_role(&self, region: &RegionConfig, role: &str) -> Result<(), DataPlaneError> {
+        let r = ident(role)?;
+        let client = self.connect(region, None).await?;
+        self.exec(&client, &format!("DROP ROLE IF EXISTS {r}")).await
+    }
+
+    async fn rename_database(&self, region: &RegionConfig, from: &str, to: &str) -> Result<(), DataPlaneError> {
+        let (f, t) = (ident(from)?, ident(to)?);
+        let client = self.connect(region, None).await?;
+        self.exec(&client, &format!("ALTER DATABASE {f} RENAME TO {t}")).await
+    }
+
+    async fn swap_databases(
+        &self,
+        region: &RegionConfig,
+        live: &str,
+        staging: &str,
+        keep_as: &str,
+    ) -> Result<(), DataPlaneError> {
+        let (l, st, k) = (ident(live)?, ident(staging)?, ident(keep_as)?);
+        let client = self.connect(region, None).await?;
+        self.exec(&client, &format!("ALTER DATABASE {l} ALLOW_CONNECTIONS false")).await?;
+        let mut last = String::new();
+        // Ended sessions take a moment to go away; the rename fails while any remain.
+        for _ in 0..50 {
+            client
+                .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", &[&live])
+                .await
+                .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+            match client
+                .batch_execute(&format!(
+                    "BEGIN; ALTER DATABASE {l} RENAME TO {k}; ALTER DATABASE {st} RENAME TO {l}; COMMIT;"
+                ))
+                .await
+            {
+                // The kept copy has a name no client knows; reopen it for our own dump of it.
+                Ok(()) => return self.exec(&client, &format!("ALTER DATABASE {k} ALLOW_CONNECTIONS true")).await,
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    last = db_error(&e);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let _ = client.batch_execute(&format!("ALTER DATABASE {l} ALLOW_CONNECTIONS true")).await;
+        Err(DataPlaneError::Sql(format!("could not swap databases: {last}")))
     }
 }
 

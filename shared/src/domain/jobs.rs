@@ -3,7 +3,7 @@
 //! A lease that runs out means the worker died: the sweeper puts the job back to `pending`
 //! until `max_attempts` is reached, then fails it.
 
-use crate::ids::{BackupId, JobId, OrgId, ProjectId};
+use crate::ids::{BackupId, JobId, OrgId, ProjectId, RestoreId};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum JobType {
     ProvisionProject,
     Backup,
+    Restore,
 }
 
 impl JobType {
@@ -19,6 +20,7 @@ impl JobType {
         match self {
             JobType::ProvisionProject => "provision_project",
             JobType::Backup => "backup",
+            JobType::Restore => "restore",
         }
     }
 }
@@ -74,6 +76,7 @@ pub struct Job {
     pub error: Option<String>,
     pub progress: Option<Progress>,
     pub backup_id: Option<BackupId>,
+    pub restore_id: Option<RestoreId>,
     pub preview_database_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +100,7 @@ impl Job {
             error: None,
             progress: None,
             backup_id: None,
+            restore_id: None,
             preview_database_id: None,
             created_at: now,
             updated_at: now,

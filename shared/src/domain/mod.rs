@@ -7,5 +7,7 @@ pub mod jobs;
 pub mod names;
 pub mod organizations;
 pub mod pagination;
+pub mod previews;
 pub mod projects;
+pub mod restores;
 pub mod scopes;

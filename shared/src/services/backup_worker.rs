@@ -33,26 +33,49 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         Err(e) => return Err(e.into()),
     }
 
+    match take(ctx, &region, &project.database_name, &mut backup, progress).await {
+        Err(reason) => Ok(failed(ctx, backup, format!("backup failed: {reason}"))),
+        Ok(Taken::Verified) => {
+            let now = ctx.clock.now();
+            backup.state = BackupState::Completed;
+            backup.completed_at = Some(now);
+            backup.updated_at = now;
+            let event = backup_event("backup.completed", &backup, job);
+            Ok(Outcome { error: None, records: vec![RecordWrite::Backup(backup)], events: vec![event] })
+        }
+        Ok(Taken::VerificationFailed(reason)) => Ok(failed(ctx, backup, format!("verification failed: {reason}"))),
+    }
+}
+
+/// How a taken backup's verification went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Verified,
+    /// The archive is stored but does not restore; it stays (complete, salvageable by hand)
+    /// and is never reported as a completed backup.
+    VerificationFailed(String),
+}
+
+/// Dumps `database` into the backup's object, writes its manifest and verifies it, filling in
+/// the record's key, size, checksum and verification fields. `Err` when no archive was stored.
+pub async fn take(
+    ctx: &Context,
+    region: &RegionConfig,
+    database: &str,
+    backup: &mut Backup,
+    progress: &ProgressReporter,
+) -> Result<Taken, String> {
     let key = object_key(&backup.project_id, &backup.id);
     // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
-    let stale = ctx.objects.abort_stale_uploads(&key).await?;
+    let stale = ctx.objects.abort_stale_uploads(&key).await.map_err(|e| e.to_string())?;
     if stale > 0 {
         tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
     }
-
     progress.phase("dumping");
-    let uploaded = async {
-        let version = ctx.data_plane.server_version(&region).await.map_err(|e| e.to_string())?;
-        let dump = ctx.data_plane.dump(&region, &project.database_name).await.map_err(|e| e.to_string())?;
-        let on_bytes = |n: u64| progress.bytes(n);
-        let up = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((version, up))
-    }
-    .await;
-    let (version, uploaded) = match uploaded {
-        Ok(v) => v,
-        Err(reason) => return Ok(failed(ctx, backup, format!("backup failed: {reason}"))),
-    };
+    let version = ctx.data_plane.server_version(region).await.map_err(|e| e.to_string())?;
+    let dump = ctx.data_plane.dump(region, database).await.map_err(|e| e.to_string())?;
+    let on_bytes = |n: u64| progress.bytes(n);
+    let uploaded = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
 
     backup.backup_key = Some(key.clone());
     backup.size_bytes = Some(uploaded.size_bytes);
@@ -66,35 +89,32 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         compression: backup.compression.clone(),
         postgres_version: version,
         size_bytes: uploaded.size_bytes,
-        sha256: uploaded.sha256.clone(),
+        sha256: uploaded.sha256,
         created_at: backup.created_at,
         restore_hint: "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    ctx.objects.put(&manifest_key(&backup.project_id, &backup.id), manifest_json.into(), "application/json").await?;
+    ctx.objects
+        .put(&manifest_key(&backup.project_id, &backup.id), manifest_json.into(), "application/json")
+        .await
+        .map_err(|e| e.to_string())?;
 
     progress.phase("verifying");
+    let result = verify(ctx, region, backup).await;
     let now = ctx.clock.now();
-    match verify(ctx, &region, &backup).await {
+    backup.updated_at = now;
+    Ok(match result {
         Ok(()) => {
-            let now2 = ctx.clock.now();
-            backup.state = BackupState::Completed;
             backup.verification_state = VerificationState::Verified;
-            backup.verified_at = Some(now2);
-            backup.completed_at = Some(now2);
-            backup.updated_at = now2;
-            let event = backup_event("backup.completed", &backup, job);
-            Ok(Outcome { error: None, records: vec![RecordWrite::Backup(backup)], events: vec![event] })
+            backup.verified_at = Some(now);
+            Taken::Verified
         }
         Err(reason) => {
-            // The archive stays: it is complete and may still be salvaged by hand, but it is
-            // never reported as a completed backup.
             backup.verification_state = VerificationState::Failed;
             backup.verification_error = Some(reason.clone());
-            backup.updated_at = now;
-            Ok(failed(ctx, backup, format!("verification failed: {reason}")))
+            Taken::VerificationFailed(reason)
         }
-    }
+    })
 }
 
 async fn load(ctx: &Context, job: &Job) -> Result<Option<Backup>, Error> {
@@ -143,10 +163,10 @@ async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result
     let key = backup.backup_key.clone().ok_or("backup has no archive")?;
     let result = async {
         ctx.data_plane.drop_database(region, &scratch).await.map_err(|e| e.to_string())?;
-        ctx.data_plane.create_database(region, &scratch).await.map_err(|e| e.to_string())?;
+        ctx.data_plane.create_database(region, &scratch, None).await.map_err(|e| e.to_string())?;
         let stored = ctx.objects.get(&key).await.map_err(|e| e.to_string())?;
         let (archive, digest) = decompressing(stored);
-        ctx.data_plane.restore(region, &scratch, archive).await.map_err(|e| e.to_string())?;
+        ctx.data_plane.restore(region, &scratch, archive, None).await.map_err(|e| e.to_string())?;
         let (sha256, size) = digest.finish();
         if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
             return Err(format!("stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"));

@@ -1,7 +1,7 @@
 //! Reading jobs, and running one: claim, keep the lease alive while working, finish with one
 //! transaction (terminal state + subject records + outbox events).
 
-use super::{backup_worker, projects, provision_worker, Context};
+use super::{backup_worker, projects, provision_worker, restore_worker, Context};
 use crate::adapters::dynamo::{JobCondition, RecordWrite};
 use crate::auth::Principal;
 use crate::domain::events::Event;
@@ -160,6 +160,7 @@ async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Resul
     match job.job_type {
         JobType::Backup => backup_worker::execute(ctx, job, progress).await,
         JobType::ProvisionProject => provision_worker::execute(ctx, job).await,
+        JobType::Restore => restore_worker::execute(ctx, job, progress).await,
     }
 }
 
@@ -168,6 +169,7 @@ pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome
     match job.job_type {
         JobType::Backup => backup_worker::abandoned(ctx, job, reason).await,
         JobType::ProvisionProject => provision_worker::abandoned(ctx, job, reason).await,
+        JobType::Restore => restore_worker::abandoned(ctx, job, reason).await,
     }
 }
 
@@ -186,6 +188,8 @@ pub fn job_event(job: &Job) -> Event {
             "attempts": job.attempts,
             "error": job.error,
             "backup_id": job.backup_id,
+            "restore_id": job.restore_id,
+            "preview_database_id": job.preview_database_id,
         }),
     )
 }

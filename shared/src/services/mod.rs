@@ -9,9 +9,12 @@ pub mod bootstrap;
 pub mod context;
 pub mod idempotency;
 pub mod jobs;
+pub mod previews;
 pub mod projects;
 pub mod provision_worker;
 pub mod regions;
+pub mod restore_worker;
+pub mod restores;
 pub mod sweeper;
 
 pub use context::Context;

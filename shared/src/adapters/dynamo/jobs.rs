@@ -3,13 +3,17 @@
 //! caller to still own the lease, and the sweeper acts only on the exact lease it saw expire.
 
 use super::backups::backup_put;
+use super::previews::preview_put;
 use super::projects::project_put;
+use super::restores::{lock_release, restore_put};
 use super::{backend, from_item, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
 use crate::domain::events::Event;
 use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
+use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
+use crate::domain::restores::Restore;
 use crate::ids::{JobId, ProjectId};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -40,7 +44,16 @@ pub enum JobCondition {
 #[derive(Debug, Clone)]
 pub enum RecordWrite {
     Backup(Backup),
+    /// A backup record created by the job itself (a pre-restore safety copy).
+    NewBackup(Backup),
     Project(Project),
+    Restore(Restore),
+    Preview(PreviewDatabase),
+    /// Frees the project for the next lifecycle change, if this job holds it.
+    ReleaseLock {
+        project_id: ProjectId,
+        job_id: JobId,
+    },
 }
 
 type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
@@ -78,7 +91,7 @@ impl JobCondition {
     }
 }
 
-fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
     let item = to_item(
         event,
         Keys { pk: format!("EVENT#{}", event.id), sk: "EVENT".into(), item_type: "event", gsi1: None, due: None },
@@ -165,7 +178,11 @@ impl Repository {
         for record in records {
             items.push(match record {
                 RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)")?,
+                RecordWrite::NewBackup(b) => backup_put(b, "attribute_not_exists(pk)")?,
                 RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)")?,
+                RecordWrite::Restore(r) => restore_put(r, "attribute_exists(pk)")?,
+                RecordWrite::Preview(p) => preview_put(p, "attribute_exists(pk)")?,
+                RecordWrite::ReleaseLock { project_id, job_id } => lock_release(project_id, job_id),
             });
         }
         for e in events {

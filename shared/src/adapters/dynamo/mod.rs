@@ -7,11 +7,14 @@ mod backups;
 mod idempotency;
 mod jobs;
 mod organizations;
+mod previews;
 mod projects;
+mod restores;
 pub mod schema;
 
 pub use idempotency::IdempotencyRecord;
 pub use jobs::{JobCondition, RecordWrite};
+pub use restores::{LifecycleLock, RestoreConflict};
 
 use crate::domain::pagination::{Cursor, Page};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};

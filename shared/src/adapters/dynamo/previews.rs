@@ -1,0 +1,124 @@
+//! Preview databases, keyed by their own id (so `GET /v1/preview-databases/{id}` is one read),
+//! listed per project through `gsi1`, expiring through the due index, with one name-uniqueness
+//! item per project (`PROJECT#<prj>` / `PREVIEWNAME#<name>`).
+
+use super::jobs::event_put;
+use super::projects::project_pk;
+use super::{backend, put, s, to_item, Item, Keys, Repository, StoreError};
+use crate::domain::events::Event;
+use crate::domain::jobs::{due_bucket, due_sort_key};
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::previews::PreviewDatabase;
+use crate::ids::{PreviewId, ProjectId};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+fn preview_pk(id: &PreviewId) -> String {
+    format!("PREVIEW#{id}")
+}
+
+fn previews_of(project: &ProjectId) -> String {
+    format!("PROJECT#{project}#PREVIEWS")
+}
+
+fn name_sk(name: &str) -> String {
+    format!("PREVIEWNAME#{name}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct NameClaim {
+    preview_id: PreviewId,
+}
+
+fn preview_item(p: &PreviewDatabase) -> Result<Item, StoreError> {
+    let due = Some((due_bucket(p.ttl_expires_at), due_sort_key(p.ttl_expires_at, &preview_pk(&p.id))));
+    let keys = Keys {
+        pk: preview_pk(&p.id),
+        sk: "PREVIEW".into(),
+        item_type: "preview",
+        gsi1: Some((previews_of(&p.project_id), p.id.to_string())),
+        due,
+    };
+    to_item(p, keys)
+}
+
+pub(crate) fn preview_put(p: &PreviewDatabase, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    Ok(put(preview_item(p)?, Some(condition)))
+}
+
+/// The new preview and its name claim; the claim fails the transaction on a name clash.
+pub(crate) fn new_preview_puts(p: &PreviewDatabase) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let claim = to_item(
+        &NameClaim { preview_id: p.id.clone() },
+        Keys { pk: project_pk(&p.project_id), sk: name_sk(&p.name), item_type: "preview_name", gsi1: None, due: None },
+    )?;
+    Ok(vec![preview_put(p, "attribute_not_exists(pk)")?, put(claim, Some("attribute_not_exists(pk)"))])
+}
+
+fn delete(pk: String, sk: String) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .delete(Delete::builder().table_name("__TABLE__").key("pk", s(pk)).key("sk", s(sk)).build().expect("delete"))
+        .build()
+}
+
+impl Repository {
+    pub async fn get_preview(&self, id: &PreviewId) -> Result<Option<PreviewDatabase>, StoreError> {
+        self.get_item(&preview_pk(id), "PREVIEW").await
+    }
+
+    /// The preview of `project` called `name`, if any.
+    pub async fn preview_named(&self, project: &ProjectId, name: &str) -> Result<Option<PreviewDatabase>, StoreError> {
+        match self.get_item::<NameClaim>(&project_pk(project), &name_sk(name)).await? {
+            Some(claim) => self.get_preview(&claim.preview_id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_previews(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<PreviewDatabase>, StoreError> {
+        self.query_gsi1(&previews_of(project), limit, cursor).await
+    }
+
+    pub async fn update_preview(&self, p: &PreviewDatabase) -> Result<(), StoreError> {
+        self.put_item(preview_item(p)?, Some("attribute_exists(pk)")).await
+    }
+
+    /// Removes the preview record, frees its name and records `event`, in one transaction.
+    pub async fn delete_preview(&self, p: &PreviewDatabase, event: &Event) -> Result<(), StoreError> {
+        self.transact(vec![
+            delete(preview_pk(&p.id), "PREVIEW".into()),
+            delete(project_pk(&p.project_id), name_sk(&p.name)),
+            event_put(event)?,
+        ])
+        .await
+    }
+
+    /// Previews whose TTL runs out in `bucket` at or before `now`.
+    pub async fn due_previews(
+        &self,
+        bucket: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PreviewDatabase>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(super::schema::DUE_INDEX)
+            .key_condition_expression("due_pk = :b AND due_sk <= :upto")
+            .expression_attribute_values(":b", s(bucket))
+            .expression_attribute_values(":upto", s(due_sort_key(now, "~")))
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("preview"))
+            .map(super::from_item)
+            .collect()
+    }
+}

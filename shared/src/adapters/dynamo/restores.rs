@@ -1,0 +1,115 @@
+//! Restore records (under their project) and the project's lifecycle lock: one item
+//! (`PROJECT#<prj>` / `LOCK#lifecycle`) naming the job that may change the project database now.
+
+use super::previews::new_preview_puts;
+use super::projects::project_pk;
+use super::{put, s, to_item, IdempotencyRecord, Keys, Repository, StoreError};
+use crate::domain::jobs::Job;
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::previews::PreviewDatabase;
+use crate::domain::restores::Restore;
+use crate::ids::{JobId, ProjectId, RestoreId};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+const LOCK_SK: &str = "LOCK#lifecycle";
+
+fn restore_sk(id: &RestoreId) -> String {
+    format!("RESTORE#{id}")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LifecycleLock {
+    pub job_id: JobId,
+}
+
+pub(crate) fn restore_put(r: &Restore, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    let item = to_item(
+        r,
+        Keys { pk: project_pk(&r.project_id), sk: restore_sk(&r.id), item_type: "restore", gsi1: None, due: None },
+    )?;
+    Ok(put(item, Some(condition)))
+}
+
+pub(crate) fn lock_release(project: &ProjectId, job: &JobId) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name("__TABLE__")
+                .key("pk", s(project_pk(project)))
+                .key("sk", s(LOCK_SK))
+                .condition_expression("attribute_not_exists(pk) OR job_id = :job")
+                .expression_attribute_values(":job", s(job.to_string()))
+                .build()
+                .expect("delete"),
+        )
+        .build()
+}
+
+/// Why creating a restore was refused.
+#[derive(Debug)]
+pub enum RestoreConflict {
+    /// Another job holds the project's lifecycle lock.
+    Locked(JobId),
+    PreviewNameTaken,
+}
+
+impl Repository {
+    /// Writes the restore, its job, the new preview (if any) and, for project overwrites, the
+    /// lifecycle lock — all or nothing.
+    pub async fn create_restore(
+        &self,
+        restore: &Restore,
+        job: &Job,
+        new_preview: Option<&PreviewDatabase>,
+        lock_project: bool,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Result<(), RestoreConflict>, StoreError> {
+        let mut items = vec![restore_put(restore, "attribute_not_exists(pk)")?, self.job_put(job)?];
+        if let Some(p) = new_preview {
+            items.extend(new_preview_puts(p)?);
+        }
+        if lock_project {
+            let lock = to_item(
+                &LifecycleLock { job_id: job.id.clone() },
+                Keys {
+                    pk: project_pk(&restore.project_id),
+                    sk: LOCK_SK.into(),
+                    item_type: "lock",
+                    gsi1: None,
+                    due: None,
+                },
+            )?;
+            items.push(put(lock, Some("attribute_not_exists(pk)")));
+        }
+        match self.transact_idempotent(items, idempotency).await {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed) => {
+                if lock_project {
+                    if let Some(lock) = self.lifecycle_lock(&restore.project_id).await? {
+                        return Ok(Err(RestoreConflict::Locked(lock.job_id)));
+                    }
+                }
+                Ok(Err(RestoreConflict::PreviewNameTaken))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn lifecycle_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
+        self.get_item(&project_pk(project), LOCK_SK).await
+    }
+
+    pub async fn get_restore(&self, project: &ProjectId, id: &RestoreId) -> Result<Option<Restore>, StoreError> {
+        self.get_item(&project_pk(project), &restore_sk(id)).await
+    }
+
+    pub async fn list_restores(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Restore>, StoreError> {
+        self.query_prefix(&project_pk(project), "RESTORE#", limit, cursor).await
+    }
+}

@@ -1,0 +1,101 @@
+//! Restores: one source (a backup) into one target (a new preview, an existing preview, or the
+//! project itself). Data lands in a staging database first; the target changes only after the
+//! staging restore fully succeeded.
+
+use crate::ids::{BackupId, JobId, OrgId, PreviewId, ProjectId, RestoreId};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    NewPreview,
+    Preview,
+    Project,
+}
+
+impl TargetKind {
+    pub fn parse(value: Option<&str>) -> Result<Self, Error> {
+        match value {
+            None | Some("new_preview") => Ok(TargetKind::NewPreview),
+            Some("preview") => Ok(TargetKind::Preview),
+            Some("project") => Ok(TargetKind::Project),
+            Some(other) => Err(Error::invalid(
+                "target_kind",
+                format!("target_kind must be one of new_preview, preview, project (got `{other}`)"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreState {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restore {
+    pub id: RestoreId,
+    pub project_id: ProjectId,
+    pub org_id: OrgId,
+    pub job_id: JobId,
+    pub source_kind: String,
+    pub source_backup_id: BackupId,
+    pub source_backup_key: String,
+    pub source_restore_point_id: Option<String>,
+    pub target_kind: TargetKind,
+    pub preview_id: Option<PreviewId>,
+    pub allow_unverified_backup: bool,
+    pub state: RestoreState,
+    pub error: Option<String>,
+    /// For project overwrites: the backup holding production as it was just before.
+    pub safety_backup_id: Option<BackupId>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a restore builds its data before the swap.
+pub fn staging_database(id: &RestoreId) -> String {
+    format!("capydb_stage_{id}")
+}
+
+/// Production as it was just before an overwrite, until its pre-restore backup is verified.
+pub fn safety_database(id: &RestoreId) -> String {
+    format!("capydb_safety_{id}")
+}
+
+/// Days a pre-restore safety backup is kept.
+pub const SAFETY_RETENTION_DAYS: i64 = 7;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_kind_defaults_to_new_preview_and_names_the_field() {
+        assert_eq!(TargetKind::parse(None).unwrap(), TargetKind::NewPreview);
+        assert_eq!(TargetKind::parse(Some("project")).unwrap(), TargetKind::Project);
+        match TargetKind::parse(Some("prod")) {
+            Err(Error::InvalidField { field, message }) => {
+                assert_eq!(field, "target_kind");
+                assert!(message.contains("new_preview, preview, project"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn staging_and_safety_names_are_valid_identifiers() {
+        let id = RestoreId::generate();
+        for name in [staging_database(&id), safety_database(&id)] {
+            assert!(name.len() <= 63 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Preview databases: listing, connection details, TTL extension, deletion and expiry.
+
+use super::{projects, Context};
+use crate::auth::Principal;
+use crate::domain::events::Event;
+use crate::domain::jobs::buckets_to_sweep;
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::previews::{PreviewDatabase, PreviewState, TtlHours};
+use crate::domain::scopes::Scope;
+use crate::ids::PreviewId;
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+/// The preview if the caller may see it (via its project); otherwise "not found".
+async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+    let not_found = || Error::not_found("preview database");
+    let id: PreviewId = raw_id.parse().map_err(|_| not_found())?;
+    let preview = ctx.repo.get_preview(&id).await?.ok_or_else(not_found)?;
+    projects::visible(ctx, principal, preview.project_id.as_str()).await.map_err(|_| not_found())?;
+    Ok(preview)
+}
+
+pub async fn list(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Page<PreviewDatabase>, Error> {
+    principal.require_scope(Scope::BackupsRead)?;
+    let project = projects::visible(ctx, principal, raw_project).await?;
+    Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewConnection {
+    pub direct_url: String,
+    pub username: String,
+}
+
+/// A preview, with its connection details when the caller holds `credentials:read`.
+pub async fn get(
+    ctx: &Context,
+    principal: &Principal,
+    raw_id: &str,
+) -> Result<(PreviewDatabase, Option<PreviewConnection>), Error> {
+    principal.require_scope(Scope::BackupsRead)?;
+    let preview = visible(ctx, principal, raw_id).await?;
+    let connection = if principal.has_scope(Scope::CredentialsRead) && preview.state != PreviewState::Failed {
+        let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+        let region = ctx.region(&project.region)?;
+        let password = ctx.secrets.open(&preview.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
+        Some(PreviewConnection {
+            direct_url: format!(
+                "postgresql://{}:{}@{}:{}/{}",
+                preview.db_username, password, region.public_host, region.public_port, preview.database_name
+            ),
+            username: preview.db_username.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((preview, connection))
+}
+
+pub async fn extend(
+    ctx: &Context,
+    principal: &Principal,
+    raw_id: &str,
+    ttl: TtlHours,
+) -> Result<PreviewDatabase, Error> {
+    principal.require_scope(Scope::BackupsWrite)?;
+    let mut preview = visible(ctx, principal, raw_id).await?;
+    let now = ctx.clock.now();
+    preview.ttl_expires_at = ttl.after(now);
+    preview.updated_at = now;
+    ctx.repo.update_preview(&preview).await?;
+    Ok(preview)
+}
+
+pub async fn delete(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+    principal.require_scope(Scope::BackupsWrite)?;
+    let preview = visible(ctx, principal, raw_id).await?;
+    remove(ctx, &preview, "deleted").await?;
+    Ok(preview)
+}
+
+/// Drops the preview's database and role, then its record (with a `preview.deleted` event).
+async fn remove(ctx: &Context, preview: &PreviewDatabase, reason: &str) -> Result<(), Error> {
+    if matches!(preview.state, PreviewState::Creating | PreviewState::Restoring) {
+        return Err(Error::Conflict {
+            message: format!("a restore into preview {} is in progress", preview.id),
+            job_id: None,
+        });
+    }
+    let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let region = ctx.region(&project.region)?;
+    ctx.data_plane.drop_database(region, &preview.database_name).await?;
+    ctx.data_plane.drop_role(region, &preview.db_username).await?;
+    let now = ctx.clock.now();
+    let event = Event::new(
+        "preview.deleted",
+        preview.org_id.clone(),
+        Some(preview.project_id.clone()),
+        now,
+        json!({ "project_id": preview.project_id, "preview_id": preview.id, "name": preview.name, "reason": reason }),
+    );
+    ctx.repo.delete_preview(preview, &event).await?;
+    Ok(())
+}
+
+/// Drops every preview whose TTL has run out by `now`; returns how many.
+pub async fn sweep_expired(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Error> {
+    let mut removed = 0;
+    for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
+        for preview in ctx.repo.due_previews(&bucket, now).await? {
+            if preview.ttl_expires_at > now || matches!(preview.state, PreviewState::Creating | PreviewState::Restoring)
+            {
+                continue;
+            }
+            match remove(ctx, &preview, "expired").await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::error!(preview = %preview.id, error = %e, "could not remove expired preview"),
+            }
+        }
+    }
+    Ok(removed)
+}

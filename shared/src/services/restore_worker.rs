@@ -1,0 +1,261 @@
+//! The restore job. Data goes into a staging database first, streamed from S3 with its SHA-256
+//! checked; only when that fully succeeded does the target change:
+//! * new preview: the staging database becomes the preview's database;
+//! * existing preview: staging and the preview's database swap in one transaction, the old
+//!   data is dropped;
+//! * project: staging and production swap in one transaction; the old production database is
+//!   kept as a safety copy, dumped into a verified `pre_restore` backup (restorable like any
+//!   other, kept 7 days), and dropped only once that backup verified.
+//!
+//! On any failure the staging database is dropped and the target is left as it was.
+
+use super::backup_pipeline::decompressing;
+use super::backup_worker::{self, Taken};
+use super::jobs::{Outcome, ProgressReporter};
+use super::Context;
+use crate::adapters::dynamo::RecordWrite;
+use crate::config::RegionConfig;
+use crate::domain::backups::{Backup, BackupKind, BackupState, VerificationState};
+use crate::domain::events::Event;
+use crate::domain::jobs::Job;
+use crate::domain::previews::{PreviewDatabase, PreviewState};
+use crate::domain::projects::Project;
+use crate::domain::restores::{
+    safety_database, staging_database, Restore, RestoreState, TargetKind, SAFETY_RETENTION_DAYS,
+};
+use crate::ids::BackupId;
+use crate::ports::ObjectStoreError;
+use crate::Error;
+use chrono::Duration;
+use serde_json::json;
+
+struct Loaded {
+    restore: Restore,
+    project: Project,
+    region: RegionConfig,
+    preview: Option<PreviewDatabase>,
+}
+
+async fn load(ctx: &Context, job: &Job) -> Result<Option<Loaded>, Error> {
+    let Some(id) = &job.restore_id else { return Ok(None) };
+    let Some(restore) = ctx.repo.get_restore(&job.project_id, id).await? else { return Ok(None) };
+    let project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let region = ctx.region(&project.region)?.clone();
+    let preview = match &restore.preview_id {
+        Some(p) => ctx.repo.get_preview(p).await?,
+        None => None,
+    };
+    Ok(Some(Loaded { restore, project, region, preview }))
+}
+
+pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
+    let Some(mut l) = load(ctx, job).await? else {
+        return Ok(Outcome {
+            error: Some("the restore record no longer exists".into()),
+            records: vec![],
+            events: vec![],
+        });
+    };
+    l.restore.state = RestoreState::Running;
+    l.restore.started_at.get_or_insert(ctx.clock.now());
+    let staging = staging_database(&l.restore.id);
+
+    let staged = stage(ctx, &l, &staging, progress).await;
+    if let Err(reason) = staged {
+        if let Err(e) = ctx.data_plane.drop_database(&l.region, &staging).await {
+            tracing::error!(database = staging, error = %e, "could not drop staging database");
+        }
+        return Ok(failed(ctx, l, reason));
+    }
+
+    progress.phase("swapping");
+    let swapped = match l.restore.target_kind {
+        TargetKind::NewPreview => {
+            let p = l.preview.as_ref().expect("new preview");
+            ctx.data_plane.rename_database(&l.region, &staging, &p.database_name).await
+        }
+        TargetKind::Preview => {
+            let p = l.preview.as_ref().expect("preview");
+            let old = format!("capydb_old_{}", l.restore.id);
+            let r = ctx.data_plane.swap_databases(&l.region, &p.database_name, &staging, &old).await;
+            if r.is_ok() {
+                if let Err(e) = ctx.data_plane.drop_database(&l.region, &old).await {
+                    tracing::error!(database = old, error = %e, "could not drop the preview's previous data");
+                }
+            }
+            r
+        }
+        TargetKind::Project => {
+            ctx.data_plane
+                .swap_databases(&l.region, &l.project.database_name, &staging, &safety_database(&l.restore.id))
+                .await
+        }
+    };
+    if let Err(e) = swapped {
+        let _ = ctx.data_plane.drop_database(&l.region, &staging).await;
+        return Ok(failed(ctx, l, format!("could not put the restored data in place: {e}")));
+    }
+
+    let mut records = Vec::new();
+    if l.restore.target_kind == TargetKind::Project {
+        records.push(RecordWrite::NewBackup(safety_copy(ctx, &l, job, progress).await));
+        if let Some(RecordWrite::NewBackup(b)) = records.last() {
+            l.restore.safety_backup_id = Some(b.id.clone());
+        }
+    }
+    Ok(completed(ctx, l, records))
+}
+
+/// Restores the source archive into a fresh staging database owned by the target's role.
+async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressReporter) -> Result<(), String> {
+    let backup = ctx
+        .repo
+        .get_backup(&l.project.id, &l.restore.source_backup_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("backup {} no longer exists", l.restore.source_backup_id))?;
+    let owner = match &l.preview {
+        Some(p) => {
+            let password = ctx.secrets.open(&p.db_password_enc).map_err(|e| e.to_string())?;
+            ctx.data_plane.ensure_role(&l.region, &p.db_username, &password).await.map_err(|e| e.to_string())?;
+            p.db_username.clone()
+        }
+        None => l.project.db_username.clone(),
+    };
+    progress.phase("restoring");
+    ctx.data_plane.drop_database(&l.region, staging).await.map_err(|e| e.to_string())?;
+    ctx.data_plane.create_database(&l.region, staging, Some(&owner)).await.map_err(|e| e.to_string())?;
+    let stored = ctx.objects.get(&l.restore.source_backup_key).await.map_err(|e| match e {
+        ObjectStoreError::NotFound(key) => format!("the backup archive {key} is missing from object storage"),
+        other => other.to_string(),
+    })?;
+    let (archive, digest) = decompressing(stored);
+    ctx.data_plane.restore(&l.region, staging, archive, Some(&owner)).await.map_err(|e| e.to_string())?;
+    let (sha256, size) = digest.finish();
+    if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
+        return Err(format!(
+            "the stored archive does not match the backup's checksum (expected sha256 {}, got {sha256}); nothing was changed",
+            backup.sha256.as_deref().unwrap_or("?")
+        ));
+    }
+    Ok(())
+}
+
+/// Dumps the old production database (now the safety copy) into a `pre_restore` backup. The
+/// safety database is dropped only when that backup verified; otherwise it stays on the cluster.
+async fn safety_copy(ctx: &Context, l: &Loaded, job: &Job, progress: &ProgressReporter) -> Backup {
+    let now = ctx.clock.now();
+    let safety = safety_database(&l.restore.id);
+    let mut backup = Backup::new(
+        BackupId::generate(),
+        l.project.id.clone(),
+        l.project.org_id.clone(),
+        job.id.clone(),
+        Some(format!("before restore {}", l.restore.id)),
+        BackupKind::PreRestore,
+        l.project.database_name.clone(),
+        now,
+    );
+    backup.expires_at = Some(now + Duration::days(SAFETY_RETENTION_DAYS));
+    progress.phase("saving safety copy");
+    let taken = backup_worker::take(ctx, &l.region, &safety, &mut backup, progress).await;
+    let now = ctx.clock.now();
+    backup.updated_at = now;
+    backup.completed_at = Some(now);
+    match taken {
+        Ok(Taken::Verified) => {
+            backup.state = BackupState::Completed;
+            if let Err(e) = ctx.data_plane.drop_database(&l.region, &safety).await {
+                tracing::error!(database = safety, error = %e, "could not drop the safety database");
+            }
+        }
+        Ok(Taken::VerificationFailed(reason)) | Err(reason) => {
+            backup.state = BackupState::Failed;
+            backup.error = Some(format!("{reason}; the previous data is kept on the cluster as database {safety}"));
+            if backup.verification_state == VerificationState::Pending {
+                backup.verification_state = VerificationState::Failed;
+            }
+            tracing::error!(restore = %l.restore.id, reason, "safety backup failed; safety database kept");
+        }
+    }
+    backup
+}
+
+fn restore_event(kind: &str, l: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Event {
+    Event::new(
+        kind,
+        l.project.org_id.clone(),
+        Some(l.project.id.clone()),
+        now,
+        json!({
+            "project_id": l.project.id, "job_id": l.restore.job_id, "restore_id": l.restore.id,
+            "source": { "kind": l.restore.source_kind, "backup_id": l.restore.source_backup_id, "backup_key": l.restore.source_backup_key },
+            "target": { "kind": l.restore.target_kind, "preview_id": l.restore.preview_id },
+            "safety_backup_id": l.restore.safety_backup_id, "error": l.restore.error,
+        }),
+    )
+}
+
+fn completed(ctx: &Context, mut l: Loaded, mut records: Vec<RecordWrite>) -> Outcome {
+    let now = ctx.clock.now();
+    l.restore.state = RestoreState::Completed;
+    l.restore.completed_at = Some(now);
+    l.restore.updated_at = now;
+    let mut events = vec![restore_event("restore.completed", &l, now)];
+    if let Some(mut p) = l.preview.take() {
+        if p.state == PreviewState::Creating {
+            events.push(Event::new(
+                "preview.ready",
+                p.org_id.clone(),
+                Some(p.project_id.clone()),
+                now,
+                json!({ "project_id": p.project_id, "preview_id": p.id, "name": p.name, "restore_id": l.restore.id,
+                        "ttl_expires_at": p.ttl_expires_at }),
+            ));
+        }
+        p.state = PreviewState::Ready;
+        p.source_kind = Some(l.restore.source_kind.clone());
+        p.source_backup_key = Some(l.restore.source_backup_key.clone());
+        p.error = None;
+        p.updated_at = now;
+        records.push(RecordWrite::Preview(p));
+    }
+    // The seam for follow-ups (deployment integrations re-pushing env vars) is the
+    // `restore.completed` event: the completion function acts on it.
+    records.push(RecordWrite::ReleaseLock { project_id: l.project.id.clone(), job_id: l.restore.job_id.clone() });
+    records.push(RecordWrite::Restore(l.restore));
+    Outcome { error: None, records, events }
+}
+
+fn failed(ctx: &Context, mut l: Loaded, reason: String) -> Outcome {
+    let now = ctx.clock.now();
+    l.restore.state = RestoreState::Failed;
+    l.restore.error = Some(reason.clone());
+    l.restore.completed_at = Some(now);
+    l.restore.updated_at = now;
+    let events = vec![restore_event("restore.failed", &l, now)];
+    let mut records = Vec::new();
+    if let Some(mut p) = l.preview.take() {
+        // A preview that never got data has failed; one that had data keeps it.
+        if p.state == PreviewState::Creating {
+            p.state = PreviewState::Failed;
+            p.error = Some(reason.clone());
+        }
+        p.updated_at = now;
+        records.push(RecordWrite::Preview(p));
+    }
+    records.push(RecordWrite::ReleaseLock { project_id: l.project.id.clone(), job_id: l.restore.job_id.clone() });
+    records.push(RecordWrite::Restore(l.restore));
+    Outcome { error: Some(reason), records, events }
+}
+
+/// A restore job that will not run again: staging is dropped, the target stays as it was.
+pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+    match load(ctx, job).await? {
+        Some(l) => {
+            let _ = ctx.data_plane.drop_database(&l.region, &staging_database(&l.restore.id)).await;
+            Ok(failed(ctx, l, reason.to_string()))
+        }
+        None => Ok(Outcome { error: Some(reason.to_string()), records: vec![], events: vec![] }),
+    }
+}

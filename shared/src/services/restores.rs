@@ -1,0 +1,266 @@
+//! Requesting restores: exactly one source, one target, and the safety rules for overwriting
+//! production (explicit confirmation; an org admin when the caller is a person; one lifecycle
+//! change per project at a time).
+
+use super::idempotency::{winner, IdempotencyKey};
+use super::{projects, Context};
+use crate::adapters::crypto::random_password;
+use crate::adapters::dynamo::{RestoreConflict, StoreError};
+use crate::auth::{Credential, OrgRole, Principal};
+use crate::domain::backups::{Backup, BackupState, VerificationState};
+use crate::domain::jobs::{Job, JobType};
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::previews::{self, PreviewDatabase, PreviewName, PreviewState, TtlHours};
+use crate::domain::projects::{Project, ProjectState};
+use crate::domain::restores::{Restore, RestoreState, TargetKind};
+use crate::domain::scopes::Scope;
+use crate::ids::{BackupId, JobId, PreviewId, RestoreId};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+
+/// A restore request, validated field by field by the handler.
+pub struct RestoreRequest {
+    pub backup_key: Option<String>,
+    pub restore_point_id: Option<String>,
+    pub restore_time: Option<String>,
+    pub target_kind: TargetKind,
+    pub preview_id: Option<String>,
+    pub preview_name: Option<PreviewName>,
+    pub ttl: TtlHours,
+    pub confirm_project_overwrite: bool,
+    pub allow_unverified_backup: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Created {
+    restore_id: RestoreId,
+    job_id: JobId,
+}
+
+pub struct Requested {
+    pub restore: Restore,
+    pub job: Job,
+    pub preview: Option<PreviewDatabase>,
+}
+
+pub async fn request(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    req: RestoreRequest,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<Requested, Error> {
+    principal.require_scope(Scope::BackupsWrite)?;
+    let project = projects::visible(ctx, principal, raw_project).await?;
+    let sources = [req.backup_key.is_some(), req.restore_point_id.is_some(), req.restore_time.is_some()];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(Error::invalid(
+            "backup_key",
+            "exactly one of backup_key, restore_time, restore_point_id is required",
+        ));
+    }
+    if req.restore_time.is_some() {
+        return Err(Error::Unprocessable(
+            "point-in-time recovery (restore_time) is not available yet; restore from a backup_key".into(),
+        ));
+    }
+    if req.restore_point_id.is_some() {
+        return Err(Error::Unprocessable(
+            "restore points are not available yet; restore from the backup_key the point names".into(),
+        ));
+    }
+    if req.target_kind == TargetKind::Project {
+        if !req.confirm_project_overwrite {
+            return Err(Error::invalid(
+                "confirm_project_overwrite",
+                "overwriting the project database needs confirm_project_overwrite: true",
+            ));
+        }
+        if matches!(principal.credential, Credential::Session { role: OrgRole::Member, .. }) {
+            return Err(Error::Forbidden(
+                "overwriting the project database needs the organization `admin` role".into(),
+            ));
+        }
+    }
+    if let Some(key) = idempotency {
+        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+            return load_created(ctx, &project, prev).await;
+        }
+    }
+    if project.state != ProjectState::Ready {
+        return Err(Error::Conflict { message: "the project database is not ready".into(), job_id: None });
+    }
+    let backup =
+        source_backup(ctx, &project, req.backup_key.as_deref().expect("one source"), req.allow_unverified_backup)
+            .await?;
+    // Both are checked again inside the transaction; checking first keeps refused requests
+    // from costing a cancelled transaction.
+    let lock = req.target_kind != TargetKind::NewPreview;
+    if lock {
+        if let Some(held) = ctx.repo.lifecycle_lock(&project.id).await? {
+            return Err(locked(&held.job_id));
+        }
+    }
+    if let (TargetKind::NewPreview, Some(name)) = (req.target_kind, &req.preview_name) {
+        if ctx.repo.preview_named(&project.id, name.as_str()).await?.is_some() {
+            return Err(name_taken());
+        }
+    }
+
+    let now = ctx.clock.now();
+    let mut job =
+        Job::new(JobType::Restore, project.org_id.clone(), project.id.clone(), ctx.config.job_max_attempts, now);
+    let (preview, new_preview) = match req.target_kind {
+        TargetKind::Project => (None, None),
+        TargetKind::Preview => (Some(existing_preview(ctx, &project, &req).await?), None),
+        TargetKind::NewPreview => {
+            let id = PreviewId::generate();
+            let name = req.preview_name.clone().unwrap_or_else(|| PreviewName::generated(now, &id));
+            let p = PreviewDatabase {
+                project_id: project.id.clone(),
+                org_id: project.org_id.clone(),
+                name: name.as_str().to_string(),
+                database_name: previews::database_name(&id),
+                db_username: previews::role_name(&id),
+                db_password_enc: ctx.secrets.seal(&random_password()),
+                state: PreviewState::Creating,
+                ttl_expires_at: req.ttl.after(now),
+                source_kind: Some("backup".into()),
+                source_backup_key: backup.backup_key.clone(),
+                source_restore_time: None,
+                error: None,
+                created_at: now,
+                updated_at: now,
+                id,
+            };
+            (Some(p.clone()), Some(p))
+        }
+    };
+    let restore = Restore {
+        id: RestoreId::generate(),
+        project_id: project.id.clone(),
+        org_id: project.org_id.clone(),
+        job_id: job.id.clone(),
+        source_kind: "backup".into(),
+        source_backup_id: backup.id.clone(),
+        source_backup_key: backup.backup_key.clone().unwrap_or_default(),
+        source_restore_point_id: None,
+        target_kind: req.target_kind,
+        preview_id: preview.as_ref().map(|p| p.id.clone()),
+        allow_unverified_backup: req.allow_unverified_backup,
+        state: RestoreState::Pending,
+        error: None,
+        safety_backup_id: None,
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        updated_at: now,
+    };
+    job.restore_id = Some(restore.id.clone());
+    job.preview_database_id = restore.preview_id.as_ref().map(|p| p.to_string());
+    // Overwrites (project or an existing preview) take the project's lifecycle lock.
+    let record =
+        idempotency.map(|k| k.record(&Created { restore_id: restore.id.clone(), job_id: job.id.clone() }, now));
+    match ctx.repo.create_restore(&restore, &job, new_preview.as_ref(), lock, record.as_ref()).await {
+        Ok(Ok(())) => Ok(Requested { restore, job, preview }),
+        Ok(Err(RestoreConflict::Locked(running))) => Err(locked(&running)),
+        Ok(Err(RestoreConflict::PreviewNameTaken)) => Err(name_taken()),
+        Err(StoreError::IdempotencyKeyTaken) => {
+            load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn locked(job: &JobId) -> Error {
+    Error::Conflict {
+        message: format!("another change to this project is in progress (job {job}); try again when it has finished"),
+        job_id: Some(job.to_string()),
+    }
+}
+
+fn name_taken() -> Error {
+    Error::Conflict {
+        message: "a preview database with this preview_name already exists in the project".into(),
+        job_id: None,
+    }
+}
+
+/// The backup a key names, if it belongs to the project and may be restored.
+async fn source_backup(ctx: &Context, project: &Project, key: &str, allow_unverified: bool) -> Result<Backup, Error> {
+    let prefix = format!("projects/{}/backups/", project.id);
+    let id = key
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(".dump.zst"))
+        .and_then(|id| id.parse::<BackupId>().ok())
+        .ok_or_else(|| {
+            Error::invalid(
+                "backup_key",
+                format!("backup_key must be a key of this project ({prefix}<backup id>.dump.zst)"),
+            )
+        })?;
+    let backup = ctx.repo.get_backup(&project.id, &id).await?.ok_or_else(|| Error::not_found("backup"))?;
+    if backup.backup_key.as_deref() != Some(key) {
+        return Err(Error::not_found("backup"));
+    }
+    let verified = backup.state == BackupState::Completed && backup.verification_state == VerificationState::Verified;
+    let salvage = allow_unverified && backup.verification_state == VerificationState::Failed;
+    if !(verified || salvage) {
+        return Err(Error::Unprocessable(format!(
+            "backup {} is not a verified backup (state {:?}, verification {:?}); pass allow_unverified_backup: true to restore an archive that failed verification",
+            backup.id, backup.state, backup.verification_state
+        )));
+    }
+    Ok(backup)
+}
+
+async fn existing_preview(ctx: &Context, project: &Project, req: &RestoreRequest) -> Result<PreviewDatabase, Error> {
+    let preview = match (&req.preview_id, &req.preview_name) {
+        (Some(id), _) => match id.parse::<PreviewId>() {
+            Ok(id) => ctx.repo.get_preview(&id).await?,
+            Err(_) => None,
+        },
+        (None, Some(name)) => ctx.repo.preview_named(&project.id, name.as_str()).await?,
+        (None, None) => {
+            return Err(Error::invalid("preview_id", "target_kind preview needs preview_id or preview_name"));
+        }
+    };
+    let preview = preview.filter(|p| p.project_id == project.id).ok_or_else(|| Error::not_found("preview database"))?;
+    if preview.state != PreviewState::Ready {
+        return Err(Error::Conflict {
+            message: format!("preview database {} is {:?}", preview.id, preview.state),
+            job_id: None,
+        });
+    }
+    Ok(preview)
+}
+
+async fn load_created(ctx: &Context, project: &Project, created: Created) -> Result<Requested, Error> {
+    let restore =
+        ctx.repo.get_restore(&project.id, &created.restore_id).await?.ok_or_else(|| Error::not_found("restore"))?;
+    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+    let preview = match &restore.preview_id {
+        Some(id) => ctx.repo.get_preview(id).await?,
+        None => None,
+    };
+    Ok(Requested { restore, job, preview })
+}
+
+pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_restore: &str) -> Result<Restore, Error> {
+    principal.require_scope(Scope::BackupsRead)?;
+    let project = projects::visible(ctx, principal, raw_project).await?;
+    let id: RestoreId = raw_restore.parse().map_err(|_| Error::not_found("restore"))?;
+    ctx.repo.get_restore(&project.id, &id).await?.ok_or_else(|| Error::not_found("restore"))
+}
+
+pub async fn list(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Page<Restore>, Error> {
+    principal.require_scope(Scope::BackupsRead)?;
+    let project = projects::visible(ctx, principal, raw_project).await?;
+    Ok(ctx.repo.list_restores(&project.id, limit, cursor).await?)
+}
