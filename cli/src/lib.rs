@@ -3,6 +3,7 @@
 mod client;
 mod exit;
 mod output;
+mod restore;
 mod wait;
 
 use clap::{Args, Parser, Subcommand};
@@ -33,14 +34,110 @@ enum Command {
     /// Create, list and inspect projects.
     #[command(subcommand)]
     Projects(ProjectsCmd),
-    /// Print the project's direct connection URL (ready for psql).
-    ConnectionString,
+    /// Print the direct connection URL (ready for psql) of the project or of a preview.
+    ConnectionString {
+        /// A preview database (id or name) instead of the project.
+        #[arg(long)]
+        preview: Option<String>,
+    },
     /// Take, list and delete backups.
     #[command(subcommand)]
     Backups(BackupsCmd),
     /// Inspect asynchronous jobs.
     #[command(subcommand)]
     Jobs(JobsCmd),
+    /// Restore a backup into a new preview (default), an existing preview, or the project.
+    Restore(RestoreArgs),
+    /// Past and running restores.
+    #[command(subcommand)]
+    Restores(RestoresCmd),
+    /// Preview databases: restore targets beside production, with a time to live.
+    #[command(subcommand)]
+    Preview(PreviewCmd),
+    /// Named points to restore to later.
+    #[command(subcommand)]
+    RestorePoints(RestorePointsCmd),
+}
+
+#[derive(Subcommand)]
+enum RestorePointsCmd {
+    /// Pin a label to a backup (kind backup) or to a moment (kind pitr).
+    Create {
+        #[arg(long)]
+        label: String,
+        #[arg(long, value_parser = ["backup", "pitr"])]
+        kind: Option<String>,
+        #[arg(long)]
+        backup_key: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    List,
+    Delete {
+        restore_point_id: String,
+    },
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// Key of the backup to restore (see `capydb backups list -o json`).
+    #[arg(long)]
+    backup_key: Option<String>,
+    /// A restore point to restore.
+    #[arg(long)]
+    restore_point: Option<String>,
+    /// Point-in-time recovery target (RFC 3339).
+    #[arg(long)]
+    restore_time: Option<String>,
+    /// new_preview, preview or project; inferred from --preview / --preview-name.
+    #[arg(long, value_parser = ["new_preview", "preview", "project"])]
+    target_kind: Option<String>,
+    /// An existing preview database (id or name) to overwrite.
+    #[arg(long, conflicts_with = "preview_name")]
+    preview: Option<String>,
+    /// Name of the new preview database.
+    #[arg(long)]
+    preview_name: Option<String>,
+    /// Hours the new preview lives (1-168, default 24).
+    #[arg(long)]
+    ttl_hours: Option<u32>,
+    /// Confirms overwriting the project's production database.
+    #[arg(long)]
+    confirm_project_overwrite: bool,
+    /// Restore an archive that failed verification.
+    #[arg(long)]
+    allow_unverified: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(Subcommand)]
+enum RestoresCmd {
+    List {
+        #[arg(long, default_value_t = 25)]
+        limit: u32,
+    },
+    Get {
+        restore_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PreviewCmd {
+    List,
+    /// Show a preview database (id or name), with its connection URL.
+    Get {
+        preview: String,
+    },
+    Delete {
+        preview: String,
+    },
+    /// Give the preview a new time to live, counted from now.
+    Extend {
+        preview: String,
+        #[arg(long)]
+        ttl_hours: u32,
+    },
 }
 
 #[derive(Args)]
@@ -145,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let out = cli.output;
     match &cli.command {
         Command::Projects(cmd) => projects(&cli, &api, cmd, out).await,
-        Command::ConnectionString => {
+        Command::ConnectionString { preview: None } => {
             let v = api.get(&format!("/v1/projects/{}/connections", cli.project()?)).await?;
             match out {
                 Format::Json => output::json(&v),
@@ -153,9 +250,35 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::ConnectionString { preview: Some(preview) } => {
+            let id = preview_id(&cli, &api, preview).await?;
+            let v = api.get(&format!("/v1/preview-databases/{id}")).await?;
+            match out {
+                Format::Json => output::json(&v["preview_database"]["connection"]),
+                Format::Table => println!("{}", field(&v["preview_database"]["connection"], "direct_url")),
+            }
+            Ok(())
+        }
+        Command::Restore(args) => restore::run(&cli, &api, args, out).await,
+        Command::Restores(cmd) => restore::history(&cli, &api, cmd, out).await,
+        Command::Preview(cmd) => restore::previews(&cli, &api, cmd, out).await,
+        Command::RestorePoints(cmd) => restore::points(&cli, &api, cmd, out).await,
         Command::Backups(cmd) => backups(&cli, &api, cmd, out).await,
         Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
     }
+}
+
+/// A preview's id from its id or its name (names are unique per project).
+async fn preview_id(cli: &Cli, api: &Api, id_or_name: &str) -> Result<String, CliError> {
+    if id_or_name.starts_with("pvw_") {
+        return Ok(id_or_name.to_string());
+    }
+    let v = api.get(&format!("/v1/projects/{}/preview-databases?limit=100", cli.project()?)).await?;
+    v["preview_databases"]
+        .as_array()
+        .and_then(|list| list.iter().find(|p| p["name"] == id_or_name))
+        .map(|p| field(p, "id"))
+        .ok_or_else(|| CliError::NotFound(format!("no preview database named {id_or_name} in this project")))
 }
 
 fn print_project(p: &Value) {

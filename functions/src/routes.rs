@@ -2,7 +2,7 @@
 //! resource `function`); the local runtime serves the same table, and a test holds it equal to
 //! `template.yaml`.
 
-use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restores};
+use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restore_points, restores};
 use crate::http::{error_response, HttpResult};
 use capydb_shared::services::Context;
 use lambda_http::{Body, Request, Response};
@@ -30,6 +30,9 @@ pub enum RouteId {
     PreviewsGet,
     PreviewsExtend,
     PreviewsDelete,
+    RestorePointsCreate,
+    RestorePointsList,
+    RestorePointsDelete,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +53,27 @@ macro_rules! route {
 }
 
 pub const ROUTES: &[Route] = &[
+    route!(
+        RestorePointsCreate,
+        "POST",
+        "/v1/projects/{project_id}/restore-points",
+        "RestorePointsCreateFunction",
+        "restore-points-create"
+    ),
+    route!(
+        RestorePointsList,
+        "GET",
+        "/v1/projects/{project_id}/restore-points",
+        "RestorePointsListFunction",
+        "restore-points-list"
+    ),
+    route!(
+        RestorePointsDelete,
+        "DELETE",
+        "/v1/projects/{project_id}/restore-points/{restore_point_id}",
+        "RestorePointsDeleteFunction",
+        "restore-points-delete"
+    ),
     route!(RestoresCreate, "POST", "/v1/projects/{project_id}/restores", "RestoresCreateFunction", "restores-create"),
     route!(RestoresList, "GET", "/v1/projects/{project_id}/restores", "RestoresListFunction", "restores-list"),
     route!(
@@ -131,6 +155,9 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
         RouteId::PreviewsGet => previews::get(ctx, req).await,
         RouteId::PreviewsExtend => previews::extend(ctx, req).await,
         RouteId::PreviewsDelete => previews::delete(ctx, req).await,
+        RouteId::RestorePointsCreate => restore_points::create(ctx, req).await,
+        RouteId::RestorePointsList => restore_points::list(ctx, req).await,
+        RouteId::RestorePointsDelete => restore_points::delete(ctx, req).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

@@ -71,3 +71,43 @@ async fn exit_codes_say_what_went_wrong() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_seed_command_lands_the_backup_in_a_named_preview() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-1").await;
+    let url = stdout(&env.cli(&["connection-string"], Some(&project))).trim().to_string();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)").await.unwrap();
+    let out = env.cli(&["backups", "create", "--wait", "-o", "json"], Some(&project));
+    let backup: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = backup["backup"]["backup_key"].as_str().unwrap().to_string();
+    client.batch_execute("DELETE FROM t").await.unwrap();
+
+    let out = env.cli(
+        &["restore", "--backup-key", &key, "--preview-name", "inspect-monday", "--ttl-hours", "24", "--wait"],
+        Some(&project),
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("inspect-monday"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("capydb connection-string --preview inspect-monday"), "{}", stdout(&out));
+
+    let preview_url = env.cli(&["connection-string", "--preview", "inspect-monday"], Some(&project));
+    assert!(preview_url.status.success(), "{}", String::from_utf8_lossy(&preview_url.stderr));
+    let (pc, conn) = tokio_postgres::connect(stdout(&preview_url).trim(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let n: i64 = pc.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2, "the preview holds the backed-up rows");
+    assert!(stdout(&env.cli(&["preview", "list"], Some(&project))).contains("inspect-monday"));
+
+    // Overwriting production without the flag, with no terminal to confirm on: usage, nothing sent.
+    let out = env.cli(&["restore", "--backup-key", &key, "--target-kind", "project"], Some(&project));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let restores = env.cli(&["restores", "list", "-o", "json"], Some(&project));
+    let restores: serde_json::Value = serde_json::from_slice(&restores.stdout).unwrap();
+    assert_eq!(restores["restores"].as_array().unwrap().len(), 1, "no second restore was requested");
+
+    let out = env.cli(&["preview", "delete", "inspect-monday"], Some(&project));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -336,3 +336,50 @@ async fn previews_expire_by_themselves_and_can_be_extended_or_deleted() {
     let (_, listed) = env.get(&format!("/v1/projects/{project}/preview-databases")).await;
     assert!(listed["preview_databases"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_points_name_a_backup_pin_it_and_restore_it() {
+    let env = TestEnv::new().await;
+    let (project, _) = project_with(&env, &["launch-day"]).await;
+    let key = backup(&env, &project).await;
+    let url = project_url(&env, &project).await;
+    change(&env, &url, "DELETE FROM accounts").await;
+    let points = format!("/v1/projects/{project}/restore-points");
+
+    let (status, created) =
+        env.post(&points, json!({ "label": "pre-launch", "backup_key": key, "note": "before the launch" })).await;
+    assert_eq!(status, 201, "{created}");
+    let point = created["restore_point"].clone();
+    assert_eq!((point["kind"].as_str(), point["state"].as_str()), (Some("backup"), Some("active")), "kind inferred");
+    let (status, r) = env.post(&points, json!({ "label": "pre-launch", "backup_key": key })).await;
+    assert_eq!(status, 409, "labels are unique per project: {r}");
+    let (status, r) = env.post(&points, json!({ "label": "now", "kind": "pitr" })).await;
+    assert_eq!(status, 422, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("local-1"), "names the region: {r}");
+    let (status, r) = env.post(&points, json!({ "label": "x".repeat(201), "backup_key": key })).await;
+    assert_eq!((status, r["field"].as_str()), (400, Some("label")), "{r}");
+    let (status, r) = env.post(&points, json!({ "label": "bad", "kind": "snapshot" })).await;
+    assert_eq!((status, r["field"].as_str()), (400, Some("kind")), "{r}");
+
+    // A pinned backup cannot be deleted while its point exists.
+    let backup_id = point["backup_id"].as_str().unwrap();
+    let (status, r) =
+        env.call("DELETE", &format!("/v1/projects/{project}/backups/{backup_id}"), Some(&env.key), None, None).await;
+    assert_eq!(status, 409, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("pre-launch"), "{r}");
+
+    let r = restore_done(&env, &project, json!({ "restore_point_id": point["id"], "preview_name": "check" })).await;
+    assert_eq!(r["state"], "completed", "{r}");
+    assert_eq!(r["source_restore_point_id"], point["id"]);
+    assert_eq!(names_in(&preview_url(&env, r["preview_id"].as_str().unwrap()).await).await, vec!["launch-day"]);
+
+    let (_, listed) = env.get(&points).await;
+    assert_eq!(listed["restore_points"].as_array().unwrap().len(), 1);
+    assert!(listed.get("pitr_window_days").is_some());
+    let (status, _) =
+        env.call("DELETE", &format!("{points}/{}", point["id"].as_str().unwrap()), Some(&env.key), None, None).await;
+    assert_eq!(status, 200);
+    let (status, r) =
+        env.call("DELETE", &format!("/v1/projects/{project}/backups/{backup_id}"), Some(&env.key), None, None).await;
+    assert_eq!(status, 200, "unpinned now: {r}");
+}

@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod previews;
 pub mod projects;
 pub mod regions;
+pub mod restore_points;
 pub mod restores;
 
 use crate::http::query_param;

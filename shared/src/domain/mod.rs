@@ -9,5 +9,6 @@ pub mod organizations;
 pub mod pagination;
 pub mod previews;
 pub mod projects;
+pub mod restore_points;
 pub mod restores;
 pub mod scopes;

@@ -1,5 +1,5 @@
 use super::idempotency::{winner, IdempotencyKey};
-use super::{projects, Context};
+use super::{projects, restore_points, Context};
 use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
 use crate::domain::backups::{manifest_key, Backup, BackupKind, BackupState};
@@ -114,6 +114,16 @@ pub async fn delete(
         return Err(Error::Conflict {
             message: format!("backup {} is still in progress (job {})", backup.id, backup.job_id),
             job_id: Some(backup.job_id.to_string()),
+        });
+    }
+    let pins = restore_points::pinning(ctx, &project.id, &backup.id).await?;
+    if let Some(point) = pins.first() {
+        return Err(Error::Conflict {
+            message: format!(
+                "backup {} is pinned by restore point {} ({}); delete the restore point first",
+                backup.id, point.label, point.id
+            ),
+            job_id: None,
         });
     }
     if let Some(key) = &backup.backup_key {

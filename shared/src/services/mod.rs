@@ -13,6 +13,7 @@ pub mod previews;
 pub mod projects;
 pub mod provision_worker;
 pub mod regions;
+pub mod restore_points;
 pub mod restore_worker;
 pub mod restores;
 pub mod sweeper;

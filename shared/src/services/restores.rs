@@ -3,7 +3,7 @@
 //! change per project at a time).
 
 use super::idempotency::{winner, IdempotencyKey};
-use super::{projects, Context};
+use super::{projects, restore_points, Context};
 use crate::adapters::crypto::random_password;
 use crate::adapters::dynamo::{RestoreConflict, StoreError};
 use crate::auth::{Credential, OrgRole, Principal};
@@ -64,11 +64,6 @@ pub async fn request(
             "point-in-time recovery (restore_time) is not available yet; restore from a backup_key".into(),
         ));
     }
-    if req.restore_point_id.is_some() {
-        return Err(Error::Unprocessable(
-            "restore points are not available yet; restore from the backup_key the point names".into(),
-        ));
-    }
     if req.target_kind == TargetKind::Project {
         if !req.confirm_project_overwrite {
             return Err(Error::invalid(
@@ -90,9 +85,19 @@ pub async fn request(
     if project.state != ProjectState::Ready {
         return Err(Error::Conflict { message: "the project database is not ready".into(), job_id: None });
     }
-    let backup =
-        source_backup(ctx, &project, req.backup_key.as_deref().expect("one source"), req.allow_unverified_backup)
-            .await?;
+    let (key, point) = match (&req.backup_key, &req.restore_point_id) {
+        (Some(key), _) => (key.clone(), None),
+        (None, Some(raw)) => {
+            let point = restore_points::find(ctx, &project.id, raw).await?;
+            let key = point
+                .backup_key
+                .clone()
+                .ok_or_else(|| Error::Unprocessable(format!("restore point {} has no backup", point.id)))?;
+            (key, Some(point.id))
+        }
+        (None, None) => unreachable!("exactly one source was checked above"),
+    };
+    let backup = source_backup(ctx, &project, &key, req.allow_unverified_backup).await?;
     // Both are checked again inside the transaction; checking first keeps refused requests
     // from costing a cancelled transaction.
     let lock = req.target_kind != TargetKind::NewPreview;
@@ -144,7 +149,7 @@ pub async fn request(
         source_kind: "backup".into(),
         source_backup_id: backup.id.clone(),
         source_backup_key: backup.backup_key.clone().unwrap_or_default(),
-        source_restore_point_id: None,
+        source_restore_point_id: point.map(|p| p.to_string()),
         target_kind: req.target_kind,
         preview_id: preview.as_ref().map(|p| p.id.clone()),
         allow_unverified_backup: req.allow_unverified_backup,

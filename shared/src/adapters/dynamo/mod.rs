@@ -9,6 +9,7 @@ mod jobs;
 mod organizations;
 mod previews;
 mod projects;
+mod restore_points;
 mod restores;
 pub mod schema;
 

@@ -1,0 +1,66 @@
+//! Restore points: a label pinned to a backup (`kind: backup`) or to a moment (`kind: pitr`).
+
+use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestorePointKind {
+    Backup,
+    Pitr,
+}
+
+impl RestorePointKind {
+    /// The kind asked for, or the one the other fields imply (a backup key means `backup`).
+    pub fn parse(value: Option<&str>, has_backup_key: bool) -> Result<Self, Error> {
+        match value {
+            Some("backup") => Ok(RestorePointKind::Backup),
+            Some("pitr") => Ok(RestorePointKind::Pitr),
+            None if has_backup_key => Ok(RestorePointKind::Backup),
+            None => Ok(RestorePointKind::Pitr),
+            Some(other) => Err(Error::invalid("kind", format!("kind must be backup or pitr (got `{other}`)"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestorePointState {
+    Active,
+    /// Its backup or moment can no longer be restored.
+    Stale,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestorePoint {
+    pub id: RestorePointId,
+    pub project_id: ProjectId,
+    pub org_id: OrgId,
+    pub label: String,
+    pub kind: RestorePointKind,
+    pub backup_id: Option<BackupId>,
+    pub backup_key: Option<String>,
+    pub pitr_time: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    pub state: RestorePointState,
+    pub created_at: DateTime<Utc>,
+}
+
+pub const NOTE_MAX_CHARS: usize = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_is_inferred_from_the_backup_key_and_checked() {
+        assert_eq!(RestorePointKind::parse(None, true).unwrap(), RestorePointKind::Backup);
+        assert_eq!(RestorePointKind::parse(None, false).unwrap(), RestorePointKind::Pitr);
+        assert_eq!(RestorePointKind::parse(Some("pitr"), true).unwrap(), RestorePointKind::Pitr);
+        assert!(
+            matches!(RestorePointKind::parse(Some("snapshot"), false), Err(Error::InvalidField { field, .. }) if field == "kind")
+        );
+    }
+}
