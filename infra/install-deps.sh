@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, skipping whatever is already there:
 #   - PostgreSQL server and client binaries (Debian packages), and the `postgres` system user
+#   - jq, which the README's walkthrough uses to pick fields out of `-o json`
 #   - a Python venv at .capydb/venv with moto[server] and cfn-lint (versions pinned in requirements.txt)
 # The Rust toolchain itself must already be installed (rustup); this script checks for it.
 set -euo pipefail
@@ -26,6 +27,11 @@ if ! pg_server_found || ! command -v pg_dump >/dev/null || ! command -v pg_resto
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
 pg_server_found || { say "PostgreSQL server binaries are still missing after install"; exit 1; }
+if ! command -v jq >/dev/null; then
+  say "installing jq"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 id postgres >/dev/null 2>&1 || as_root useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 command -v runuser >/dev/null || { say "runuser (util-linux) is required to run clusters as postgres"; exit 1; }
 
