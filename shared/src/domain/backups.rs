@@ -104,6 +104,11 @@ pub fn object_key(project: &ProjectId, backup: &BackupId) -> String {
     format!("projects/{project}/backups/{backup}.dump.zst")
 }
 
+/// The backup id an object key of `project` names, if it is one of this layout.
+pub fn backup_id_of_key(project: &ProjectId, key: &str) -> Option<BackupId> {
+    key.strip_prefix(&format!("projects/{project}/backups/"))?.strip_suffix(".dump.zst")?.parse().ok()
+}
+
 pub fn manifest_key(project: &ProjectId, backup: &BackupId) -> String {
     format!("projects/{project}/backups/{backup}.manifest.json")
 }
@@ -167,5 +172,8 @@ mod tests {
             "projects/prj_01j0000000000000000000000z/backups/bkp_01j0000000000000000000000z.dump.zst"
         );
         assert!(manifest_key(&p, &b).ends_with(".manifest.json"));
+        assert_eq!(backup_id_of_key(&p, &object_key(&p, &b)), Some(b.clone()));
+        assert_eq!(backup_id_of_key(&ProjectId::generate(), &object_key(&p, &b)), None, "another project's key");
+        assert_eq!(backup_id_of_key(&p, "projects/x/backups/y.dump.zst"), None);
     }
 }

@@ -2,7 +2,7 @@ use super::idempotency::{winner, IdempotencyKey};
 use super::{projects, restore_points, Context};
 use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
-use crate::domain::backups::{manifest_key, Backup, BackupKind, BackupState};
+use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState};
 use crate::domain::jobs::{Job, JobType};
 use crate::domain::names::BackupLabel;
 use crate::domain::pagination::{Cursor, Page};
@@ -26,8 +26,7 @@ pub async fn request(
     label: Option<BackupLabel>,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<(Backup, Job), Error> {
-    principal.require_scope(Scope::BackupsWrite)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     if let Some(key) = idempotency {
         if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
             return load_created(ctx, &project, prev).await;
@@ -77,9 +76,21 @@ async fn load_created(ctx: &Context, project: &Project, created: Created) -> Res
 }
 
 pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Backup, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     find(ctx, &project, raw_backup).await
+}
+
+/// The backup an object key names, if it is one of `project`'s. A key that is not of this
+/// project's layout is a 400 naming `backup_key`; a well-formed unknown one is a 404.
+pub async fn by_key(ctx: &Context, project: &Project, key: &str) -> Result<Backup, Error> {
+    let id = backup_id_of_key(&project.id, key).ok_or_else(|| {
+        Error::invalid(
+            "backup_key",
+            format!("backup_key must be a key of this project (projects/{}/backups/<backup id>.dump.zst)", project.id),
+        )
+    })?;
+    let backup = ctx.repo.get_backup(&project.id, &id).await?;
+    backup.filter(|b| b.backup_key.as_deref() == Some(key)).ok_or_else(|| Error::not_found("backup"))
 }
 
 async fn find(ctx: &Context, project: &Project, raw_backup: &str) -> Result<Backup, Error> {
@@ -94,8 +105,7 @@ pub async fn list(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Backup>, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     Ok(ctx.repo.list_backups(&project.id, limit, cursor).await?)
 }
 
@@ -107,8 +117,7 @@ pub async fn delete(
     raw_project: &str,
     raw_backup: &str,
 ) -> Result<Backup, Error> {
-    principal.require_scope(Scope::BackupsWrite)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     let backup = find(ctx, &project, raw_backup).await?;
     if matches!(backup.state, BackupState::Pending | BackupState::Running) {
         return Err(Error::Conflict {

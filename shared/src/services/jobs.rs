@@ -34,8 +34,7 @@ pub async fn list(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Job>, Error> {
-    principal.require_scope(Scope::JobsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::JobsRead, raw_project).await?;
     Ok(ctx.repo.list_jobs(&project.id, limit, cursor).await?)
 }
 

@@ -29,8 +29,7 @@ pub async fn list(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<PreviewDatabase>, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
 }
 

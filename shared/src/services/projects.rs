@@ -88,9 +88,14 @@ pub async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Resu
     }
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
-    principal.require_scope(Scope::ProjectsRead)?;
+/// [`visible`], for a caller that must also hold `scope`.
+pub async fn visible_with(ctx: &Context, principal: &Principal, scope: Scope, raw_id: &str) -> Result<Project, Error> {
+    principal.require_scope(scope)?;
     visible(ctx, principal, raw_id).await
+}
+
+pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
+    visible_with(ctx, principal, Scope::ProjectsRead, raw_id).await
 }
 
 pub async fn list(

@@ -1,7 +1,7 @@
 //! Restore points of kind `backup`: a memorable label for a verified backup, which also keeps
 //! that backup from being deleted while the point exists.
 
-use super::{projects, Context};
+use super::{backups, projects, Context};
 use crate::auth::Principal;
 use crate::domain::backups::BackupState;
 use crate::domain::names::BackupLabel;
@@ -24,8 +24,7 @@ pub async fn create(
     raw_project: &str,
     new: NewRestorePoint,
 ) -> Result<RestorePoint, Error> {
-    principal.require_scope(Scope::BackupsWrite)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     if new.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
         return Err(Error::invalid("note", format!("note must be at most {NOTE_MAX_CHARS} characters")));
     }
@@ -38,7 +37,7 @@ pub async fn create(
     let key = new
         .backup_key
         .ok_or_else(|| Error::invalid("backup_key", "a restore point of kind backup needs backup_key"))?;
-    let backup = backup_of_key(ctx, &project.id, &key).await?;
+    let backup = backups::by_key(ctx, &project, &key).await?;
     if backup.state != BackupState::Completed {
         return Err(Error::Unprocessable(format!("backup {} is not a completed, verified backup", backup.id)));
     }
@@ -69,25 +68,6 @@ fn label_taken() -> Error {
     Error::Conflict { message: "a restore point with this label already exists in the project".into(), job_id: None }
 }
 
-async fn backup_of_key(ctx: &Context, project: &ProjectId, key: &str) -> Result<crate::domain::backups::Backup, Error> {
-    let prefix = format!("projects/{project}/backups/");
-    let id: BackupId = key
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.strip_suffix(".dump.zst"))
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| {
-            Error::invalid(
-                "backup_key",
-                format!("backup_key must be a key of this project ({prefix}<backup id>.dump.zst)"),
-            )
-        })?;
-    ctx.repo
-        .get_backup(project, &id)
-        .await?
-        .filter(|b| b.backup_key.as_deref() == Some(key))
-        .ok_or_else(|| Error::not_found("backup"))
-}
-
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
@@ -95,8 +75,7 @@ pub async fn list(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<RestorePoint>, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     Ok(ctx.repo.list_restore_points(&project.id, limit, cursor).await?)
 }
 
@@ -112,8 +91,7 @@ pub async fn delete(
     raw_project: &str,
     raw_id: &str,
 ) -> Result<RestorePoint, Error> {
-    principal.require_scope(Scope::BackupsWrite)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     let point = find(ctx, &project.id, raw_id).await?;
     ctx.repo.delete_restore_point(&point).await?;
     Ok(point)

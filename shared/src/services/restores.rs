@@ -3,7 +3,7 @@
 //! change per project at a time).
 
 use super::idempotency::{winner, IdempotencyKey};
-use super::{projects, restore_points, Context};
+use super::{backups, projects, restore_points, Context};
 use crate::adapters::crypto::random_password;
 use crate::adapters::dynamo::{RestoreConflict, StoreError};
 use crate::auth::{Credential, OrgRole, Principal};
@@ -14,7 +14,7 @@ use crate::domain::previews::{self, PreviewDatabase, PreviewName, PreviewState, 
 use crate::domain::projects::{Project, ProjectState};
 use crate::domain::restores::{Restore, RestoreState, TargetKind};
 use crate::domain::scopes::Scope;
-use crate::ids::{BackupId, JobId, PreviewId, RestoreId};
+use crate::ids::{JobId, PreviewId, RestoreId};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 
@@ -50,8 +50,7 @@ pub async fn request(
     req: RestoreRequest,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Requested, Error> {
-    principal.require_scope(Scope::BackupsWrite)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     let sources = [req.backup_key.is_some(), req.restore_point_id.is_some(), req.restore_time.is_some()];
     if sources.iter().filter(|s| **s).count() != 1 {
         return Err(Error::invalid(
@@ -193,21 +192,7 @@ fn name_taken() -> Error {
 
 /// The backup a key names, if it belongs to the project and may be restored.
 async fn source_backup(ctx: &Context, project: &Project, key: &str, allow_unverified: bool) -> Result<Backup, Error> {
-    let prefix = format!("projects/{}/backups/", project.id);
-    let id = key
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.strip_suffix(".dump.zst"))
-        .and_then(|id| id.parse::<BackupId>().ok())
-        .ok_or_else(|| {
-            Error::invalid(
-                "backup_key",
-                format!("backup_key must be a key of this project ({prefix}<backup id>.dump.zst)"),
-            )
-        })?;
-    let backup = ctx.repo.get_backup(&project.id, &id).await?.ok_or_else(|| Error::not_found("backup"))?;
-    if backup.backup_key.as_deref() != Some(key) {
-        return Err(Error::not_found("backup"));
-    }
+    let backup = backups::by_key(ctx, project, key).await?;
     let verified = backup.state == BackupState::Completed && backup.verification_state == VerificationState::Verified;
     let salvage = allow_unverified && backup.verification_state == VerificationState::Failed;
     if !(verified || salvage) {
@@ -252,8 +237,7 @@ async fn load_created(ctx: &Context, project: &Project, created: Created) -> Res
 }
 
 pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_restore: &str) -> Result<Restore, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     let id: RestoreId = raw_restore.parse().map_err(|_| Error::not_found("restore"))?;
     ctx.repo.get_restore(&project.id, &id).await?.ok_or_else(|| Error::not_found("restore"))
 }
@@ -265,7 +249,6 @@ pub async fn list(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Restore>, Error> {
-    principal.require_scope(Scope::BackupsRead)?;
-    let project = projects::visible(ctx, principal, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     Ok(ctx.repo.list_restores(&project.id, limit, cursor).await?)
 }

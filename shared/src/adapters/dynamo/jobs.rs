@@ -6,7 +6,7 @@ use super::backups::backup_put;
 use super::previews::preview_put;
 use super::projects::project_put;
 use super::restores::{lock_release, restore_put};
-use super::{backend, from_item, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
+use super::{backend, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
 use crate::domain::events::Event;
 use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
@@ -197,30 +197,6 @@ impl Repository {
 
     /// Jobs whose due time in `bucket` is at or before `now`.
     pub async fn due_jobs(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::schema::DUE_INDEX)
-                .key_condition_expression("due_pk = :b AND due_sk <= :upto")
-                .expression_attribute_values(":b", s(bucket))
-                .expression_attribute_values(":upto", s(due_sort_key(now, "~")))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in out.items.unwrap_or_default() {
-                if item.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("job") {
-                    jobs.push(from_item(item)?);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(jobs),
-            }
-        }
+        self.due_items(bucket, now, "job").await
     }
 }

@@ -221,6 +221,40 @@ impl Repository {
         self.page(out.items, out.last_evaluated_key)
     }
 
+    /// Items of `item_type` in a due-index bucket whose due time is at or before `now`.
+    async fn due_items<T: DeserializeOwned>(
+        &self,
+        bucket: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        item_type: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::DUE_INDEX)
+                .key_condition_expression("due_pk = :b AND due_sk <= :upto")
+                .expression_attribute_values(":b", s(bucket))
+                .expression_attribute_values(":upto", s(crate::domain::jobs::due_sort_key(now, "~")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                if item.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some(item_type) {
+                    found.push(from_item(item)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(found),
+            }
+        }
+    }
+
     fn page<T: DeserializeOwned>(&self, items: Option<Vec<Item>>, last: Option<Item>) -> Result<Page<T>, StoreError> {
         let items = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, next_cursor: key_to_cursor(last.as_ref()) })

@@ -4,7 +4,7 @@
 
 use super::jobs::event_put;
 use super::projects::project_pk;
-use super::{backend, put, s, to_item, Item, Keys, Repository, StoreError};
+use super::{put, s, to_item, Item, Keys, Repository, StoreError};
 use crate::domain::events::Event;
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
@@ -103,22 +103,6 @@ impl Repository {
         bucket: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<PreviewDatabase>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(super::schema::DUE_INDEX)
-            .key_condition_expression("due_pk = :b AND due_sk <= :upto")
-            .expression_attribute_values(":b", s(bucket))
-            .expression_attribute_values(":upto", s(due_sort_key(now, "~")))
-            .send()
-            .await
-            .map_err(backend)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("preview"))
-            .map(super::from_item)
-            .collect()
+        self.due_items(bucket, now, "preview").await
     }
 }
