@@ -189,6 +189,28 @@ enum BackupsCmd {
     Delete {
         backup_id: String,
     },
+    /// The project's daily backup schedule.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+}
+
+#[derive(Subcommand)]
+enum ScheduleCmd {
+    Get,
+    /// Create or replace the daily schedule (UTC) and turn it on.
+    Set {
+        #[arg(long)]
+        hour: u32,
+        #[arg(long)]
+        minute: u32,
+        /// Days each scheduled backup is kept (1-365, default 14).
+        #[arg(long)]
+        retention_days: Option<u32>,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Keep the schedule's settings but stop running it.
+    Disable,
 }
 
 #[derive(Subcommand)]
@@ -408,6 +430,7 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
                         ("VERIFIED", &|b| field(b, "verification_state")),
                         ("SIZE", &|b| size(b["size_bytes"].as_u64())),
                         ("KIND", &|b| field(b, "kind")),
+                        ("EXPIRES", &|b| field(b, "expires_at")),
                         ("CREATED", &|b| field(b, "created_at")),
                     ],
                 ),
@@ -422,6 +445,7 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
             }
             Ok(())
         }
+        BackupsCmd::Schedule(cmd) => schedule(api, project, cmd, out).await,
         BackupsCmd::Delete { backup_id } => {
             let v = api.delete(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
             match out {
@@ -431,6 +455,61 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
             Ok(())
         }
     }
+}
+
+fn describe_schedule(s: &Value) -> String {
+    let time = format!("{:02}:{:02}", s["cron_hour"].as_u64().unwrap_or(0), s["cron_minute"].as_u64().unwrap_or(0));
+    let state = if s["is_active"] == true { "" } else { " (disabled)" };
+    let mut text =
+        format!("daily at {time} UTC, retention {}d, label {}{state}", field(s, "retention_days"), field(s, "label"));
+    if s["is_active"] == true {
+        text.push_str(&format!("\nnext run: {}", field(s, "next_run_at")));
+    }
+    if s["last_run_at"].is_string() {
+        text.push_str(&format!("\nlast run: {} (job {})", field(s, "last_run_at"), field(s, "last_job_id")));
+    }
+    text
+}
+
+async fn schedule(api: &Api, project: &str, cmd: &ScheduleCmd, out: Format) -> Result<(), CliError> {
+    let path = format!("/v1/projects/{project}/scheduled-backups");
+    let v = match cmd {
+        ScheduleCmd::Get => {
+            let v = api.get(&path).await?;
+            match v["scheduled_backups"].as_array().and_then(|l| l.first()) {
+                Some(s) => json!({ "scheduled_backup": s }),
+                None if out == Format::Json => v,
+                None => {
+                    println!("no backup schedule (set one with: capydb backups schedule set --hour H --minute M)");
+                    return Ok(());
+                }
+            }
+        }
+        ScheduleCmd::Set { hour, minute, retention_days, label } => {
+            let mut body = json!({ "cron_hour": hour, "cron_minute": minute, "is_active": true });
+            if let Some(d) = retention_days {
+                body["retention_days"] = json!(d);
+            }
+            if let Some(l) = label {
+                body["label"] = json!(l);
+            }
+            api.put(&format!("{path}/default"), body).await?
+        }
+        ScheduleCmd::Disable => {
+            let current = api.get(&path).await?;
+            let Some(s) = current["scheduled_backups"].as_array().and_then(|l| l.first()).cloned() else {
+                return Err(CliError::NotFound("this project has no backup schedule".into()));
+            };
+            let body = json!({ "cron_hour": s["cron_hour"], "cron_minute": s["cron_minute"], "is_active": false,
+                               "label": s["label"], "retention_days": s["retention_days"] });
+            api.put(&format!("{path}/default"), body).await?
+        }
+    };
+    match out {
+        Format::Json => output::json(&v),
+        Format::Table => println!("{}", describe_schedule(&v["scheduled_backup"])),
+    }
+    Ok(())
 }
 
 fn print_job(j: &Value) {

@@ -35,9 +35,11 @@ pub fn error_response(err: &Error) -> Response<Body> {
         Error::Store(_) | Error::ObjectStore(_) | Error::DataPlane(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
+        Error::SchedulerUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "scheduler_unavailable"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
-    let message = if status.is_server_error() {
+    // A scheduler outage's message says what state the schedule is in and what to do.
+    let message = if status.is_server_error() && !matches!(err, Error::SchedulerUnavailable(_)) {
         tracing::error!(error = %err, "request failed");
         "the service could not complete the request; please retry".to_string()
     } else {

@@ -52,3 +52,17 @@ pub async fn serve_sweeper(sweep: workers::Sweep) -> Result<(), lambda_runtime::
     }))
     .await
 }
+
+/// Serves the function the per-project daily schedules invoke.
+pub async fn serve_scheduled_backup() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = context().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<workers::ScheduledBackupInput>| async move {
+            workers::handle_scheduled_backup(ctx, event.payload)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        },
+    ))
+    .await
+}

@@ -2,7 +2,7 @@
 //! resource `function`); the local runtime serves the same table, and a test holds it equal to
 //! `template.yaml`.
 
-use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restore_points, restores};
+use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restore_points, restores, schedules};
 use crate::http::{error_response, HttpResult};
 use capydb_shared::services::Context;
 use lambda_http::{Body, Request, Response};
@@ -33,6 +33,9 @@ pub enum RouteId {
     RestorePointsCreate,
     RestorePointsList,
     RestorePointsDelete,
+    SchedulesList,
+    SchedulesPut,
+    SchedulesDelete,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +56,27 @@ macro_rules! route {
 }
 
 pub const ROUTES: &[Route] = &[
+    route!(
+        SchedulesList,
+        "GET",
+        "/v1/projects/{project_id}/scheduled-backups",
+        "SchedulesListFunction",
+        "schedules-list"
+    ),
+    route!(
+        SchedulesPut,
+        "PUT",
+        "/v1/projects/{project_id}/scheduled-backups/{schedule_id}",
+        "SchedulesPutFunction",
+        "schedules-put"
+    ),
+    route!(
+        SchedulesDelete,
+        "DELETE",
+        "/v1/projects/{project_id}/scheduled-backups/{schedule_id}",
+        "SchedulesDeleteFunction",
+        "schedules-delete"
+    ),
     route!(
         RestorePointsCreate,
         "POST",
@@ -158,6 +182,9 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
         RouteId::RestorePointsCreate => restore_points::create(ctx, req).await,
         RouteId::RestorePointsList => restore_points::list(ctx, req).await,
         RouteId::RestorePointsDelete => restore_points::delete(ctx, req).await,
+        RouteId::SchedulesList => schedules::list(ctx, req).await,
+        RouteId::SchedulesPut => schedules::put(ctx, req).await,
+        RouteId::SchedulesDelete => schedules::delete(ctx, req).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

@@ -96,6 +96,7 @@ fn every_template_function_is_declared_in_code_and_has_a_binary() {
         .map(|r| r.function)
         .chain(WORKERS.iter().map(|w| w.function))
         .chain(SCHEDULES.iter().map(|s| s.function))
+        .chain([crate::workers::SCHEDULED_BACKUP_FUNCTION])
         .collect();
     for (name, f) in functions(&t) {
         assert!(declared.contains(name.as_str()), "{name} is in template.yaml but not in the code");

@@ -6,7 +6,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
-use capydb_shared::services::{jobs, previews, sweeper, Context};
+use capydb_shared::services::{jobs, previews, retention, schedules, sweeper, Context};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,8 @@ pub enum Sweep {
     Jobs,
     /// Preview databases past their TTL.
     Previews,
+    /// Backups past their retention.
+    Retention,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +76,33 @@ pub const SCHEDULES: &[Schedule] = &[
         expression: "rate(5 minutes)",
         every_seconds: 300,
     },
+    Schedule {
+        sweep: Sweep::Retention,
+        function: "RetentionSweeperFunction",
+        binary: "sweeper-retention",
+        expression: "rate(1 hour)",
+        every_seconds: 3600,
+    },
 ];
+
+/// The function each project's daily schedule invokes (its schedules live in the scheduler,
+/// not in this table; the local runtime reads them back from there).
+pub const SCHEDULED_BACKUP_FUNCTION: &str = "ScheduledBackupFunction";
+
+/// Input of a project's schedule: our own JSON, not an EventBridge envelope.
+#[derive(Debug, Deserialize)]
+pub struct ScheduledBackupInput {
+    pub project_id: capydb_shared::ids::ProjectId,
+}
+
+pub async fn handle_scheduled_backup(
+    ctx: &Context,
+    input: ScheduledBackupInput,
+) -> Result<serde_json::Value, capydb_shared::Error> {
+    let run = schedules::run(ctx, &input.project_id, ctx.clock.now()).await?;
+    tracing::info!(project = %input.project_id, ?run, "scheduled backup");
+    Ok(serde_json::json!({ "result": format!("{run:?}") }))
+}
 
 #[derive(Deserialize)]
 struct JobKey {
@@ -112,6 +140,7 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
     let report = match sweep {
         Sweep::Jobs => serde_json::json!(sweeper::sweep_jobs(ctx, now).await?),
         Sweep::Previews => serde_json::json!({ "previews_removed": previews::sweep_expired(ctx, now).await? }),
+        Sweep::Retention => serde_json::json!(retention::sweep(ctx, now).await?),
     };
     tracing::info!(?sweep, %report, "sweep done");
     Ok(report)

@@ -46,6 +46,11 @@ pub struct Config {
     pub job_lease: Duration,
     pub job_max_attempts: u32,
     pub pg_bin_dir: Option<PathBuf>,
+    /// EventBridge Scheduler group holding the per-project daily backup schedules.
+    pub schedule_group: String,
+    /// The function the schedules invoke, and the role they invoke it with.
+    pub scheduled_backup_arn: String,
+    pub scheduler_role_arn: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -108,6 +113,15 @@ impl Config {
             job_lease: Duration::from_secs(lease),
             job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            schedule_group: get("CAPYDB_SCHEDULE_GROUP")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "capydb-backups".into()),
+            scheduled_backup_arn: get("CAPYDB_SCHEDULED_BACKUP_ARN")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "arn:aws:lambda:us-east-1:000000000000:function:capydb-scheduled-backup".into()),
+            scheduler_role_arn: get("CAPYDB_SCHEDULER_ROLE_ARN")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "arn:aws:iam::000000000000:role/capydb-scheduler".into()),
         })
     }
 

@@ -31,6 +31,9 @@ pub enum Error {
     ObjectStore(#[from] ObjectStoreError),
     #[error("database cluster error: {0}")]
     DataPlane(#[from] DataPlaneError),
+    /// The change is saved but the scheduler did not take it; repeating the request repairs it.
+    #[error("{0}")]
+    SchedulerUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

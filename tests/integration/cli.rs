@@ -111,3 +111,20 @@ async fn restore_seed_command_lands_the_backup_in_a_named_preview() {
     let out = env.cli(&["preview", "delete", "inspect-monday"], Some(&project));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_schedule_set_get_disable() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let out = env.cli(&["backups", "schedule", "get"], Some(&project));
+    assert!(stdout(&out).contains("no backup schedule"), "{}", stdout(&out));
+    let out = env
+        .cli(&["backups", "schedule", "set", "--hour", "3", "--minute", "5", "--retention-days", "30"], Some(&project));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).starts_with("daily at 03:05 UTC, retention 30d"), "{}", stdout(&out));
+    let out = env.cli(&["backups", "schedule", "disable"], Some(&project));
+    assert!(stdout(&out).contains("daily at 03:05 UTC, retention 30d, label scheduled (disabled)"), "{}", stdout(&out));
+    let out = env.cli(&["backups", "schedule", "set", "--hour", "25", "--minute", "0"], Some(&project));
+    assert_eq!(out.status.code(), Some(2), "out of range is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cron_hour"));
+}

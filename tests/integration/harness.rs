@@ -348,8 +348,13 @@ impl TestEnv {
 }
 
 async fn start_runtime(ctx: Context) -> Runtime {
-    let options =
-        Options { listen: ([127, 0, 0, 1], 0).into(), stream_poll: Duration::from_millis(100), schedules: false };
+    let options = Options {
+        listen: ([127, 0, 0, 1], 0).into(),
+        stream_poll: Duration::from_millis(100),
+        schedules: false,
+        // Tests fire schedules themselves.
+        project_schedules_every: Duration::from_secs(3600),
+    };
     Runtime::start(ctx, options).await.expect("local runtime starts")
 }
 

@@ -11,3 +11,4 @@ mod cli;
 mod failures;
 mod projects;
 mod restores;
+mod schedules;

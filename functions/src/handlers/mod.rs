@@ -8,6 +8,7 @@ pub mod projects;
 pub mod regions;
 pub mod restore_points;
 pub mod restores;
+pub mod schedules;
 
 use crate::http::query_param;
 use capydb_shared::domain::pagination::{Cursor, Limit};

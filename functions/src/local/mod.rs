@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod filter;
+pub mod scheduler;
 mod server;
 mod streams;
 
@@ -22,11 +23,18 @@ pub struct Options {
     pub stream_poll: Duration,
     /// Fire the scheduled functions on their timers (off in tests, which drive time themselves).
     pub schedules: bool,
+    /// How often the per-project schedules are read back from the scheduler and fired.
+    pub project_schedules_every: std::time::Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { listen: ([127, 0, 0, 1], 3000).into(), stream_poll: Duration::from_millis(250), schedules: true }
+        Options {
+            listen: ([127, 0, 0, 1], 3000).into(),
+            stream_poll: Duration::from_millis(250),
+            schedules: true,
+            project_schedules_every: Duration::from_secs(15),
+        }
     }
 }
 
@@ -42,6 +50,7 @@ pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
     ctx.repo.create_table_if_missing().await?;
     let sdk = aws::sdk_config(&ctx.config).await;
     S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.bucket.clone()).create_bucket_if_missing().await?;
+    ctx.scheduler.ensure_group().await?;
     Ok(())
 }
 
@@ -66,6 +75,7 @@ impl Runtime {
             cancel.clone(),
         ));
 
+        tasks.spawn(scheduler::fire(ctx.clone(), options.project_schedules_every, cancel.clone()));
         if options.schedules {
             for schedule in SCHEDULES {
                 let (ctx, cancel) = (ctx.clone(), cancel.clone());

@@ -29,3 +29,7 @@ pub fn s3(sdk: &aws_config::SdkConfig, config: &Config) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.endpoint_url.is_some()).build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
+
+pub fn scheduler(sdk: &aws_config::SdkConfig) -> aws_sdk_scheduler::Client {
+    aws_sdk_scheduler::Client::new(sdk)
+}

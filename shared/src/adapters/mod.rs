@@ -5,3 +5,4 @@ pub mod crypto;
 pub mod dynamo;
 pub mod postgres;
 pub mod s3;
+pub mod scheduler;

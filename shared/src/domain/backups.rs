@@ -51,6 +51,10 @@ pub struct Backup {
     pub verification_error: Option<String>,
     pub error: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When the retention sweep next looks at this backup: its expiry, or later while a restore
+    /// point pins it.
+    #[serde(default)]
+    pub retention_check_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -91,6 +95,7 @@ impl Backup {
             verification_error: None,
             error: None,
             expires_at: None,
+            retention_check_at: None,
             created_at: now,
             completed_at: None,
             updated_at: now,

@@ -11,4 +11,5 @@ pub mod previews;
 pub mod projects;
 pub mod restore_points;
 pub mod restores;
+pub mod schedules;
 pub mod scopes;

@@ -3,6 +3,7 @@ use crate::adapters::crypto::SecretBox;
 use crate::adapters::dynamo::Repository;
 use crate::adapters::postgres::PostgresDataPlane;
 use crate::adapters::s3::S3ObjectStore;
+use crate::adapters::scheduler::EventBridgeScheduler;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
@@ -18,6 +19,7 @@ pub struct Context {
     pub data_plane: Arc<dyn DataPlane>,
     pub clock: Arc<dyn Clock>,
     pub secrets: SecretBox,
+    pub scheduler: EventBridgeScheduler,
 }
 
 impl Context {
@@ -27,7 +29,21 @@ impl Context {
         let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
         let data_plane = Arc::new(PostgresDataPlane::new(config.pg_bin_dir.clone()));
         let secrets = SecretBox::new(&config.secrets_key);
-        Context { config: Arc::new(config), repo, objects, data_plane, clock: Arc::new(SystemClock), secrets }
+        let scheduler = EventBridgeScheduler::new(
+            aws::scheduler(&sdk),
+            config.schedule_group.clone(),
+            config.scheduled_backup_arn.clone(),
+            config.scheduler_role_arn.clone(),
+        );
+        Context {
+            config: Arc::new(config),
+            repo,
+            objects,
+            data_plane,
+            clock: Arc::new(SystemClock),
+            secrets,
+            scheduler,
+        }
     }
 
     pub fn region(&self, name: &str) -> Result<&RegionConfig, Error> {

@@ -16,6 +16,8 @@ pub mod regions;
 pub mod restore_points;
 pub mod restore_worker;
 pub mod restores;
+pub mod retention;
+pub mod schedules;
 pub mod sweeper;
 
 pub use context::Context;

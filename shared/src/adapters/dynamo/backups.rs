@@ -2,6 +2,7 @@ use super::projects::project_pk;
 use super::{backend, put, s, to_item, IdempotencyRecord, Item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
 use crate::domain::jobs::Job;
+use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{BackupId, ProjectId};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -11,13 +12,13 @@ fn backup_sk(id: &BackupId) -> String {
 }
 
 fn backup_item(backup: &Backup) -> Result<Item, StoreError> {
-    let keys = Keys {
-        pk: project_pk(&backup.project_id),
-        sk: backup_sk(&backup.id),
-        item_type: "backup",
-        gsi1: None,
-        due: None,
-    };
+    // Backups that expire sit in the due index at their expiry, for the retention sweep.
+    let due = backup
+        .retention_check_at
+        .or(backup.expires_at)
+        .map(|at| (due_bucket(at), due_sort_key(at, &format!("BACKUP#{}", backup.id))));
+    let keys =
+        Keys { pk: project_pk(&backup.project_id), sk: backup_sk(&backup.id), item_type: "backup", gsi1: None, due };
     to_item(backup, keys)
 }
 
@@ -53,6 +54,15 @@ impl Repository {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Backup>, StoreError> {
         self.query_prefix(&project_pk(project), "BACKUP#", limit, cursor).await
+    }
+
+    /// Backups whose retention ran out in `bucket` at or before `now`.
+    pub async fn due_backups(
+        &self,
+        bucket: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Backup>, StoreError> {
+        self.due_items(bucket, now, "backup").await
     }
 
     pub async fn delete_backup(&self, backup: &Backup) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ mod previews;
 mod projects;
 mod restore_points;
 mod restores;
+mod schedules;
 pub mod schema;
 
 pub use idempotency::IdempotencyRecord;

@@ -1,0 +1,41 @@
+//! The retention sweep (hourly): deletes backups past their `expires_at` — archive, manifest and
+//! record — reading only the due index. A backup pinned by a restore point is kept and looked at
+//! again an hour later, for as long as the point exists.
+
+use super::{restore_points, Context};
+use crate::domain::backups::{manifest_key, BackupState};
+use crate::domain::jobs::buckets_to_sweep;
+use crate::Error;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    pub deleted: u32,
+    pub pinned: u32,
+}
+
+pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport, Error> {
+    let mut report = RetentionReport::default();
+    for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
+        for mut backup in ctx.repo.due_backups(&bucket, now).await? {
+            let expired = backup.expires_at.is_some_and(|at| at <= now);
+            if !expired || matches!(backup.state, BackupState::Pending | BackupState::Running) {
+                continue;
+            }
+            if !restore_points::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty() {
+                backup.retention_check_at = Some(now + Duration::hours(1));
+                ctx.repo.update_backup(&backup).await?;
+                report.pinned += 1;
+                continue;
+            }
+            if let Some(key) = &backup.backup_key {
+                ctx.objects.delete(key).await?;
+            }
+            ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
+            ctx.repo.delete_backup(&backup).await?;
+            report.deleted += 1;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,124 @@
+//! Daily backup schedules. The table holds the truth; EventBridge Scheduler holds a copy that
+//! fires. A PUT writes the record (marked unsynced), then the scheduler, then marks the record
+//! synced — so a scheduler failure leaves a record that says so, and the next PUT repairs both.
+//! The fired function re-reads the record, so a stale copy in the scheduler cannot run a backup
+//! the record does not want.
+
+use super::{projects, Context};
+use crate::auth::Principal;
+use crate::domain::backups::{Backup, BackupKind};
+use crate::domain::jobs::{Job, JobType};
+use crate::domain::projects::ProjectState;
+use crate::domain::schedules::{scheduler_name, BackupSchedule, ScheduleSpec, SCHEDULE_ID};
+use crate::domain::scopes::Scope;
+use crate::ids::{BackupId, JobId, ProjectId};
+use crate::Error;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Vec<BackupSchedule>, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    Ok(ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.into_iter().collect())
+}
+
+pub async fn put(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    spec: ScheduleSpec,
+) -> Result<BackupSchedule, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let now = ctx.clock.now();
+    let previous = ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?;
+    let mut schedule = BackupSchedule {
+        id: SCHEDULE_ID.into(),
+        project_id: project.id.clone(),
+        org_id: project.org_id.clone(),
+        cron_hour: spec.cron_hour,
+        cron_minute: spec.cron_minute,
+        is_active: spec.is_active,
+        label: spec.label.clone(),
+        retention_days: spec.retention_days,
+        last_run_at: previous.as_ref().and_then(|p| p.last_run_at),
+        last_job_id: previous.as_ref().and_then(|p| p.last_job_id.clone()),
+        scheduler_synced: false,
+        created_at: previous.as_ref().map(|p| p.created_at).unwrap_or(now),
+        updated_at: now,
+    };
+    ctx.repo.put_schedule(&schedule).await?;
+    let input = json!({ "project_id": project.id }).to_string();
+    ctx.scheduler.put(&scheduler_name(&project.id), &spec.expression(), spec.is_active, &input).await.map_err(|e| {
+        tracing::error!(project = %project.id, error = %e, "scheduler rejected the schedule");
+        Error::SchedulerUnavailable("the schedule is saved but not yet in effect: the scheduler did not respond; repeat the request to apply it".into())
+    })?;
+    schedule.scheduler_synced = true;
+    ctx.repo.put_schedule(&schedule).await?;
+    Ok(schedule)
+}
+
+/// Removes the scheduler's copy first, so a failure leaves the record to retry the delete with.
+pub async fn delete(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<BackupSchedule, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let schedule =
+        ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.ok_or_else(|| Error::not_found("scheduled backup"))?;
+    ctx.scheduler.delete(&scheduler_name(&project.id)).await.map_err(|e| {
+        tracing::error!(project = %project.id, error = %e, "scheduler did not remove the schedule");
+        Error::SchedulerUnavailable(
+            "the schedule could not be removed: the scheduler did not respond; repeat the request".into(),
+        )
+    })?;
+    ctx.repo.delete_schedule(&project.id, SCHEDULE_ID).await?;
+    Ok(schedule)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduledRun {
+    Created(JobId),
+    /// Today's run exists already: the scheduler delivered twice.
+    AlreadyRan(JobId),
+    Skipped(&'static str),
+}
+
+/// What the schedule fires: one `scheduled` backup per project and UTC day, expiring after the
+/// schedule's retention.
+pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> Result<ScheduledRun, Error> {
+    let Some(mut schedule) = ctx.repo.get_schedule(project_id, SCHEDULE_ID).await? else {
+        return Ok(ScheduledRun::Skipped("no schedule"));
+    };
+    if !schedule.is_active {
+        return Ok(ScheduledRun::Skipped("schedule is disabled"));
+    }
+    let Some(project) = ctx.repo.get_project(project_id).await?.filter(|p| p.state == ProjectState::Ready) else {
+        return Ok(ScheduledRun::Skipped("project is not ready"));
+    };
+    let day = now.date_naive();
+    if let Some(job) = ctx.repo.scheduled_run(project_id, day).await? {
+        return Ok(ScheduledRun::AlreadyRan(job));
+    }
+    let mut job =
+        Job::new(JobType::Backup, project.org_id.clone(), project.id.clone(), ctx.config.job_max_attempts, now);
+    let mut backup = Backup::new(
+        BackupId::generate(),
+        project.id.clone(),
+        project.org_id.clone(),
+        job.id.clone(),
+        Some(schedule.label.clone()),
+        BackupKind::Scheduled,
+        project.database_name.clone(),
+        now,
+    );
+    backup.expires_at = Some(now + Duration::days(schedule.retention_days as i64));
+    job.backup_id = Some(backup.id.clone());
+    if !ctx.repo.create_scheduled_backup(&backup, &job, day).await? {
+        let job = ctx
+            .repo
+            .scheduled_run(project_id, day)
+            .await?
+            .ok_or_else(|| Error::Internal("run claim vanished".into()))?;
+        return Ok(ScheduledRun::AlreadyRan(job));
+    }
+    schedule.last_run_at = Some(now);
+    schedule.last_job_id = Some(job.id.clone());
+    ctx.repo.put_schedule(&schedule).await?;
+    Ok(ScheduledRun::Created(job.id))
+}
