@@ -6,7 +6,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
-use capydb_shared::services::{jobs, previews, retention, schedules, sweeper, Context};
+use capydb_shared::services::{jobs, nightly, previews, retention, schedules, sweeper, Context};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,10 @@ pub enum Sweep {
     Previews,
     /// Backups past their retention.
     Retention,
+    /// The platform's nightly dump of every project due.
+    Nightly,
+    /// Schedules whose expected run should have completed by now.
+    MissedRuns,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +79,21 @@ pub const SCHEDULES: &[Schedule] = &[
         binary: "sweeper-previews",
         expression: "rate(5 minutes)",
         every_seconds: 300,
+    },
+    // Both read only what is due, so the local runtime may run them more often than AWS does.
+    Schedule {
+        sweep: Sweep::Nightly,
+        function: "NightlyDumpFunction",
+        binary: "nightly-dumps",
+        expression: "cron(15 2 * * ? *)",
+        every_seconds: 900,
+    },
+    Schedule {
+        sweep: Sweep::MissedRuns,
+        function: "MissedRunsFunction",
+        binary: "sweeper-missed-runs",
+        expression: "rate(15 minutes)",
+        every_seconds: 900,
     },
     Schedule {
         sweep: Sweep::Retention,
@@ -141,6 +160,8 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
         Sweep::Jobs => serde_json::json!(sweeper::sweep_jobs(ctx, now).await?),
         Sweep::Previews => serde_json::json!({ "previews_removed": previews::sweep_expired(ctx, now).await? }),
         Sweep::Retention => serde_json::json!(retention::sweep(ctx, now).await?),
+        Sweep::Nightly => serde_json::json!(nightly::fan_out(ctx, now).await?),
+        Sweep::MissedRuns => serde_json::json!({ "missed": schedules::check_missed(ctx, now).await? }),
     };
     tracing::info!(?sweep, %report, "sweep done");
     Ok(report)

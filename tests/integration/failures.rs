@@ -91,7 +91,7 @@ async fn archive_that_does_not_restore_is_never_reported_completed() {
     let reason = b["verification_error"].as_str().unwrap();
     assert!(reason.contains("pg_restore failed") && reason.contains("t2"), "{reason}");
     assert!(b["backup_key"].is_string(), "the archive is kept for salvage, marked failed");
-    assert_eq!(env.verify_databases_left("local-1").await, 0, "scratch database dropped");
+    assert!(!env.scratch_left("local-1", "capydb_verify_", backup_id).await, "scratch database dropped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

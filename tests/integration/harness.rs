@@ -144,6 +144,8 @@ fn config(name: &str, worker: &str) -> Config {
         ("CAPYDB_SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
         ("CAPYDB_SESSION_SECRET", SESSION_SECRET.to_string()),
         ("CAPYDB_WORKER_ID", worker.to_string()),
+        // Each test its own schedule group, like its own table and bucket.
+        ("CAPYDB_SCHEDULE_GROUP", name.to_string()),
     ]);
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
 }
@@ -253,14 +255,10 @@ impl TestEnv {
         p["project"]["database_name"].as_str().unwrap().to_string()
     }
 
-    /// Verification scratch databases still present on a region's cluster.
-    pub async fn verify_databases_left(&self, region: &str) -> i64 {
-        self.admin_db(region, "postgres")
-            .await
-            .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE 'capydb_verify_%'", &[])
-            .await
-            .unwrap()
-            .get(0)
+    /// Whether the scratch database `<prefix><id>` (verification, staging, safety copy) of one of
+    /// this test's backups or restores is still on the cluster.
+    pub async fn scratch_left(&self, region: &str, prefix: &str, id: &str) -> bool {
+        !self.databases_like(region, &format!("{prefix}{id}")).await.is_empty()
     }
 
     /// Outbox events of `kind` written so far (a test-only scan of this test's table).

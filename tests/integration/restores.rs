@@ -106,7 +106,7 @@ async fn restore_into_a_new_preview_shows_the_old_rows_while_the_project_keeps_t
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0]["data"]["target"]["preview_id"], preview);
     assert_eq!(env.events("preview.ready").await.len(), 1);
-    assert!(env.databases_like("local-1", "capydb_stage_").await.is_empty(), "no staging left");
+    assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await, "no staging left");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +134,10 @@ async fn restore_into_an_existing_preview_replaces_its_data() {
     let after = preview_url(&env, &preview).await;
     assert_eq!(after, before, "same preview, same credentials");
     assert_eq!(names_in(&after).await, vec!["v2"]);
-    assert!(env.databases_like("local-1", "capydb_old_").await.is_empty(), "the preview's old data is dropped");
+    assert!(
+        !env.scratch_left("local-1", "capydb_old_", r["id"].as_str().unwrap()).await,
+        "the preview's old data is dropped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +173,7 @@ async fn project_overwrite_restores_old_rows_keeps_a_safety_copy_and_can_be_undo
     let expires = chrono::DateTime::parse_from_rfc3339(safety["expires_at"].as_str().unwrap()).unwrap();
     assert!((expires.with_timezone(&Utc) - Utc::now()).num_days() >= 6, "kept about a week");
     assert!(
-        env.databases_like("local-1", "capydb_safety_").await.is_empty(),
+        !env.scratch_left("local-1", "capydb_safety_", r["restore"]["id"].as_str().unwrap()).await,
         "safety database dropped once its backup verified"
     );
 
@@ -268,6 +271,7 @@ async fn missing_or_tampered_archives_fail_the_restore_and_leave_targets_untouch
         let r = restore_done(&env, &project, body).await;
         assert_eq!(r["state"], "failed", "{r}");
         assert!(r["error"].as_str().unwrap().contains("checksum"), "{r}");
+        assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await, "staging dropped");
     }
     assert_eq!(names_in(&url).await, vec!["current", "good"], "project untouched");
     assert_eq!(names_in(&preview_url(&env, &preview).await).await, vec!["good"], "preview untouched");
@@ -282,7 +286,7 @@ async fn missing_or_tampered_archives_fail_the_restore_and_leave_targets_untouch
     assert_eq!(r["state"], "failed");
     assert!(r["error"].as_str().unwrap().contains("missing"), "{r}");
     assert_eq!(names_in(&url).await, vec!["current", "good"]);
-    assert!(env.databases_like("local-1", "capydb_stage_").await.is_empty(), "staging dropped every time");
+    assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await, "staging dropped");
     assert_eq!(env.events("restore.failed").await.len(), 3);
 }
 
@@ -415,5 +419,5 @@ async fn unknown_keys_are_not_found_and_unverified_backups_need_an_explicit_flag
     // Attempted on request; this archive still cannot be restored, so it fails cleanly.
     assert_eq!(r["state"], "failed", "{r}");
     assert!(r["error"].as_str().unwrap().contains("pg_restore failed"), "{r}");
-    assert!(env.databases_like("local-1", "capydb_stage_").await.is_empty());
+    assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await);
 }

@@ -174,3 +174,72 @@ async fn a_firing_makes_one_scheduled_backup_and_retention_deletes_it_unless_pin
     put(&env, &project, json!({ "cron_hour": 2, "cron_minute": 0, "is_active": false })).await;
     assert!(fire(&env, &project).await.starts_with("Skipped"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_dumps_take_every_ready_project_once_per_night() {
+    let env = TestEnv::new().await;
+    let a = env.project("local-1").await;
+    let b = env.project("local-2").await;
+    // Whatever the time now, the next 02:15 UTC is within a day.
+    let tonight = Utc::now() + Duration::days(1);
+    let report = capydb_shared::services::nightly::fan_out(&env.ctx, tonight).await.unwrap();
+    assert_eq!(report.created, 2, "{report:?}");
+    for project in [&a, &b] {
+        let (_, listed) = env.get(&format!("/v1/projects/{project}/backups")).await;
+        let backups = listed["backups"].as_array().unwrap();
+        assert_eq!(backups.len(), 1);
+        assert_eq!(backups[0]["kind"], "nightly");
+        let expires = chrono::DateTime::parse_from_rfc3339(backups[0]["expires_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!((expires - tonight).num_days(), 14);
+        let job = env.wait_job(backups[0]["job_id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], "completed", "{job}");
+    }
+    let again = capydb_shared::services::nightly::fan_out(&env.ctx, tonight).await.unwrap();
+    assert_eq!(again.created, 0, "the same night is not dumped twice: {again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_did_not_happen_is_reported_as_missed() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let (status, _) = put(&env, &project, json!({ "cron_hour": 6, "cron_minute": 0, "is_active": true })).await;
+    assert_eq!(status, 200);
+    let id: capydb_shared::ids::ProjectId = project.parse().unwrap();
+    let first_check = env
+        .ctx
+        .repo
+        .get_schedule(&id, "default")
+        .await
+        .unwrap()
+        .unwrap()
+        .check_at
+        .expect("an active schedule is checked");
+    let expected = first_check - capydb_shared::domain::schedules::missed_grace();
+
+    // The first expected run happens and completes: nothing to report.
+    let run = capydb_shared::services::schedules::run(&env.ctx, &id, expected).await.unwrap();
+    let capydb_shared::services::schedules::ScheduledRun::Created(job) = run else { panic!("{run:?}") };
+    assert_eq!(env.wait_job(job.as_str()).await["state"], "completed");
+    let missed =
+        capydb_shared::services::schedules::check_missed(&env.ctx, first_check + Duration::minutes(1)).await.unwrap();
+    assert_eq!(missed, 0);
+    let (_, s) = env.get(&format!("/v1/projects/{project}/scheduled-backups")).await;
+    assert_eq!(s["scheduled_backups"][0]["last_run_state"], "completed", "{s}");
+
+    // The next day nothing runs (the scheduler never fired): the check reports it.
+    let missed = capydb_shared::services::schedules::check_missed(
+        &env.ctx,
+        first_check + Duration::days(1) + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(missed, 1);
+    let events = env.events("backup.missed").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["data"]["project_id"], project.as_str());
+    assert_eq!(events[0]["data"]["reason"], "no scheduled backup ran");
+    let (_, s) = env.get(&format!("/v1/projects/{project}/scheduled-backups")).await;
+    assert_eq!(s["scheduled_backups"][0]["last_run_state"], "missed", "{s}");
+}

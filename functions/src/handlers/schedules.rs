@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 fn view(s: &BackupSchedule, now: DateTime<Utc>) -> Value {
     json!({
         "id": s.id, "cron_hour": s.cron_hour, "cron_minute": s.cron_minute, "is_active": s.is_active, "label": s.label,
-        "retention_days": s.retention_days, "last_run_at": s.last_run_at, "last_job_id": s.last_job_id,
+        "retention_days": s.retention_days, "last_run_at": s.last_run_at, "last_job_id": s.last_job_id, "last_run_state": s.last_run_state,
         "next_run_at": s.is_active.then(|| s.spec().next_run_after(now)), "scheduler_synced": s.scheduler_synced,
         "created_at": s.created_at, "updated_at": s.updated_at,
     })

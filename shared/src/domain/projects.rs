@@ -25,6 +25,9 @@ pub struct Project {
     pub db_username: String,
     pub db_password_enc: String,
     pub error: Option<String>,
+    /// When the platform's nightly dump next takes this project (set once it is ready).
+    #[serde(default)]
+    pub next_nightly_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -9,6 +9,22 @@ pub const SCHEDULE_ID: &str = "default";
 pub const DEFAULT_LABEL: &str = "scheduled";
 pub const DEFAULT_RETENTION_DAYS: u32 = 14;
 pub const MAX_RETENTION_DAYS: u32 = 365;
+/// The platform's own nightly dump of every project database: 02:15 UTC, kept 14 days.
+pub const NIGHTLY_HOUR: u32 = 2;
+pub const NIGHTLY_MINUTE: u32 = 15;
+pub const NIGHTLY_RETENTION_DAYS: i64 = 14;
+
+/// The first nightly dump time strictly after `now`.
+pub fn next_nightly_after(now: DateTime<Utc>) -> DateTime<Utc> {
+    let spec = ScheduleSpec {
+        cron_hour: NIGHTLY_HOUR,
+        cron_minute: NIGHTLY_MINUTE,
+        is_active: true,
+        label: String::new(),
+        retention_days: 1,
+    };
+    spec.next_run_after(now)
+}
 
 /// The validated body of `PUT …/scheduled-backups/default`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +103,12 @@ pub struct BackupSchedule {
     pub retention_days: u32,
     pub last_run_at: Option<DateTime<Utc>>,
     pub last_job_id: Option<JobId>,
+    /// How the last expected run went: `completed`, `failed` or `missed`.
+    #[serde(default)]
+    pub last_run_state: Option<String>,
+    /// When to check that the next expected run completed (its time plus the grace period).
+    #[serde(default)]
+    pub check_at: Option<DateTime<Utc>>,
     /// Whether the EventBridge schedule matches this record; `false` after a failed sync, until
     /// the next successful PUT repairs it.
     pub scheduler_synced: bool,
@@ -104,6 +126,11 @@ impl BackupSchedule {
             retention_days: self.retention_days,
         }
     }
+}
+
+/// How long after its time a scheduled backup may take before it counts as missed.
+pub fn missed_grace() -> Duration {
+    Duration::hours(1)
 }
 
 /// Name of a project's schedule in the scheduler (unique within our schedule group).

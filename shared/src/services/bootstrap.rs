@@ -67,6 +67,7 @@ pub async fn project(
         db_username: role_name(project_id),
         db_password_enc: ctx.secrets.seal(&random_password()),
         error: None,
+        next_nightly_at: None,
         created_at: now,
         updated_at: now,
     };

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod context;
 pub mod idempotency;
 pub mod jobs;
+pub mod nightly;
 pub mod previews;
 pub mod projects;
 pub mod provision_worker;

@@ -50,6 +50,7 @@ pub async fn create(
         db_username: role_name(&id),
         db_password_enc: ctx.secrets.seal(&random_password()),
         error: None,
+        next_nightly_at: None,
         created_at: now,
         updated_at: now,
         id,

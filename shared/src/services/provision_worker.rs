@@ -5,6 +5,7 @@ use super::Context;
 use crate::adapters::dynamo::RecordWrite;
 use crate::domain::jobs::Job;
 use crate::domain::projects::ProjectState;
+use crate::domain::schedules::next_nightly_after;
 use crate::Error;
 
 pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
@@ -18,6 +19,7 @@ pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
         Ok(()) => {
             project.state = ProjectState::Ready;
             project.error = None;
+            project.next_nightly_at = Some(next_nightly_after(project.updated_at));
             Ok(Outcome { error: None, records: vec![RecordWrite::Project(project)], events: vec![] })
         }
         Err(e) => {

@@ -5,11 +5,13 @@
 //! the record does not want.
 
 use super::{projects, Context};
+use crate::adapters::dynamo::RunKind;
 use crate::auth::Principal;
 use crate::domain::backups::{Backup, BackupKind};
-use crate::domain::jobs::{Job, JobType};
+use crate::domain::events::Event;
+use crate::domain::jobs::{buckets_to_sweep, Job, JobState, JobType};
 use crate::domain::projects::ProjectState;
-use crate::domain::schedules::{scheduler_name, BackupSchedule, ScheduleSpec, SCHEDULE_ID};
+use crate::domain::schedules::{missed_grace, scheduler_name, BackupSchedule, ScheduleSpec, SCHEDULE_ID};
 use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, JobId, ProjectId};
 use crate::Error;
@@ -41,6 +43,8 @@ pub async fn put(
         retention_days: spec.retention_days,
         last_run_at: previous.as_ref().and_then(|p| p.last_run_at),
         last_job_id: previous.as_ref().and_then(|p| p.last_job_id.clone()),
+        last_run_state: previous.as_ref().and_then(|p| p.last_run_state.clone()),
+        check_at: spec.is_active.then(|| spec.next_run_after(now) + missed_grace()),
         scheduler_synced: false,
         created_at: previous.as_ref().map(|p| p.created_at).unwrap_or(now),
         updated_at: now,
@@ -92,7 +96,7 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
         return Ok(ScheduledRun::Skipped("project is not ready"));
     };
     let day = now.date_naive();
-    if let Some(job) = ctx.repo.scheduled_run(project_id, day).await? {
+    if let Some(job) = ctx.repo.scheduled_run(project_id, RunKind::Scheduled, day).await? {
         return Ok(ScheduledRun::AlreadyRan(job));
     }
     let mut job =
@@ -109,10 +113,10 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
     );
     backup.expires_at = Some(now + Duration::days(schedule.retention_days as i64));
     job.backup_id = Some(backup.id.clone());
-    if !ctx.repo.create_scheduled_backup(&backup, &job, day).await? {
+    if !ctx.repo.create_scheduled_backup(&backup, &job, RunKind::Scheduled, day).await? {
         let job = ctx
             .repo
-            .scheduled_run(project_id, day)
+            .scheduled_run(project_id, RunKind::Scheduled, day)
             .await?
             .ok_or_else(|| Error::Internal("run claim vanished".into()))?;
         return Ok(ScheduledRun::AlreadyRan(job));
@@ -121,4 +125,57 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
     schedule.last_job_id = Some(job.id.clone());
     ctx.repo.put_schedule(&schedule).await?;
     Ok(ScheduledRun::Created(job.id))
+}
+
+/// Checks every schedule whose expected run is past its grace period: a run that completed is
+/// noted; one that failed or never happened is recorded as `missed` with a `backup.missed` event.
+/// Reads only the due index. Returns how many runs were missed.
+pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Error> {
+    let mut missed = 0;
+    for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
+        for mut schedule in ctx.repo.due_schedules(&bucket, now).await? {
+            let Some(check_at) = schedule.check_at.filter(|at| *at <= now) else { continue };
+            if !schedule.is_active {
+                schedule.check_at = None;
+                ctx.repo.put_schedule(&schedule).await?;
+                continue;
+            }
+            let expected = check_at - missed_grace();
+            let job =
+                match ctx.repo.scheduled_run(&schedule.project_id, RunKind::Scheduled, expected.date_naive()).await? {
+                    Some(id) => ctx.repo.get_job(&id).await?,
+                    None => None,
+                };
+            let state = match job.as_ref().map(|j| j.state) {
+                Some(JobState::Completed) => "completed",
+                Some(JobState::Failed) => "failed",
+                Some(_) => {
+                    // Still running past the grace period: look again shortly.
+                    schedule.check_at = Some(now + Duration::minutes(15));
+                    ctx.repo.put_schedule(&schedule).await?;
+                    continue;
+                }
+                None => "missed",
+            };
+            let event = (state != "completed").then(|| {
+                Event::new(
+                    "backup.missed",
+                    schedule.org_id.clone(),
+                    Some(schedule.project_id.clone()),
+                    now,
+                    json!({ "project_id": schedule.project_id, "schedule_id": schedule.id, "expected_at": expected,
+                            "reason": if state == "failed" { "the scheduled backup failed" } else { "no scheduled backup ran" },
+                            "job_id": job.as_ref().map(|j| j.id.clone()) }),
+                )
+            });
+            schedule.last_run_state = Some(if state == "completed" { "completed" } else { "missed" }.to_string());
+            schedule.check_at = Some(schedule.spec().next_run_after(now) + missed_grace());
+            ctx.repo.record_schedule_check(&schedule, event.as_ref()).await?;
+            if event.is_some() {
+                missed += 1;
+                tracing::warn!(project = %schedule.project_id, %expected, state, "scheduled backup missed");
+            }
+        }
+    }
+    Ok(missed)
 }

@@ -17,6 +17,7 @@ pub mod schema;
 pub use idempotency::IdempotencyRecord;
 pub use jobs::{JobCondition, RecordWrite};
 pub use restores::{LifecycleLock, RestoreConflict};
+pub use schedules::RunKind;
 
 use crate::domain::pagination::{Cursor, Page};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};

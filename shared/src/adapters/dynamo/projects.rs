@@ -1,6 +1,6 @@
 use super::organizations::org_pk;
 use super::{put, to_item, IdempotencyRecord, Keys, Repository, StoreError};
-use crate::domain::jobs::Job;
+use crate::domain::jobs::{due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::Project;
 use crate::ids::{OrgId, ProjectId};
@@ -18,7 +18,7 @@ pub(crate) fn project_put(project: &Project, condition: &str) -> Result<Transact
             sk: "PROJECT".into(),
             item_type: "project",
             gsi1: Some((format!("{}#PROJECTS", org_pk(&project.org_id)), project.id.to_string())),
-            due: None,
+            due: project.next_nightly_at.map(|at| (due_bucket(at), due_sort_key(at, &project_pk(&project.id)))),
         },
     )?;
     Ok(put(item, Some(condition)))
@@ -41,6 +41,20 @@ impl Repository {
 
     pub async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
         self.get_item(&project_pk(id), "PROJECT").await
+    }
+
+    /// Projects whose nightly dump falls in `bucket` at or before `now`.
+    pub async fn due_projects(
+        &self,
+        bucket: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Project>, StoreError> {
+        self.due_items(bucket, now, "project").await
+    }
+
+    /// Replaces a project record that exists.
+    pub async fn update_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.transact(vec![project_put(project, "attribute_exists(pk)")?]).await
     }
 
     pub async fn list_projects(

@@ -1,22 +1,49 @@
-//! Backup schedules (`PROJECT#<prj>` / `SCHEDULE#default`) and the once-a-day claims that make a
-//! duplicate scheduler delivery harmless (`PROJECT#<prj>` / `SCHEDRUN#<yyyy-mm-dd>`).
+//! Backup schedules (`PROJECT#<prj>` / `SCHEDULE#default`, in the due index at their next check)
+//! and the once-a-day claims that make a duplicate delivery harmless (`PROJECT#<prj>` /
+//! `SCHEDRUN#<yyyy-mm-dd>` for the project's schedule, `NIGHTLY#<yyyy-mm-dd>` for the platform's).
 
 use super::backups::backup_put;
+use super::jobs::event_put;
 use super::projects::project_pk;
 use super::{backend, put, s, to_item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
+use crate::domain::events::Event;
 use crate::domain::jobs::Job;
+use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::schedules::BackupSchedule;
 use crate::ids::{JobId, ProjectId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+fn schedule_item(schedule: &BackupSchedule) -> Result<super::Item, StoreError> {
+    let due =
+        schedule.check_at.map(|at| (due_bucket(at), due_sort_key(at, &format!("SCHEDULE#{}", schedule.project_id))));
+    let keys = Keys {
+        pk: project_pk(&schedule.project_id),
+        sk: schedule_sk(&schedule.id),
+        item_type: "schedule",
+        gsi1: None,
+        due,
+    };
+    to_item(schedule, keys)
+}
+
 fn schedule_sk(id: &str) -> String {
     format!("SCHEDULE#{id}")
 }
 
-fn run_sk(day: NaiveDate) -> String {
-    format!("SCHEDRUN#{day}")
+fn run_sk(kind: RunKind, day: NaiveDate) -> String {
+    match kind {
+        RunKind::Scheduled => format!("SCHEDRUN#{day}"),
+        RunKind::Nightly => format!("NIGHTLY#{day}"),
+    }
+}
+
+/// Which daily run a claim is for: the project's own schedule or the platform's nightly dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Scheduled,
+    Nightly,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -30,14 +57,29 @@ impl Repository {
     }
 
     pub async fn put_schedule(&self, schedule: &BackupSchedule) -> Result<(), StoreError> {
-        let keys = Keys {
-            pk: project_pk(&schedule.project_id),
-            sk: schedule_sk(&schedule.id),
-            item_type: "schedule",
-            gsi1: None,
-            due: None,
-        };
-        self.put_item(to_item(schedule, keys)?, None).await
+        self.put_item(schedule_item(schedule)?, None).await
+    }
+
+    /// Records how an expected run went, with the `backup.missed` event when it did not happen.
+    pub async fn record_schedule_check(
+        &self,
+        schedule: &BackupSchedule,
+        event: Option<&Event>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![put(schedule_item(schedule)?, None)];
+        if let Some(e) = event {
+            items.push(event_put(e)?);
+        }
+        self.transact(items).await
+    }
+
+    /// Schedules whose check falls in `bucket` at or before `now`.
+    pub async fn due_schedules(
+        &self,
+        bucket: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<BackupSchedule>, StoreError> {
+        self.due_items(bucket, now, "schedule").await
     }
 
     pub async fn delete_schedule(&self, project: &ProjectId, id: &str) -> Result<(), StoreError> {
@@ -53,8 +95,13 @@ impl Repository {
     }
 
     /// The job already created for `day`'s scheduled run, if any.
-    pub async fn scheduled_run(&self, project: &ProjectId, day: NaiveDate) -> Result<Option<JobId>, StoreError> {
-        Ok(self.get_item::<RunClaim>(&project_pk(project), &run_sk(day)).await?.map(|c| c.job_id))
+    pub async fn scheduled_run(
+        &self,
+        project: &ProjectId,
+        kind: RunKind,
+        day: NaiveDate,
+    ) -> Result<Option<JobId>, StoreError> {
+        Ok(self.get_item::<RunClaim>(&project_pk(project), &run_sk(kind, day)).await?.map(|c| c.job_id))
     }
 
     /// Writes a scheduled backup, its job and the claim on `day`; `Ok(false)` when the day was
@@ -63,13 +110,14 @@ impl Repository {
         &self,
         backup: &Backup,
         job: &Job,
+        kind: RunKind,
         day: NaiveDate,
     ) -> Result<bool, StoreError> {
         let claim = to_item(
             &RunClaim { job_id: job.id.clone() },
             Keys {
                 pk: project_pk(&backup.project_id),
-                sk: run_sk(day),
+                sk: run_sk(kind, day),
                 item_type: "schedule_run",
                 gsi1: None,
                 due: None,
