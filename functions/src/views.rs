@@ -4,6 +4,7 @@ use capydb_shared::domain::jobs::Job;
 use capydb_shared::domain::pagination::Page;
 use capydb_shared::domain::previews::PreviewDatabase;
 use capydb_shared::domain::projects::Project;
+use capydb_shared::services::backups::Listed;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -20,6 +21,13 @@ pub fn preview(p: &PreviewDatabase) -> Value {
         "ttl_expires_at": p.ttl_expires_at, "source_kind": p.source_kind, "source_backup_key": p.source_backup_key,
         "source_restore_time": p.source_restore_time, "error": p.error, "created_at": p.created_at, "updated_at": p.updated_at,
     })
+}
+
+/// A backup, with `pinned` when a restore point keeps it past its retention.
+pub fn backup(listed: &Listed) -> Value {
+    let mut v = plain(&listed.backup);
+    v["pinned"] = json!(listed.pinned);
+    v
 }
 
 pub fn job(j: &Job) -> Value {

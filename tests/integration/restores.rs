@@ -365,8 +365,12 @@ async fn restore_points_name_a_backup_pin_it_and_restore_it() {
     let (status, r) = env.post(&points, json!({ "label": "bad", "kind": "snapshot" })).await;
     assert_eq!((status, r["field"].as_str()), (400, Some("kind")), "{r}");
 
-    // A pinned backup cannot be deleted while its point exists.
+    // A pinned backup says so, and cannot be deleted while its point exists.
     let backup_id = point["backup_id"].as_str().unwrap();
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await;
+    assert_eq!(b["backup"]["pinned"], true, "{b}");
+    let (_, listed) = env.get(&format!("/v1/projects/{project}/backups")).await;
+    assert_eq!(listed["backups"][0]["pinned"], true);
     let (status, r) =
         env.call("DELETE", &format!("/v1/projects/{project}/backups/{backup_id}"), Some(&env.key), None, None).await;
     assert_eq!(status, 409, "{r}");
@@ -383,6 +387,8 @@ async fn restore_points_name_a_backup_pin_it_and_restore_it() {
     let (status, _) =
         env.call("DELETE", &format!("{points}/{}", point["id"].as_str().unwrap()), Some(&env.key), None, None).await;
     assert_eq!(status, 200);
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await;
+    assert_eq!(b["backup"]["pinned"], false);
     let (status, r) =
         env.call("DELETE", &format!("/v1/projects/{project}/backups/{backup_id}"), Some(&env.key), None, None).await;
     assert_eq!(status, 200, "unpinned now: {r}");

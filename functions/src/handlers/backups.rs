@@ -21,13 +21,13 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
     let page = backups::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
-    respond(StatusCode::OK, &views::page("backups", &page, views::plain))
+    respond(StatusCode::OK, &views::page("backups", &page, views::backup))
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let backup = backups::get(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
-    respond(StatusCode::OK, &json!({ "backup": backup }))
+    let listed = backups::get(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
+    respond(StatusCode::OK, &json!({ "backup": views::backup(&listed) }))
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {

@@ -75,9 +75,17 @@ async fn load_created(ctx: &Context, project: &Project, created: Created) -> Res
     Ok((backup, job))
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Backup, Error> {
+/// A backup and whether a restore point pins it (pinned backups outlive their retention).
+pub struct Listed {
+    pub backup: Backup,
+    pub pinned: bool,
+}
+
+pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Listed, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
-    find(ctx, &project, raw_backup).await
+    let backup = find(ctx, &project, raw_backup).await?;
+    let pinned = restore_points::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
+    Ok(Listed { backup, pinned })
 }
 
 /// The backup an object key names, if it is one of `project`'s. A key that is not of this
@@ -104,9 +112,12 @@ pub async fn list(
     raw_project: &str,
     limit: u32,
     cursor: Option<&Cursor>,
-) -> Result<Page<Backup>, Error> {
+) -> Result<Page<Listed>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
-    Ok(ctx.repo.list_backups(&project.id, limit, cursor).await?)
+    let page = ctx.repo.list_backups(&project.id, limit, cursor).await?;
+    let pinned = restore_points::pinned_backups(ctx, &project.id).await?;
+    let items = page.items.into_iter().map(|b| Listed { pinned: pinned.contains(&b.id), backup: b }).collect();
+    Ok(Page { items, next_cursor: page.next_cursor })
 }
 
 /// Deletes a finished backup: the archive and manifest first, then the record, so a failure

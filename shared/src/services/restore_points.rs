@@ -97,6 +97,12 @@ pub async fn delete(
     Ok(point)
 }
 
+/// Ids of the project's backups that restore points pin.
+pub async fn pinned_backups(ctx: &Context, project: &ProjectId) -> Result<std::collections::HashSet<BackupId>, Error> {
+    let page = ctx.repo.list_restore_points(project, 100, None).await?;
+    Ok(page.items.into_iter().filter_map(|p| p.backup_id).collect())
+}
+
 /// Restore points that pin `backup` (a project has few; they are read in one query).
 pub async fn pinning(ctx: &Context, project: &ProjectId, backup: &BackupId) -> Result<Vec<RestorePoint>, Error> {
     let page = ctx.repo.list_restore_points(project, 100, None).await?;
