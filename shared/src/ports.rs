@@ -100,6 +100,7 @@ pub trait DataPlane: Send + Sync {
     async fn ensure_role(&self, region: &RegionConfig, role: &str, password: &str) -> Result<(), DataPlaneError>;
     async fn drop_role(&self, region: &RegionConfig, role: &str) -> Result<(), DataPlaneError>;
     async fn rename_database(&self, region: &RegionConfig, from: &str, to: &str) -> Result<(), DataPlaneError>;
+    async fn database_exists(&self, region: &RegionConfig, database: &str) -> Result<bool, DataPlaneError>;
     /// Puts `staging` in the place of `live` in one transaction, after closing `live` to new
     /// sessions and ending its current ones; the old `live` is kept under the name `keep_as`
     /// (closed to connections). Nothing changes if any step fails.

@@ -193,6 +193,19 @@ impl TestEnv {
         self.runtime = Some(rt);
     }
 
+    /// Stops the runtime: nothing serves HTTP or runs jobs until [`TestEnv::start`].
+    pub async fn stop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.kill().await;
+        }
+    }
+
+    pub async fn start(&mut self) {
+        let rt = start_runtime(self.ctx.clone()).await;
+        self.api = rt.api_url.clone();
+        self.runtime = Some(rt);
+    }
+
     pub async fn call(
         &self,
         method: &str,

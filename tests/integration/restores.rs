@@ -427,3 +427,68 @@ async fn unknown_keys_are_not_found_and_unverified_backups_need_an_explicit_flag
     assert!(r["error"].as_str().unwrap().contains("pg_restore failed"), "{r}");
     assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_again() {
+    use capydb_shared::adapters::dynamo::JobCondition;
+    use capydb_shared::auth::{Credential, Principal};
+    use capydb_shared::domain::jobs::JobState;
+    use capydb_shared::domain::previews::TtlHours;
+    use capydb_shared::domain::restores::{safety_database, staging_database, TargetKind};
+    use capydb_shared::services::backup_pipeline::decompressing;
+    use capydb_shared::services::restores::{request, RestoreRequest};
+    use capydb_shared::services::sweeper::sweep_jobs;
+
+    let mut env = TestEnv::new().await;
+    let (project, db) = project_with(&env, &["before"]).await;
+    let key = backup(&env, &project).await;
+    let url = project_url(&env, &project).await;
+    change(&env, &url, "INSERT INTO accounts VALUES ('after')").await;
+
+    // No workers: the test plays a first attempt that gets as far as the swap, then dies.
+    env.stop().await;
+    let admin = Principal {
+        org_id: env.org.clone(),
+        credential: Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
+    };
+    let req = RestoreRequest {
+        backup_key: Some(key.clone()),
+        restore_point_id: None,
+        restore_time: None,
+        target_kind: TargetKind::Project,
+        preview_id: None,
+        preview_name: None,
+        ttl: TtlHours::parse(None).unwrap(),
+        confirm_project_overwrite: true,
+        allow_unverified_backup: false,
+    };
+    let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
+    let mut claimed = done.job.clone();
+    claimed.state = JobState::Running;
+    claimed.attempts = 1;
+    claimed.claimed_by = Some("a-worker-that-dies".into());
+    claimed.lease_until = Some(Utc::now() + Duration::seconds(60));
+    assert!(env.ctx.repo.update_job(&claimed, &JobCondition::Pending { attempts: 0 }).await.unwrap());
+    let region = env.region("local-1").clone();
+    let (stage, safety) = (staging_database(&done.restore.id), safety_database(&done.restore.id));
+    let dp = &env.ctx.data_plane;
+    let owner = format!("{db}_owner");
+    dp.create_database(&region, &stage, Some(&owner)).await.unwrap();
+    let (archive, _) = decompressing(env.ctx.objects.get(&key).await.unwrap());
+    dp.restore(&region, &stage, archive, Some(&owner)).await.unwrap();
+    dp.swap_databases(&region, &db, &stage, &safety).await.unwrap();
+
+    // Its lease runs out; the sweeper re-queues the job and a real worker takes it over.
+    env.start().await;
+    let report = sweep_jobs(&env.ctx, Utc::now() + Duration::minutes(2)).await.unwrap();
+    assert_eq!(report.requeued, 1, "{report:?}");
+    let job = env.wait_job(done.job.id.as_str()).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["attempts"], 2);
+    assert_eq!(names_in(&url).await, vec!["before"]);
+    let (_, r) = env.get(&format!("/v1/projects/{project}/restores/{}", done.restore.id)).await;
+    let safety_id = r["restore"]["safety_backup_id"].as_str().expect("the safety copy was still taken");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{safety_id}")).await;
+    assert_eq!(b["backup"]["verification_state"], "verified", "{b}");
+    assert!(!env.scratch_left("local-1", "capydb_safety_", done.restore.id.as_str()).await);
+}

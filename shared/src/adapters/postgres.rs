@@ -309,6 +309,15 @@ impl DataPlane for PostgresDataPlane {
         self.exec(&client, &format!("ALTER DATABASE {f} RENAME TO {t}")).await
     }
 
+    async fn database_exists(&self, region: &RegionConfig, database: &str) -> Result<bool, DataPlaneError> {
+        let client = self.connect(region, None).await?;
+        let row = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+            .await
+            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        Ok(row.is_some())
+    }
+
     async fn swap_databases(
         &self,
         region: &RegionConfig,

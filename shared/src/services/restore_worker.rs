@@ -60,6 +60,13 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
     l.restore.started_at.get_or_insert(ctx.clock.now());
     let staging = staging_database(&l.restore.id);
 
+    // A retried attempt whose predecessor died after the swap must not swap again: the data is
+    // in place, and only the steps after the swap remain.
+    if swap_done(ctx, &l).await? {
+        tracing::warn!(restore = %l.restore.id, "resuming after a completed swap");
+        return Ok(after_swap(ctx, l, job, progress).await);
+    }
+
     let staged = stage(ctx, &l, &staging, progress).await;
     if let Err(reason) = staged {
         if let Err(e) = ctx.data_plane.drop_database(&l.region, &staging).await {
@@ -77,13 +84,7 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         TargetKind::Preview => {
             let p = l.preview.as_ref().expect("preview");
             let old = format!("capydb_old_{}", l.restore.id);
-            let r = ctx.data_plane.swap_databases(&l.region, &p.database_name, &staging, &old).await;
-            if r.is_ok() {
-                if let Err(e) = ctx.data_plane.drop_database(&l.region, &old).await {
-                    tracing::error!(database = old, error = %e, "could not drop the preview's previous data");
-                }
-            }
-            r
+            ctx.data_plane.swap_databases(&l.region, &p.database_name, &staging, &old).await
         }
         TargetKind::Project => {
             ctx.data_plane
@@ -96,14 +97,41 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         return Ok(failed(ctx, l, format!("could not put the restored data in place: {e}")));
     }
 
+    Ok(after_swap(ctx, l, job, progress).await)
+}
+
+/// Whether an earlier attempt already put the data in place (its kept database, or the new
+/// preview's database, exists).
+async fn swap_done(ctx: &Context, l: &Loaded) -> Result<bool, Error> {
+    let marker = match l.restore.target_kind {
+        TargetKind::NewPreview => l.preview.as_ref().map(|p| p.database_name.clone()),
+        TargetKind::Preview => Some(format!("capydb_old_{}", l.restore.id)),
+        TargetKind::Project => Some(safety_database(&l.restore.id)),
+    };
+    match marker {
+        Some(db) => Ok(ctx.data_plane.database_exists(&l.region, &db).await?),
+        None => Ok(false),
+    }
+}
+
+/// What follows the swap: dropping a preview's old data, or the project's safety copy.
+async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &ProgressReporter) -> Outcome {
     let mut records = Vec::new();
-    if l.restore.target_kind == TargetKind::Project {
-        records.push(RecordWrite::NewBackup(safety_copy(ctx, &l, job, progress).await));
-        if let Some(RecordWrite::NewBackup(b)) = records.last() {
-            l.restore.safety_backup_id = Some(b.id.clone());
+    match l.restore.target_kind {
+        TargetKind::NewPreview => {}
+        TargetKind::Preview => {
+            let old = format!("capydb_old_{}", l.restore.id);
+            if let Err(e) = ctx.data_plane.drop_database(&l.region, &old).await {
+                tracing::error!(database = old, error = %e, "could not drop the preview's previous data");
+            }
+        }
+        TargetKind::Project => {
+            let safety = safety_copy(ctx, &l, job, progress).await;
+            l.restore.safety_backup_id = Some(safety.id.clone());
+            records.push(RecordWrite::NewBackup(safety));
         }
     }
-    Ok(completed(ctx, l, records))
+    completed(ctx, l, records)
 }
 
 /// Restores the source archive into a fresh staging database owned by the target's role.
