@@ -125,12 +125,9 @@ fn start_stack() -> Stack {
     }
 }
 
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", ulid_like())
-}
-
-fn ulid_like() -> String {
-    capydb_shared::ids::JobId::generate().as_str()[4..].to_string()
+/// A name no other test uses (table, bucket, schedule group).
+fn unique_name() -> String {
+    format!("it-{}", &capydb_shared::ids::JobId::generate().as_str()[4..])
 }
 
 fn config(name: &str, worker: &str) -> Config {
@@ -162,7 +159,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> TestEnv {
-        let name = unique("it");
+        let name = unique_name();
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
         let ctx = Context::from_config(config(&name, &worker)).await;
         let runtime = start_runtime(ctx.clone()).await;
@@ -183,14 +180,10 @@ impl TestEnv {
     /// Kills the runtime mid-work (as a crashed worker would die) and starts a fresh one with
     /// another worker id on the same table and bucket.
     pub async fn crash_and_restart(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.kill().await;
-        }
+        self.stop().await;
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
         self.ctx = Context::from_config(config(&self.name, &worker)).await;
-        let rt = start_runtime(self.ctx.clone()).await;
-        self.api = rt.api_url.clone();
-        self.runtime = Some(rt);
+        self.start().await;
     }
 
     /// Stops the runtime: nothing serves HTTP or runs jobs until [`TestEnv::start`].

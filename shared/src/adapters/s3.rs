@@ -23,14 +23,6 @@ impl S3ObjectStore {
         S3ObjectStore { client, bucket: bucket.into() }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Creates the bucket unless it exists (local runtime and tests; SAM creates it in AWS).
     pub async fn create_bucket_if_missing(&self) -> Result<(), ObjectStoreError> {
         if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {

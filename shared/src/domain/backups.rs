@@ -145,11 +145,6 @@ pub fn part_size(part_number: u32) -> usize {
     (8 * MIB * step).min(64 * MIB)
 }
 
-/// Largest archive the part schedule can hold.
-pub fn max_archive_bytes() -> u64 {
-    (1..=MAX_PARTS).map(|n| part_size(n) as u64).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +160,8 @@ mod tests {
 
     #[test]
     fn part_schedule_holds_more_than_400_gib() {
-        assert!(max_archive_bytes() > 400 * 1024 * MIB as u64);
+        let max_archive_bytes: u64 = (1..=MAX_PARTS).map(|n| part_size(n) as u64).sum();
+        assert!(max_archive_bytes > 400 * 1024 * MIB as u64);
     }
 
     #[test]
