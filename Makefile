@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint unit integration clean
+.PHONY: dev test deps lint unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -30,6 +30,12 @@ unit:
 integration: deps
 	cargo build -p capydb-cli --bin capydb
 	cargo test -p capydb-tests --test integration
+
+## Throughput and memory against pg_dump / pg_restore (release build, its own moto and cluster).
+# BENCH_SCALE (pgbench scale, default 20) and BENCH_RUNS (default 3) tune it; not part of `test`.
+bench: deps
+	cargo build --release -p capydb-bench
+	target/release/capydb-bench run
 
 clean:
 	infra/cluster.sh stop .capydb/clusters/local-1 || true

@@ -46,12 +46,19 @@ pub struct Config {
     pub job_lease: Duration,
     pub job_max_attempts: u32,
     pub pg_bin_dir: Option<PathBuf>,
+    /// `pg_restore --jobs` for restores and verification; above 1 the archive is staged in
+    /// `scratch_dir` first (pg_restore cannot run parallel jobs from a pipe).
+    pub restore_jobs: u32,
+    pub scratch_dir: PathBuf,
     /// EventBridge Scheduler group holding the per-project daily backup schedules.
     pub schedule_group: String,
     /// The function the schedules invoke, and the role they invoke it with.
     pub scheduled_backup_arn: String,
     pub scheduler_role_arn: String,
 }
+
+/// Chosen from `make bench` on a 2-core worker; see ARCHITECTURE.md "Performance choices".
+pub const DEFAULT_RESTORE_JOBS: u32 = 2;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +106,13 @@ impl Config {
         if lease < 3 {
             return Err(ConfigError::Invalid { name: "CAPYDB_JOB_LEASE_SECONDS", reason: "must be at least 3".into() });
         }
+        let restore_jobs = number("CAPYDB_RESTORE_JOBS", DEFAULT_RESTORE_JOBS.into())?;
+        if !(1..=16).contains(&restore_jobs) {
+            return Err(ConfigError::Invalid {
+                name: "CAPYDB_RESTORE_JOBS",
+                reason: "must be between 1 and 16".into(),
+            });
+        }
         Ok(Config {
             table: required("CAPYDB_TABLE")?,
             bucket: required("CAPYDB_BUCKET")?,
@@ -113,6 +127,11 @@ impl Config {
             job_lease: Duration::from_secs(lease),
             job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+            restore_jobs: restore_jobs as u32,
+            scratch_dir: get("CAPYDB_SCRATCH_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
             schedule_group: get("CAPYDB_SCHEDULE_GROUP")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "capydb-backups".into()),

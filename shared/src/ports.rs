@@ -80,12 +80,15 @@ pub trait DataPlane: Send + Sync {
     /// Starts a custom-format, uncompressed dump of `database`.
     async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError>;
     /// Restores a custom-format archive read from `archive` into the existing, empty `database`;
-    /// with `role`, objects are created as (and owned by) that role.
+    /// with `role`, objects are created as (and owned by) that role. `archive_bytes` is the
+    /// archive's size when known: a parallel restore stages the archive locally only when it
+    /// knows the space is there. The whole of `archive` is read either way.
     async fn restore(
         &self,
         region: &RegionConfig,
         database: &str,
         archive: BoxReader,
+        archive_bytes: Option<u64>,
         role: Option<&str>,
     ) -> Result<(), DataPlaneError>;
     async fn create_database(

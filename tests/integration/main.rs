@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod archive;
 mod auth;
 mod backups;
 mod cli;

@@ -475,7 +475,8 @@ async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_ag
     let owner = format!("{db}_owner");
     dp.create_database(&region, &stage, Some(&owner)).await.unwrap();
     let (archive, _) = decompressing(env.ctx.objects.get(&key).await.unwrap());
-    dp.restore(&region, &stage, archive, Some(&owner)).await.unwrap();
+    // No size: the dying worker streamed it with one job (the path for archives of unknown size).
+    dp.restore(&region, &stage, archive, None, Some(&owner)).await.unwrap();
     dp.swap_databases(&region, &db, &stage, &safety).await.unwrap();
 
     // Its lease runs out; the sweeper re-queues the job and a real worker takes it over.

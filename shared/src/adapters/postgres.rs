@@ -1,6 +1,7 @@
 //! The PostgreSQL data plane: SQL through tokio-postgres for provisioning, and the real
 //! `pg_dump` / `pg_restore` binaries, streamed through pipes so memory stays flat.
 
+use super::pg_archive;
 use crate::config::RegionConfig;
 use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess};
 use async_trait::async_trait;
@@ -11,10 +12,18 @@ use std::str::FromStr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PostgresDataPlane {
     bin_dir: Option<PathBuf>,
+    restore_jobs: u32,
+    scratch_dir: PathBuf,
 }
+
+/// pg_dump's output pipe: the kernel's default `pipe-max-size`.
+const DUMP_PIPE_BYTES: usize = 1024 * 1024;
+
+/// Room left on the scratch volume beyond a staged archive, for pg_restore's and everyone's use.
+const SCRATCH_HEADROOM: u64 = 256 * 1024 * 1024;
 
 /// Connection facts of a region's admin URL, for the command-line tools.
 struct Admin {
@@ -73,8 +82,39 @@ fn tool_error(tool: &'static str, status: std::process::ExitStatus, stderr: Stri
 }
 
 impl PostgresDataPlane {
-    pub fn new(bin_dir: Option<PathBuf>) -> Self {
-        PostgresDataPlane { bin_dir }
+    /// `restore_jobs` above 1 restores in parallel from an archive staged in `scratch_dir`.
+    pub fn new(bin_dir: Option<PathBuf>, restore_jobs: u32, scratch_dir: PathBuf) -> Self {
+        PostgresDataPlane { bin_dir, restore_jobs: restore_jobs.max(1), scratch_dir }
+    }
+
+    /// Writes the archive to a local file when a parallel restore is configured and the scratch
+    /// volume has room for it (`pg_restore --jobs` must seek; it cannot read a pipe). `None`:
+    /// restore from the stream with one job.
+    async fn stage(
+        &self,
+        archive: &mut BoxReader,
+        archive_bytes: Option<u64>,
+    ) -> Result<Option<tempfile::NamedTempFile>, DataPlaneError> {
+        let Some(bytes) = archive_bytes.filter(|_| self.restore_jobs > 1) else { return Ok(None) };
+        let free = match rustix::fs::statvfs(&self.scratch_dir) {
+            Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+            Err(e) => {
+                tracing::warn!(dir = %self.scratch_dir.display(), error = %e, "scratch space unknown; restoring with one job");
+                return Ok(None);
+            }
+        };
+        if free < bytes.saturating_add(SCRATCH_HEADROOM) {
+            tracing::info!(bytes, free, "not enough scratch space to stage the archive; restoring with one job");
+            return Ok(None);
+        }
+        let file = tempfile::Builder::new().prefix("capydb-restore-").tempfile_in(&self.scratch_dir)?;
+        let staged = pg_archive::stage(archive, tokio::fs::File::from_std(file.reopen()?)).await?;
+        tracing::debug!(
+            bytes = staged.bytes,
+            offsets = staged.offsets_written,
+            "archive staged for a parallel restore"
+        );
+        Ok(Some(file))
     }
 
     fn tool(&self, name: &str) -> PathBuf {
@@ -200,6 +240,11 @@ impl DataPlane for PostgresDataPlane {
             .spawn()
             .map_err(|e| DataPlaneError::Tool { tool: "pg_dump", message: format!("cannot start: {e}") })?;
         let stdout = child.stdout.take().expect("stdout is piped");
+        // A deep pipe lets pg_dump (and the server behind it) run ahead while we compress,
+        // instead of stalling every 64 KiB. The kernel's limit may refuse it; that only costs speed.
+        if let Err(e) = rustix::pipe::fcntl_setpipe_size(&stdout, DUMP_PIPE_BYTES) {
+            tracing::debug!(error = %e, "could not enlarge the dump pipe");
+        }
         let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
         Ok(DumpProcess { reader: Box::pin(stdout), finished: finish("pg_dump", child, stderr).boxed() })
     }
@@ -209,6 +254,7 @@ impl DataPlane for PostgresDataPlane {
         region: &RegionConfig,
         database: &str,
         mut archive: BoxReader,
+        archive_bytes: Option<u64>,
         role: Option<&str>,
     ) -> Result<(), DataPlaneError> {
         ident(database)?;
@@ -217,6 +263,19 @@ impl DataPlane for PostgresDataPlane {
         if let Some(role) = role {
             ident(role)?;
             cmd.arg(format!("--role={role}"));
+        }
+        if let Some(staged) = self.stage(&mut archive, archive_bytes).await? {
+            let mut child = cmd
+                .arg(format!("--jobs={}", self.restore_jobs))
+                .arg(staged.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
+            let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+            // The staged file is removed when `staged` drops, after pg_restore is done with it.
+            return finish("pg_restore", child, stderr).await;
         }
         let mut child = cmd
             .stdin(Stdio::piped())

@@ -42,6 +42,9 @@ pub struct Backup {
     pub database_name: String,
     pub backup_key: Option<String>,
     pub size_bytes: Option<u64>,
+    /// Size of the uncompressed archive: the scratch space a parallel restore stages it in.
+    #[serde(default)]
+    pub dump_size_bytes: Option<u64>,
     pub sha256: Option<String>,
     pub format: String,
     pub compression: String,
@@ -86,6 +89,7 @@ impl Backup {
             database_name,
             backup_key: None,
             size_bytes: None,
+            dump_size_bytes: None,
             sha256: None,
             format: FORMAT.into(),
             compression: COMPRESSION.into(),
@@ -129,6 +133,8 @@ pub struct Manifest {
     pub postgres_version: String,
     pub size_bytes: u64,
     pub sha256: String,
+    /// Size of the archive once decompressed (what `zstd -dc` yields).
+    pub dump_size_bytes: u64,
     pub created_at: DateTime<Utc>,
     pub restore_hint: String,
 }

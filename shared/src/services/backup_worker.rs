@@ -79,6 +79,7 @@ pub async fn take(
 
     backup.backup_key = Some(key.clone());
     backup.size_bytes = Some(uploaded.size_bytes);
+    backup.dump_size_bytes = Some(uploaded.dump_bytes);
     backup.sha256 = Some(uploaded.sha256.clone());
     backup.postgres_version = Some(version.clone());
     let manifest = Manifest {
@@ -90,6 +91,7 @@ pub async fn take(
         postgres_version: version,
         size_bytes: uploaded.size_bytes,
         sha256: uploaded.sha256,
+        dump_size_bytes: uploaded.dump_bytes,
         created_at: backup.created_at,
         restore_hint: "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
     };
@@ -166,7 +168,10 @@ async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result
         ctx.data_plane.create_database(region, &scratch, None).await.map_err(|e| e.to_string())?;
         let stored = ctx.objects.get(&key).await.map_err(|e| e.to_string())?;
         let (archive, digest) = decompressing(stored);
-        ctx.data_plane.restore(region, &scratch, archive, None).await.map_err(|e| e.to_string())?;
+        ctx.data_plane
+            .restore(region, &scratch, archive, backup.dump_size_bytes, None)
+            .await
+            .map_err(|e| e.to_string())?;
         let (sha256, size) = digest.finish();
         if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
             return Err(format!("stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"));

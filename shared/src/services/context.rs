@@ -27,7 +27,11 @@ impl Context {
         let sdk = aws::sdk_config(&config).await;
         let repo = Repository::new(aws::dynamodb(&sdk), config.table.clone());
         let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
-        let data_plane = Arc::new(PostgresDataPlane::new(config.pg_bin_dir.clone()));
+        let data_plane = Arc::new(PostgresDataPlane::new(
+            config.pg_bin_dir.clone(),
+            config.restore_jobs,
+            config.scratch_dir.clone(),
+        ));
         let secrets = SecretBox::new(&config.secrets_key);
         let scheduler = EventBridgeScheduler::new(
             aws::scheduler(&sdk),

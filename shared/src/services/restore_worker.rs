@@ -158,7 +158,10 @@ async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressRepo
         other => other.to_string(),
     })?;
     let (archive, digest) = decompressing(stored);
-    ctx.data_plane.restore(&l.region, staging, archive, Some(&owner)).await.map_err(|e| e.to_string())?;
+    ctx.data_plane
+        .restore(&l.region, staging, archive, backup.dump_size_bytes, Some(&owner))
+        .await
+        .map_err(|e| e.to_string())?;
     let (sha256, size) = digest.finish();
     if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
         return Err(format!(

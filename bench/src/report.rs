@@ -1,0 +1,261 @@
+//! Medians, ratios against the baselines, the goals, and the markdown / JSON report.
+
+use crate::child::Measured;
+use crate::orchestrate::Options;
+use capydb_shared::ids::ProjectId;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub description: String,
+    #[serde(skip)]
+    pub project: ProjectId,
+    #[serde(skip)]
+    pub database: String,
+    pub database_bytes: u64,
+    pub check_table: String,
+    pub check_rows: u64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Sample {
+    pub seconds: f64,
+    pub bytes: Option<u64>,
+    pub peak_rss_kb: Option<u64>,
+}
+
+impl Sample {
+    pub fn time(seconds: f64) -> Sample {
+        Sample { seconds, bytes: None, peak_rss_kb: None }
+    }
+    pub fn sized(seconds: f64, bytes: u64) -> Sample {
+        Sample { seconds, bytes: Some(bytes), peak_rss_kb: None }
+    }
+}
+
+impl From<&Measured> for Sample {
+    fn from(m: &Measured) -> Sample {
+        Sample {
+            seconds: m.seconds,
+            bytes: (m.archive_bytes > 0).then_some(m.archive_bytes),
+            peak_rss_kb: Some(m.peak_rss_kb),
+        }
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct Step {
+    pub median_seconds: f64,
+    pub mb_per_second: f64,
+    pub archive_bytes: Option<u64>,
+    pub peak_rss_mb: Option<f64>,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct DatasetResult {
+    pub dataset: Dataset,
+    pub steps: BTreeMap<&'static str, Step>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Goal {
+    pub goal: String,
+    pub dataset: String,
+    pub value: f64,
+    pub limit: f64,
+    pub met: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub machine: BTreeMap<String, String>,
+    pub scale: u32,
+    pub runs: usize,
+    pub datasets: Vec<DatasetResult>,
+    pub goals: Vec<Goal>,
+}
+
+/// What each step measures, in report order.
+const STEPS: [(&str, &str); 11] = [
+    ("read_limit", "`pg_dump -Fc -Z0 > /dev/null` (read limit)"),
+    ("naive_dump", "`pg_dump -Fc` (gzip) to a file"),
+    ("naive_total", "naive pipeline: `pg_dump -Fc` to a file, then upload"),
+    ("ours_pipeline", "ours: dump → zstd → SHA-256 into a counting sink"),
+    ("ours_upload", "ours: dump → zstd → SHA-256 → S3 multipart"),
+    ("ours_backup_job", "ours: backup job incl. verification"),
+    ("pg_restore_j1", "`pg_restore` from a local file, 1 job"),
+    ("ours_restore_j1", "ours: restore job into a new preview, 1 job"),
+    ("pg_restore_j2", "`pg_restore -j 2` from a local file"),
+    ("ours_restore_j2", "ours: restore job into a new preview, 2 jobs"),
+    ("ours_restore_default", "ours: restore job, default job count"),
+];
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+impl Report {
+    pub fn new(options: &Options, machine: BTreeMap<String, String>) -> Report {
+        Report { machine, scale: options.scale, runs: options.runs, datasets: vec![], goals: vec![] }
+    }
+
+    pub fn add(&mut self, dataset: Dataset, samples: BTreeMap<&'static str, Vec<Sample>>) {
+        let steps = samples
+            .into_iter()
+            .map(|(name, samples)| {
+                let median_seconds = median(&mut samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
+                let step = Step {
+                    median_seconds,
+                    mb_per_second: dataset.database_bytes as f64 / 1e6 / median_seconds,
+                    archive_bytes: samples.iter().filter_map(|s| s.bytes).max(),
+                    peak_rss_mb: samples.iter().filter_map(|s| s.peak_rss_kb).max().map(|kb| kb as f64 / 1024.0),
+                    samples,
+                };
+                (name, step)
+            })
+            .collect();
+        self.datasets.push(DatasetResult { dataset, steps });
+        self.goals = self.evaluate();
+    }
+
+    fn evaluate(&self) -> Vec<Goal> {
+        let mut goals = Vec::new();
+        let mut ratio = |goal: &str, d: &DatasetResult, ours: &str, base: &str, limit: f64| {
+            if let (Some(o), Some(b)) = (d.steps.get(ours), d.steps.get(base)) {
+                let value = o.median_seconds / b.median_seconds;
+                goals.push(Goal {
+                    goal: goal.into(),
+                    dataset: d.dataset.name.clone(),
+                    value,
+                    limit,
+                    met: value <= limit,
+                });
+            }
+        };
+        for d in &self.datasets {
+            ratio("backup (no verification) / naive pipeline", d, "ours_upload", "naive_total", 0.5);
+            ratio("streaming pipeline / read limit", d, "ours_pipeline", "read_limit", 1.15);
+            ratio("restore, 1 job / pg_restore", d, "ours_restore_j1", "pg_restore_j1", 1.15);
+            ratio("restore, 2 jobs / pg_restore -j 2", d, "ours_restore_j2", "pg_restore_j2", 1.15);
+        }
+        for d in &self.datasets {
+            let size = |step: &str| d.steps.get(step).and_then(|s| s.archive_bytes);
+            if let (Some(ours), Some(naive)) = (size("ours_upload"), size("naive_dump")) {
+                let value = ours as f64 / naive as f64;
+                goals.push(Goal {
+                    goal: "archive size / `pg_dump -Fc` file".into(),
+                    dataset: d.dataset.name.clone(),
+                    value,
+                    limit: 1.0,
+                    met: value <= 1.0,
+                });
+            }
+        }
+        let peak = |d: &DatasetResult, steps: &[&str]| {
+            steps.iter().filter_map(|s| d.steps.get(s).and_then(|s| s.peak_rss_mb)).fold(0.0, f64::max)
+        };
+        let all = [
+            "ours_pipeline",
+            "ours_upload",
+            "ours_backup_job",
+            "ours_restore_j1",
+            "ours_restore_j2",
+            "ours_restore_default",
+        ];
+        for d in &self.datasets {
+            let value = peak(d, &all);
+            goals.push(Goal {
+                goal: "worker peak RSS (MB)".into(),
+                dataset: d.dataset.name.clone(),
+                value,
+                limit: 150.0,
+                met: value < 150.0,
+            });
+        }
+        // Flat memory: the full-size dataset's peak against its quarter's, backup and restore.
+        let by_name = |n: &str| self.datasets.iter().find(|d| d.dataset.name == n);
+        if let (Some(full), Some(quarter)) = (by_name("pgbench"), by_name("pgbench-quarter")) {
+            for (what, full_step, quarter_step) in [
+                ("backup", "ours_backup_job", "ours_backup_job"),
+                ("restore", crate::orchestrate::DEFAULT_RESTORE_STEP, "ours_restore_default"),
+            ] {
+                let (f, q) = (peak(full, &[full_step]), peak(quarter, &[quarter_step]));
+                if q > 0.0 {
+                    let value = f / q;
+                    goals.push(Goal {
+                        goal: format!("{what} peak RSS, 4× data / 1× data"),
+                        dataset: "pgbench".into(),
+                        value,
+                        limit: 1.25,
+                        met: value <= 1.25,
+                    });
+                }
+            }
+        }
+        goals
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "Measured {} on {} cores ({}), {} GiB RAM, {}; median of {} runs, local S3 emulator (moto).\n",
+            get("date"),
+            get("cores"),
+            get("cpu"),
+            get("memory_gib"),
+            get("postgres"),
+            self.runs
+        );
+        for d in &self.datasets {
+            let _ = writeln!(
+                out,
+                "### {} — {} ({:.0} MB on disk)\n",
+                d.dataset.name,
+                d.dataset.description,
+                d.dataset.database_bytes as f64 / 1e6
+            );
+            let _ = writeln!(out, "| step | median s | MB/s | archive MB | peak RSS MB |");
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+            for (key, label) in STEPS.iter() {
+                if let Some(s) = d.steps.get(key) {
+                    let _ = writeln!(
+                        out,
+                        "| {label} | {:.2} | {:.0} | {} | {} |",
+                        s.median_seconds,
+                        s.mb_per_second,
+                        s.archive_bytes.map(|b| format!("{:.1}", b as f64 / 1e6)).unwrap_or_default(),
+                        s.peak_rss_mb.map(|r| format!("{r:.1}")).unwrap_or_default()
+                    );
+                }
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(out, "### Goals\n\n| goal | dataset | value | limit | met |\n|---|---|---:|---:|---|");
+        for g in &self.goals {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {} {} | {} |",
+                g.goal,
+                g.dataset,
+                g.value,
+                if g.goal.contains("RSS (MB)") { "<" } else { "≤" },
+                g.limit,
+                if g.met { "yes" } else { "**no**" }
+            );
+        }
+        out
+    }
+}
