@@ -61,6 +61,8 @@ export CAPYDB_TABLE=capydb-dev CAPYDB_BUCKET=capydb-dev
 export CAPYDB_SECRETS_KEY=$SECRETS_KEY CAPYDB_SESSION_SECRET=$SESSION_SECRET
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+# Local receivers (http://127.0.0.1:…) are fine here; a deployment refuses them.
+export CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true
 export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=warn}
 
 "$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" &

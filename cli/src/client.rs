@@ -34,6 +34,10 @@ impl Api {
         self.send(Method::PUT, path, Some(body), None).await
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        self.send(Method::PATCH, path, Some(body), None).await
+    }
+
     pub async fn post(&self, path: &str, body: Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
         self.send(Method::POST, path, Some(body), idempotency_key).await
     }

@@ -5,6 +5,7 @@ mod exit;
 mod output;
 mod restore;
 mod wait;
+mod webhooks;
 
 use clap::{Args, Parser, Subcommand};
 use client::Api;
@@ -23,6 +24,9 @@ struct Cli {
     /// Project to act on.
     #[arg(long, env = "CAPYDB_PROJECT", global = true)]
     project: Option<String>,
+    /// Organisation to act on (webhooks); defaults to the project's.
+    #[arg(long, env = "CAPYDB_ORG", global = true)]
+    org: Option<String>,
     #[arg(short, long, value_enum, default_value = "table", global = true)]
     output: Format,
     #[command(subcommand)]
@@ -57,6 +61,9 @@ enum Command {
     /// Named points to restore to later.
     #[command(subcommand)]
     RestorePoints(RestorePointsCmd),
+    /// The organisation's signed webhook endpoints.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCmd),
 }
 
 #[derive(Subcommand)]
@@ -287,6 +294,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::RestorePoints(cmd) => restore::points(&cli, &api, cmd, out).await,
         Command::Backups(cmd) => backups(&cli, &api, cmd, out).await,
         Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
+        Command::Webhooks(cmd) => webhooks::run(&cli, &api, cmd, out).await,
     }
 }
 

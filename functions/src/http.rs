@@ -115,6 +115,11 @@ impl JsonBody {
         Ok(JsonBody(map))
     }
 
+    /// Whether the body names `field` at all (null included): for PATCH, where null clears.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
     pub fn opt_str(&self, field: &str) -> Result<Option<&str>, Error> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),

@@ -2,7 +2,9 @@
 //! resource `function`); the local runtime serves the same table, and a test holds it equal to
 //! `template.yaml`.
 
-use crate::handlers::{api_keys, backups, jobs, previews, projects, regions, restore_points, restores, schedules};
+use crate::handlers::{
+    api_keys, backups, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
+};
 use crate::http::{error_response, HttpResult};
 use capydb_shared::services::Context;
 use lambda_http::{Body, Request, Response};
@@ -36,6 +38,11 @@ pub enum RouteId {
     SchedulesList,
     SchedulesPut,
     SchedulesDelete,
+    WebhooksList,
+    WebhooksCreate,
+    WebhooksUpdate,
+    WebhooksDelete,
+    WebhooksRotateSecret,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +156,41 @@ pub const ROUTES: &[Route] = &[
         "BackupsDeleteFunction",
         "backups-delete"
     ),
+    route!(
+        WebhooksList,
+        "GET",
+        "/v1/organizations/{org_id}/webhook-endpoints",
+        "WebhooksListFunction",
+        "webhooks-list"
+    ),
+    route!(
+        WebhooksCreate,
+        "POST",
+        "/v1/organizations/{org_id}/webhook-endpoints",
+        "WebhooksCreateFunction",
+        "webhooks-create"
+    ),
+    route!(
+        WebhooksUpdate,
+        "PATCH",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}",
+        "WebhooksUpdateFunction",
+        "webhooks-update"
+    ),
+    route!(
+        WebhooksDelete,
+        "DELETE",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}",
+        "WebhooksDeleteFunction",
+        "webhooks-delete"
+    ),
+    route!(
+        WebhooksRotateSecret,
+        "POST",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/rotate-secret",
+        "WebhooksRotateSecretFunction",
+        "webhooks-rotate-secret"
+    ),
 ];
 
 pub fn route(id: RouteId) -> &'static Route {
@@ -185,6 +227,11 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
         RouteId::SchedulesList => schedules::list(ctx, req).await,
         RouteId::SchedulesPut => schedules::put(ctx, req).await,
         RouteId::SchedulesDelete => schedules::delete(ctx, req).await,
+        RouteId::WebhooksList => webhooks::list(ctx, req).await,
+        RouteId::WebhooksCreate => webhooks::create(ctx, req).await,
+        RouteId::WebhooksUpdate => webhooks::update(ctx, req).await,
+        RouteId::WebhooksDelete => webhooks::delete(ctx, req).await,
+        RouteId::WebhooksRotateSecret => webhooks::rotate_secret(ctx, req).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

@@ -4,6 +4,7 @@ use capydb_shared::domain::jobs::Job;
 use capydb_shared::domain::pagination::Page;
 use capydb_shared::domain::previews::PreviewDatabase;
 use capydb_shared::domain::projects::Project;
+use capydb_shared::domain::webhooks::WebhookEndpoint;
 use capydb_shared::services::backups::Listed;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -38,6 +39,15 @@ pub fn job(j: &Job) -> Value {
         "project_id": j.project_id, "preview_database_id": j.preview_database_id, "backup_id": j.backup_id,
         "restore_id": j.restore_id,
         "created_at": j.created_at, "updated_at": j.updated_at,
+    })
+}
+
+/// An endpoint without its sealed secret.
+pub fn webhook_endpoint(e: &WebhookEndpoint) -> Value {
+    json!({
+        "id": e.id, "org_id": e.org_id, "url": e.url, "description": e.description, "event_types": e.event_types,
+        "is_active": e.is_active, "health": e.health, "failing_since": e.failing_since,
+        "last_success_at": e.last_success_at, "created_at": e.created_at, "updated_at": e.updated_at,
     })
 }
 

@@ -50,6 +50,9 @@ pub struct Config {
     /// `scratch_dir` first (pg_restore cannot run parallel jobs from a pipe).
     pub restore_jobs: u32,
     pub scratch_dir: PathBuf,
+    /// Lets webhook receivers be private or loopback addresses, over plain http too: for the
+    /// local runtime and tests only (`CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true`).
+    pub webhooks_allow_private: bool,
     /// EventBridge Scheduler group holding the per-project daily backup schedules.
     pub schedule_group: String,
     /// The function the schedules invoke, and the role they invoke it with.
@@ -128,6 +131,7 @@ impl Config {
             job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             restore_jobs: restore_jobs as u32,
+            webhooks_allow_private: get("CAPYDB_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true" || v == "1"),
             scratch_dir: get("CAPYDB_SCRATCH_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)

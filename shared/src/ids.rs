@@ -70,6 +70,7 @@ prefixed_id!(EventId, "evt", "event");
 prefixed_id!(PreviewId, "pvw", "preview database");
 prefixed_id!(RestoreId, "rst", "restore");
 prefixed_id!(RestorePointId, "rp", "restore point");
+prefixed_id!(WebhookId, "whk", "webhook endpoint");
 
 #[cfg(test)]
 mod tests {

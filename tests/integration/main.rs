@@ -13,3 +13,4 @@ mod failures;
 mod projects;
 mod restores;
 mod schedules;
+mod webhooks;

@@ -9,6 +9,7 @@ pub mod regions;
 pub mod restore_points;
 pub mod restores;
 pub mod schedules;
+pub mod webhooks;
 
 use crate::http::query_param;
 use capydb_shared::domain::pagination::{Cursor, Limit};

@@ -13,3 +13,4 @@ pub mod restore_points;
 pub mod restores;
 pub mod schedules;
 pub mod scopes;
+pub mod webhooks;

@@ -20,5 +20,6 @@ pub mod restores;
 pub mod retention;
 pub mod schedules;
 pub mod sweeper;
+pub mod webhooks;
 
 pub use context::Context;

@@ -13,6 +13,7 @@ mod restore_points;
 mod restores;
 mod schedules;
 pub mod schema;
+mod webhooks;
 
 pub use idempotency::IdempotencyRecord;
 pub use jobs::{JobCondition, RecordWrite};

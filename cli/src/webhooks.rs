@@ -1,0 +1,142 @@
+//! `capydb webhooks …`: the organisation's webhook endpoints.
+
+use crate::client::Api;
+use crate::output::{self, field};
+use crate::{Cli, CliError, Format};
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+#[derive(Subcommand)]
+pub enum WebhooksCmd {
+    /// The organisation's endpoints and their health.
+    List,
+    /// Add an endpoint; prints its signing secret, which is shown only this once.
+    Create {
+        /// The receiver: a public https:// URL.
+        #[arg(long)]
+        url: String,
+        /// Event types to send (comma-separated); all events when omitted.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Change an endpoint's URL, events, description, or pause / resume it.
+    Update {
+        webhook_id: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Stop (false) or resume (true) deliveries.
+        #[arg(long)]
+        active: Option<bool>,
+    },
+    Delete {
+        webhook_id: String,
+    },
+    /// Replace the signing secret; prints the new one, shown only this once.
+    RotateSecret {
+        webhook_id: String,
+    },
+}
+
+/// The organisation: `--org` / `CAPYDB_ORG`, else the project's.
+async fn org(cli: &Cli, api: &Api) -> Result<String, CliError> {
+    if let Some(org) = &cli.org {
+        return Ok(org.clone());
+    }
+    let project =
+        cli.project().map_err(|_| CliError::Usage("no organization: set CAPYDB_ORG or CAPYDB_PROJECT".into()))?;
+    let v = api.get(&format!("/v1/projects/{project}")).await?;
+    Ok(field(&v["project"], "org_id"))
+}
+
+pub async fn run(cli: &Cli, api: &Api, cmd: &WebhooksCmd, out: Format) -> Result<(), CliError> {
+    let base = format!("/v1/organizations/{}/webhook-endpoints", org(cli, api).await?);
+    let v = match cmd {
+        WebhooksCmd::List => {
+            let v = api.get(&format!("{base}?limit=100")).await?;
+            if out == Format::Table {
+                output::table(
+                    v["webhook_endpoints"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("ID", &|e| field(e, "id")),
+                        ("URL", &|e| field(e, "url")),
+                        ("EVENTS", &|e| events(e)),
+                        ("ACTIVE", &|e| field(e, "is_active")),
+                        ("HEALTH", &|e| field(e, "health")),
+                    ],
+                );
+                return Ok(());
+            }
+            v
+        }
+        WebhooksCmd::Create { url, events, description } => {
+            let mut body = json!({ "url": url, "event_types": events });
+            if let Some(d) = description {
+                body["description"] = json!(d);
+            }
+            let v = api.post(&base, body, None).await?;
+            if out == Format::Table {
+                print_secret("created", &v);
+                return Ok(());
+            }
+            v
+        }
+        WebhooksCmd::Update { webhook_id, url, events, description, active } => {
+            let mut body = json!({});
+            if let Some(u) = url {
+                body["url"] = json!(u);
+            }
+            if let Some(e) = events {
+                body["event_types"] = json!(e);
+            }
+            if let Some(d) = description {
+                body["description"] = json!(d);
+            }
+            if let Some(a) = active {
+                body["is_active"] = json!(a);
+            }
+            let v = api.patch(&format!("{base}/{webhook_id}"), body).await?;
+            if out == Format::Table {
+                println!("Webhook endpoint {webhook_id} updated.");
+                return Ok(());
+            }
+            v
+        }
+        WebhooksCmd::Delete { webhook_id } => {
+            let v = api.delete(&format!("{base}/{webhook_id}")).await?;
+            if out == Format::Table {
+                println!("Webhook endpoint {webhook_id} deleted.");
+                return Ok(());
+            }
+            v
+        }
+        WebhooksCmd::RotateSecret { webhook_id } => {
+            let v = api.post(&format!("{base}/{webhook_id}/rotate-secret"), json!({}), None).await?;
+            if out == Format::Table {
+                print_secret("has a new signing secret", &v);
+                return Ok(());
+            }
+            v
+        }
+    };
+    output::json(&v);
+    Ok(())
+}
+
+fn events(e: &Value) -> String {
+    match e["event_types"].as_array() {
+        Some(list) if !list.is_empty() => list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        _ => "all".into(),
+    }
+}
+
+fn print_secret(what: &str, v: &Value) {
+    let e = &v["webhook_endpoint"];
+    println!("Webhook endpoint {} ({}) {what}.", field(e, "id"), field(e, "url"));
+    println!("Signing secret (shown only now): {}", field(v, "plaintext_secret"));
+}

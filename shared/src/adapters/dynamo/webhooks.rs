@@ -1,0 +1,50 @@
+//! Webhook endpoints under their organisation (`ORG#<org>` / `WEBHOOK#<whk>`).
+
+use super::organizations::org_pk;
+use super::{s, to_item, Keys, Repository, StoreError};
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::webhooks::WebhookEndpoint;
+use crate::ids::{OrgId, WebhookId};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+
+fn endpoint_sk(id: &WebhookId) -> String {
+    format!("WEBHOOK#{id}")
+}
+
+fn keys(ep: &WebhookEndpoint) -> Keys {
+    Keys { pk: org_pk(&ep.org_id), sk: endpoint_sk(&ep.id), item_type: "webhook_endpoint", gsi1: None, due: None }
+}
+
+impl Repository {
+    pub async fn create_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.put_item(to_item(ep, keys(ep))?, Some("attribute_not_exists(pk)")).await
+    }
+
+    /// Replaces an endpoint that still exists; `ConditionFailed` when it was deleted meanwhile.
+    pub async fn update_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.put_item(to_item(ep, keys(ep))?, Some("attribute_exists(pk)")).await
+    }
+
+    pub async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.get_item(&org_pk(org), &endpoint_sk(id)).await
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        org: &OrgId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<WebhookEndpoint>, StoreError> {
+        self.query_prefix(&org_pk(org), "WEBHOOK#", limit, cursor).await
+    }
+
+    pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name("__TABLE__")
+            .key("pk", s(org_pk(org)))
+            .key("sk", s(endpoint_sk(id)))
+            .build()
+            .expect("delete");
+        self.transact(vec![TransactWriteItem::builder().delete(delete).build()]).await
+    }
+}

@@ -1,0 +1,201 @@
+//! Webhook endpoints of an organisation: create, list, change, delete, rotate the secret. The
+//! `whsec_…` secret is returned once (on create and rotate) and otherwise exists only sealed.
+
+use super::Context;
+use crate::adapters::dynamo::StoreError;
+use crate::auth::Principal;
+use crate::domain::pagination::{Cursor, Page};
+use crate::domain::scopes::Scope;
+use crate::domain::webhooks::{
+    generate_secret, parse_description, parse_event_types, refused_address, Health, WebhookEndpoint, WebhookUrl,
+};
+use crate::ids::{OrgId, WebhookId};
+use crate::Error;
+
+/// At most this many endpoints per organisation: each event fans out to all of them.
+pub const MAX_ENDPOINTS: usize = 20;
+
+pub struct NewEndpoint {
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub is_active: bool,
+}
+
+/// Fields a PATCH may change; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub description: Option<Option<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+pub async fn create(
+    ctx: &Context,
+    principal: &Principal,
+    raw_org: &str,
+    new: NewEndpoint,
+) -> Result<(WebhookEndpoint, String), Error> {
+    let org = writable_org(principal, raw_org)?;
+    let url = checked_url(ctx, &new.url).await?;
+    let event_types = parse_event_types(&new.event_types)?;
+    let description = parse_description(new.description.as_deref())?;
+    if ctx.repo.list_webhooks(&org, MAX_ENDPOINTS as u32, None).await?.items.len() >= MAX_ENDPOINTS {
+        return Err(Error::Conflict {
+            message: format!("an organization can have at most {MAX_ENDPOINTS} webhook endpoints"),
+            job_id: None,
+        });
+    }
+    let secret = generate_secret();
+    let now = ctx.clock.now();
+    let endpoint = WebhookEndpoint {
+        id: WebhookId::generate(),
+        org_id: org,
+        url: url.as_str().to_string(),
+        description,
+        event_types,
+        is_active: new.is_active,
+        secret_enc: ctx.secrets.seal(&secret),
+        health: Health::Healthy,
+        failing_since: None,
+        last_success_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.repo.create_webhook(&endpoint).await?;
+    Ok((endpoint, secret))
+}
+
+pub async fn list(
+    ctx: &Context,
+    principal: &Principal,
+    raw_org: &str,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Page<WebhookEndpoint>, Error> {
+    let org = readable_org(principal, raw_org)?;
+    Ok(ctx.repo.list_webhooks(&org, limit, cursor).await?)
+}
+
+pub async fn get(ctx: &Context, principal: &Principal, raw_org: &str, raw_id: &str) -> Result<WebhookEndpoint, Error> {
+    let org = readable_org(principal, raw_org)?;
+    find(ctx, &org, raw_id).await
+}
+
+pub async fn update(
+    ctx: &Context,
+    principal: &Principal,
+    raw_org: &str,
+    raw_id: &str,
+    change: EndpointChange,
+) -> Result<WebhookEndpoint, Error> {
+    let org = writable_org(principal, raw_org)?;
+    let mut endpoint = find(ctx, &org, raw_id).await?;
+    if let Some(url) = &change.url {
+        endpoint.url = checked_url(ctx, url).await?.as_str().to_string();
+    }
+    if let Some(types) = &change.event_types {
+        endpoint.event_types = parse_event_types(types)?;
+    }
+    if let Some(description) = &change.description {
+        endpoint.description = parse_description(description.as_deref())?;
+    }
+    if let Some(active) = change.is_active {
+        endpoint.is_active = active;
+    }
+    endpoint.updated_at = ctx.clock.now();
+    store_update(ctx, &endpoint).await?;
+    Ok(endpoint)
+}
+
+pub async fn delete(
+    ctx: &Context,
+    principal: &Principal,
+    raw_org: &str,
+    raw_id: &str,
+) -> Result<WebhookEndpoint, Error> {
+    let org = writable_org(principal, raw_org)?;
+    let endpoint = find(ctx, &org, raw_id).await?;
+    ctx.repo.delete_webhook(&org, &endpoint.id).await?;
+    Ok(endpoint)
+}
+
+/// Replaces the signing secret; the new one is returned once and signs every later delivery.
+pub async fn rotate_secret(
+    ctx: &Context,
+    principal: &Principal,
+    raw_org: &str,
+    raw_id: &str,
+) -> Result<(WebhookEndpoint, String), Error> {
+    let org = writable_org(principal, raw_org)?;
+    let mut endpoint = find(ctx, &org, raw_id).await?;
+    let secret = generate_secret();
+    endpoint.secret_enc = ctx.secrets.seal(&secret);
+    endpoint.updated_at = ctx.clock.now();
+    store_update(ctx, &endpoint).await?;
+    Ok((endpoint, secret))
+}
+
+async fn store_update(ctx: &Context, endpoint: &WebhookEndpoint) -> Result<(), Error> {
+    match ctx.repo.update_webhook(endpoint).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(Error::not_found("webhook endpoint")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn find(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoint, Error> {
+    let id: WebhookId = raw_id.parse().map_err(|_| Error::not_found("webhook endpoint"))?;
+    ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
+}
+
+fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
+    let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
+    principal.require_org(&org)?;
+    principal.require_scope(Scope::OrganizationsRead)?;
+    Ok(org)
+}
+
+fn writable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
+    let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
+    principal.require_org(&org)?;
+    principal.require_org_admin(Scope::OrganizationsWrite)?;
+    Ok(org)
+}
+
+/// The URL's static checks, then every address its host resolves to must be public (unless
+/// this deployment allows private receivers). Delivery checks again: DNS can change.
+pub async fn checked_url(ctx: &Context, raw: &str) -> Result<WebhookUrl, Error> {
+    let allow_private = ctx.config.webhooks_allow_private;
+    let url = WebhookUrl::parse(raw, allow_private)?;
+    if !allow_private {
+        ensure_public(&url).await?;
+    }
+    Ok(url)
+}
+
+/// Resolves the URL's host and refuses it if any address is not public, so that a name with
+/// one public and one private address cannot be used to reach the private one.
+pub async fn ensure_public(url: &WebhookUrl) -> Result<Vec<std::net::SocketAddr>, Error> {
+    let addrs: Vec<_> = tokio::net::lookup_host((url.host(), url.port()))
+        .await
+        .map_err(|_| Error::invalid("url", format!("url host {} does not resolve", url.host())))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::invalid("url", format!("url host {} does not resolve", url.host())));
+    }
+    for addr in &addrs {
+        if let Some(class) = refused_address(addr.ip()) {
+            return Err(Error::invalid(
+                "url",
+                format!(
+                    "url host {} resolves to a {class} address ({}); receivers must be public",
+                    url.host(),
+                    addr.ip()
+                ),
+            ));
+        }
+    }
+    Ok(addrs)
+}
