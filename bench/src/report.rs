@@ -87,9 +87,9 @@ const STEPS: [(&str, &str); 11] = [
     ("ours_pipeline", "ours: dump → zstd → SHA-256 into a counting sink"),
     ("ours_upload", "ours: dump → zstd → SHA-256 → S3 multipart"),
     ("ours_backup_job", "ours: backup job incl. verification"),
-    ("pg_restore_j1", "`pg_restore` from a local file, 1 job"),
+    ("pg_restore_j1", "`CREATE DATABASE` + `pg_restore` from a local file, 1 job"),
     ("ours_restore_j1", "ours: restore job into a new preview, 1 job"),
-    ("pg_restore_j2", "`pg_restore -j 2` from a local file"),
+    ("pg_restore_j2", "`CREATE DATABASE` + `pg_restore -j 2` from a local file"),
     ("ours_restore_j2", "ours: restore job into a new preview, 2 jobs"),
     ("ours_restore_default", "ours: restore job, default job count"),
 ];
