@@ -203,15 +203,45 @@ async fn read_layout<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 }
 
 async fn skip_chunks<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(f: &Format, t: &mut Tee<R, W>) -> Result<(), Layout> {
+    // pg_dump writes one chunk per row: walk the chunks already in the read buffer without an
+    // await per row, and fall back to field-by-field reads only where a chunk crosses it.
+    let header = 1 + f.int_size;
     loop {
-        let len = f.int(t).await?;
-        if len == 0 {
+        let Tee { input, out, pos } = &mut *t;
+        let buf = input.fill_buf().await?;
+        let (mut at, mut ended) = (0usize, false);
+        while buf.len() - at >= header {
+            let len = little_endian(&buf[at + 1..at + header]);
+            if buf[at] != 0 && len != 0 {
+                return Err(Layout::Malformed("negative chunk length"));
+            }
+            if len == 0 {
+                at += header;
+                ended = true;
+                break;
+            }
+            match usize::try_from(len).ok().and_then(|l| (at + header).checked_add(l)) {
+                Some(end) if end <= buf.len() => at = end,
+                _ => break,
+            }
+        }
+        out.write_all(&buf[..at]).await?;
+        input.consume(at);
+        *pos += at as u64;
+        if ended {
             return Ok(());
         }
-        if len < 0 {
-            return Err(Layout::Malformed("negative chunk length"));
+        if at == 0 {
+            // The next header or chunk spans the buffer's end.
+            let len = f.int(t).await?;
+            if len == 0 {
+                return Ok(());
+            }
+            if len < 0 {
+                return Err(Layout::Malformed("negative chunk length"));
+            }
+            t.copy(len as u64).await?;
         }
-        t.copy(len as u64).await?;
     }
 }
 
