@@ -34,7 +34,7 @@ integration: deps
 ## Throughput and memory against pg_dump / pg_restore (release build, its own moto and cluster).
 # BENCH_SCALE (pgbench scale, default 20) and BENCH_RUNS (default 3) tune it; not part of `test`.
 bench: deps
-	cargo run --release -p capydb-bench -- run
+	cargo run --release -p capydb-bench
 
 clean:
 	infra/cluster.sh stop .capydb/clusters/local-1 || true

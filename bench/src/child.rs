@@ -49,38 +49,42 @@ pub struct Measured {
 }
 
 pub async fn run(step: Step) -> anyhow::Result<()> {
-    if let Step::PipelineOnly { admin_url, database } = &step {
-        let region = RegionConfig {
-            name: "profile".into(),
-            admin_url: admin_url.clone(),
-            public_host: String::new(),
-            public_port: 0,
-            pooled_port: None,
-            wal_archiving: false,
-        };
-        let started = Instant::now();
-        let dump = PostgresDataPlane::new(None, 1, std::env::temp_dir()).dump(&region, database).await?;
-        let up = upload_dump(&CountingSink::default(), "profile", dump, &|_| {}).await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let m = Measured { seconds, peak_rss_kb: peak_rss_kb()?, archive_bytes: up.size_bytes, output: String::new() };
-        println!("{}", serde_json::to_string(&m)?);
-        return Ok(());
-    }
-    let ctx = Context::from_config(Config::from_env()?).await;
+    // The profiling step needs no table or bucket, so the context is built only for the others.
+    let context = || async { anyhow::Ok(Context::from_config(Config::from_env()?).await) };
     let measured = match step {
-        Step::BackupJob { project } => backup_job(&ctx, &project).await?,
-        Step::BackupUpload { project } => backup_upload(&ctx, &project, ctx.objects.as_ref()).await?,
-        Step::Pipeline { project } => {
-            let sink = CountingSink::default();
-            backup_upload(&ctx, &project, &sink).await?
+        Step::BackupJob { project } => backup_job(&context().await?, &project).await?,
+        Step::BackupUpload { project } => {
+            let ctx = context().await?;
+            backup_upload(&ctx, &project, ctx.objects.as_ref()).await?
         }
-        Step::PipelineOnly { .. } => unreachable!("handled above"),
+        Step::Pipeline { project } => backup_upload(&context().await?, &project, &CountingSink::default()).await?,
+        Step::PipelineOnly { admin_url, database } => pipeline_only(admin_url, &database).await?,
         Step::RestoreJob { project, backup_key, preview_name } => {
-            restore_job(&ctx, &project, &backup_key, &preview_name).await?
+            restore_job(&context().await?, &project, &backup_key, &preview_name).await?
         }
     };
     println!("{}", serde_json::to_string(&Measured { peak_rss_kb: peak_rss_kb()?, ..measured })?);
     Ok(())
+}
+
+async fn pipeline_only(admin_url: String, database: &str) -> anyhow::Result<Measured> {
+    let region = RegionConfig {
+        name: "profile".into(),
+        admin_url,
+        public_host: String::new(),
+        public_port: 0,
+        pooled_port: None,
+        wal_archiving: false,
+    };
+    let started = Instant::now();
+    let dump = PostgresDataPlane::new(None, 1, std::env::temp_dir()).dump(&region, database).await?;
+    let up = upload_dump(&CountingSink::default(), "profile", dump, &|_| {}).await?;
+    Ok(Measured {
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_kb: 0,
+        archive_bytes: up.size_bytes,
+        output: String::new(),
+    })
 }
 
 async fn backup_job(ctx: &Context, project: &str) -> anyhow::Result<Measured> {

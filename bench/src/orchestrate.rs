@@ -30,23 +30,10 @@ pub struct Options {
     pub datasets: Vec<String>,
 }
 
-impl Options {
-    pub fn default_from_env() -> Options {
-        let number =
-            |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-        Options {
-            scale: number("BENCH_SCALE", 20) as u32,
-            runs: number("BENCH_RUNS", 3) as usize,
-            out: crate::default_out_dir(),
-            datasets: std::env::var("BENCH_DATASETS")
-                .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// The step whose restore RSS is compared with the quarter-size dataset's default restore.
-pub const DEFAULT_RESTORE_STEP: &str = "ours_restore_j1";
+/// The full-size restore step that runs with the default job count, as the quarter-size
+/// dataset's restore does: their peak RSS is compared.
+pub const DEFAULT_RESTORE_STEP: &str =
+    if capydb_shared::config::DEFAULT_RESTORE_JOBS == 1 { "ours_restore_j1" } else { "ours_restore_j2" };
 
 /// Uploads of the naive pipeline: 8 MiB parts, as `aws s3 cp` sends them.
 const NAIVE_PART: usize = 8 * 1024 * 1024;
@@ -303,34 +290,19 @@ async fn naive_upload(ctx: &Context, file: &Path, key: &str) -> anyhow::Result<f
     let started = Instant::now();
     let objects = ctx.objects.clone();
     let upload_id = objects.start_upload(key).await?;
-    let mut f = std::fs::File::open(file)?;
-    let mut parts = Vec::new();
-    loop {
-        let mut buf = vec![0u8; NAIVE_PART];
-        let mut filled = 0;
-        while filled < NAIVE_PART {
-            let n = f.read(&mut buf[filled..])?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        buf.truncate(filled);
-        parts.push(Bytes::from(buf));
-        if filled < NAIVE_PART {
-            break;
-        }
-    }
-    let etags: Vec<(u32, String)> = stream::iter(parts.into_iter().enumerate())
-        .map(|(i, data)| {
-            let objects = objects.clone();
-            let upload_id = upload_id.clone();
+    // Parts are read as the uploads ask for them, so at most a few are in memory.
+    let parts = stream::try_unfold(std::fs::File::open(file)?, |mut f| async move {
+        let mut part = Vec::with_capacity(NAIVE_PART);
+        (&mut f).take(NAIVE_PART as u64).read_to_end(&mut part)?;
+        anyhow::Ok((!part.is_empty()).then(|| (Bytes::from(part), f)))
+    });
+    let etags: Vec<(u32, String)> = parts
+        .enumerate()
+        .map(|(i, part)| {
+            let (objects, upload_id) = (objects.clone(), upload_id.clone());
             async move {
                 let n = i as u32 + 1;
-                objects.upload_part(key, &upload_id, n, data).await.map(|etag| (n, etag))
+                anyhow::Ok((n, objects.upload_part(key, &upload_id, n, part?).await?))
             }
         })
         .buffered(4)

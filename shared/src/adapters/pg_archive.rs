@@ -92,8 +92,7 @@ pub async fn stage(input: &mut (impl AsyncRead + Unpin), file: tokio::fs::File) 
 /// The data-offset fields of an archive file's TOC (for checking a staged file).
 pub async fn toc_offsets(path: &std::path::Path) -> std::io::Result<Vec<TocEntry>> {
     let file = tokio::fs::File::open(path).await?;
-    let mut input = file;
-    let mut tee = Tee { input: BufReader::new(&mut input), out: tokio::io::sink(), pos: 0 };
+    let mut tee = Tee { input: BufReader::new(file), out: tokio::io::sink(), pos: 0 };
     match read_header_and_toc(&mut tee).await {
         Ok((toc, _)) => Ok(toc),
         Err(Layout::Io(e)) => Err(e),

@@ -55,12 +55,6 @@ pub struct WebhookEndpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-impl WebhookEndpoint {
-    pub fn wants(&self, event_type: &str) -> bool {
-        self.is_active && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
-    }
-}
-
 /// Subscribed event types, each from the catalogue, without duplicates.
 pub fn parse_event_types(raw: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();

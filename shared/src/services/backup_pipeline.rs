@@ -83,8 +83,10 @@ async fn stream_parts(
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<(Uploaded, Vec<(u32, String)>), PipelineError> {
     let DumpProcess { reader, finished } = dump;
-    let raw = CountingReader { inner: reader, count: Arc::new(AtomicU64::new(0)) };
-    let raw_count = raw.count.clone();
+    let raw_count = Arc::new(AtomicU64::new(0));
+    let counter = raw_count.clone();
+    let raw =
+        Tap { inner: reader, seen: move |fresh: &[u8]| _ = counter.fetch_add(fresh.len() as u64, Ordering::Relaxed) };
     let mut compressed =
         ZstdEncoder::with_quality(BufReader::with_capacity(256 * 1024, raw), Level::Precise(ZSTD_LEVEL));
     let mut hasher = Sha256::new();
@@ -149,22 +151,23 @@ async fn read_up_to(reader: &mut (impl AsyncRead + Unpin), limit: usize) -> std:
 
 use bytes::BufMut;
 
-/// Counts the bytes read through it.
-struct CountingReader {
+/// Shows every byte read through it to `seen` (counting, hashing) on its way past.
+struct Tap<F> {
     inner: BoxReader,
-    count: Arc<AtomicU64>,
+    seen: F,
 }
 
-impl AsyncRead for CountingReader {
+impl<F: FnMut(&[u8]) + Unpin> AsyncRead for Tap<F> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let poll = self.inner.as_mut().poll_read(cx, buf);
+        let this = &mut *self;
+        let poll = this.inner.as_mut().poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
-            self.count.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+            (this.seen)(&buf.filled()[before..]);
         }
         poll
     }
@@ -183,33 +186,18 @@ impl Digest256 {
     }
 }
 
-struct HashingReader {
-    inner: BoxReader,
-    digest: Digest256,
-}
-
-impl AsyncRead for HashingReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = self.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let fresh = &buf.filled()[before..];
-            let mut guard = self.digest.inner.lock().expect("digest lock");
-            guard.0.update(fresh);
-            guard.1 += fresh.len() as u64;
-        }
-        poll
-    }
-}
-
 /// Turns a stored archive back into the `pg_dump` stream, hashing the stored bytes on the way.
 pub fn decompressing(stored: BoxReader) -> (BoxReader, Digest256) {
     let digest = Digest256::default();
-    let hashing = HashingReader { inner: stored, digest: digest.clone() };
+    let seen = digest.clone();
+    let hashing = Tap {
+        inner: stored,
+        seen: move |fresh: &[u8]| {
+            let mut guard = seen.inner.lock().expect("digest lock");
+            guard.0.update(fresh);
+            guard.1 += fresh.len() as u64;
+        },
+    };
     let decoder = ZstdDecoder::new(BufReader::with_capacity(256 * 1024, hashing));
     (Box::pin(decoder), digest)
 }
