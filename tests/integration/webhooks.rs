@@ -44,6 +44,21 @@ async fn endpoints_are_created_once_with_a_secret_changed_rotated_and_deleted() 
     assert_eq!(ep["event_types"], json!([]), "empty means every event");
     assert_eq!(ep["url"], PUBLIC_URL, "untouched fields stay");
 
+    // A refused change changes nothing, not even the fields that were valid.
+    let (status, body) = env
+        .call(
+            "PATCH",
+            &format!("{base}/{id}"),
+            Some(&env.key),
+            Some(json!({ "url": "https://10.0.0.1/hook", "is_active": true })),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("url")), "{body}");
+    let (_, listed) = env.get(&base).await;
+    assert_eq!(listed["webhook_endpoints"][0]["url"], PUBLIC_URL);
+    assert_eq!(listed["webhook_endpoints"][0]["is_active"], false);
+
     let (status, rotated) = env.post(&format!("{base}/{id}/rotate-secret"), json!({})).await;
     assert_eq!(status, 200, "{rotated}");
     let new_secret = rotated["plaintext_secret"].as_str().unwrap();
