@@ -2,7 +2,8 @@
 # Installs what the local stack and the tests need, skipping whatever is already there:
 #   - PostgreSQL server and client binaries (Debian packages), and the `postgres` system user
 #   - jq, which the README's walkthrough uses to pick fields out of `-o json`
-#   - a Python venv at .capydb/venv with moto[server] and cfn-lint (versions pinned in requirements.txt)
+#   - a Python venv at .capydb/venv with moto[server], cfn-lint and stripe (the tests' independent
+#     webhook signature verifier), versions pinned in requirements.txt
 # The Rust toolchain itself must already be installed (rustup); this script checks for it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +39,7 @@ command -v runuser >/dev/null || { say "runuser (util-linux) is required to run 
 stamp=$VENV/.requirements.sha256
 want=$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "creating $VENV with moto and cfn-lint"
+  say "creating $VENV with moto, cfn-lint and stripe"
   python3 -m venv "$VENV" 2>/dev/null || {
     as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$VENV"

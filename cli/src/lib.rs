@@ -2,6 +2,7 @@
 
 mod client;
 mod exit;
+mod integrations;
 mod output;
 mod restore;
 mod wait;
@@ -64,6 +65,9 @@ enum Command {
     /// The organisation's signed webhook endpoints.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCmd),
+    /// Vercel / Netlify: keep the project's DATABASE_URL in step after restores.
+    #[command(subcommand)]
+    Integrations(integrations::IntegrationsCmd),
 }
 
 #[derive(Subcommand)]
@@ -295,6 +299,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Backups(cmd) => backups(&cli, &api, cmd, out).await,
         Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
         Command::Webhooks(cmd) => webhooks::run(&cli, &api, cmd, out).await,
+        Command::Integrations(cmd) => integrations::run(&cli, &api, cmd, out).await,
     }
 }
 

@@ -41,6 +41,22 @@ pub enum WebhooksCmd {
     RotateSecret {
         webhook_id: String,
     },
+    /// Recent deliveries to an endpoint, newest first, with their attempts.
+    Deliveries {
+        webhook_id: String,
+        /// How many (1-100).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Send a `webhook.test` event now (one attempt) and show how the receiver answered.
+    Test {
+        webhook_id: String,
+    },
+    /// Send a delivery's event again, as a new delivery.
+    Redeliver {
+        webhook_id: String,
+        delivery_id: String,
+    },
 }
 
 /// The organisation: `--org` / `CAPYDB_ORG`, else the project's.
@@ -123,9 +139,65 @@ pub async fn run(cli: &Cli, api: &Api, cmd: &WebhooksCmd, out: Format) -> Result
             }
             v
         }
+        WebhooksCmd::Deliveries { webhook_id, limit } => {
+            let v = api.get(&format!("{base}/{webhook_id}/deliveries?limit={limit}")).await?;
+            if out == Format::Table {
+                output::table(
+                    v["deliveries"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("ID", &|d| field(d, "id")),
+                        ("EVENT", &|d| field(d, "event_type")),
+                        ("STATE", &|d| field(d, "state")),
+                        ("ATTEMPTS", &|d| field(d, "attempt_count")),
+                        ("LAST RESULT", &last_result),
+                        ("NEXT ATTEMPT", &|d| field(d, "next_attempt_at")),
+                        ("CREATED", &|d| field(d, "created_at")),
+                    ],
+                );
+                return Ok(());
+            }
+            v
+        }
+        WebhooksCmd::Test { webhook_id } => {
+            let v = api.post(&format!("{base}/{webhook_id}/test"), json!({}), None).await?;
+            finish_delivery(&v, out, "Test delivery")?;
+            return Ok(());
+        }
+        WebhooksCmd::Redeliver { webhook_id, delivery_id } => {
+            let v =
+                api.post(&format!("{base}/{webhook_id}/deliveries/{delivery_id}/redeliver"), json!({}), None).await?;
+            finish_delivery(&v, out, "Redelivery")?;
+            return Ok(());
+        }
     };
     output::json(&v);
     Ok(())
+}
+
+/// Prints a delivery that was just attempted; a delivery that did not go through exits
+/// non-zero, so scripts can tell.
+fn finish_delivery(v: &Value, out: Format, what: &str) -> Result<(), CliError> {
+    let d = &v["delivery"];
+    if out == Format::Table {
+        println!("{what} {}: {} ({})", field(d, "id"), field(d, "state"), last_result(d));
+    } else {
+        output::json(v);
+    }
+    match d["state"].as_str() {
+        Some("delivered") => Ok(()),
+        _ => Err(CliError::Other(format!("{what} {} was not delivered: {}", field(d, "id"), last_result(d)))),
+    }
+}
+
+/// "HTTP 200 in 12 ms", or the error of the last attempt.
+fn last_result(d: &Value) -> String {
+    let Some(a) = d["attempts"].as_array().and_then(|l| l.last()) else { return "not attempted yet".into() };
+    let latency = a["latency_ms"].as_u64().unwrap_or(0);
+    match (a["status_code"].as_u64(), a["error"].as_str()) {
+        (Some(code), None) => format!("HTTP {code} in {latency} ms"),
+        (_, Some(err)) => format!("{err} after {latency} ms"),
+        (None, None) => "no answer".into(),
+    }
 }
 
 fn events(e: &Value) -> String {

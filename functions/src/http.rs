@@ -36,10 +36,11 @@ pub fn error_response(err: &Error) -> Response<Body> {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
         Error::SchedulerUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "scheduler_unavailable"),
+        Error::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     // A scheduler outage's message says what state the schedule is in and what to do.
-    let message = if status.is_server_error() && !matches!(err, Error::SchedulerUnavailable(_)) {
+    let message = if status.is_server_error() && !matches!(err, Error::SchedulerUnavailable(_) | Error::Upstream(_)) {
         tracing::error!(error = %err, "request failed");
         "the service could not complete the request; please retry".to_string()
     } else {

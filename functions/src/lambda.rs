@@ -33,12 +33,13 @@ pub async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Serves a stream worker.
-pub async fn serve_worker() -> Result<(), lambda_runtime::Error> {
+/// Serves a stream function (a job worker or the completion function), by SAM logical id.
+pub async fn serve_worker(function: &'static str) -> Result<(), lambda_runtime::Error> {
     init_tracing();
+    let worker = workers::WORKERS.iter().find(|w| w.function == function).expect("the function is in WORKERS");
     let ctx = context().await?;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, std::convert::Infallible>(workers::handle_stream(ctx, event.payload).await)
+        Ok::<_, std::convert::Infallible>(workers::handle(worker, ctx, event.payload).await)
     }))
     .await
 }

@@ -3,7 +3,7 @@
 //! `template.yaml`.
 
 use crate::handlers::{
-    api_keys, backups, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
+    api_keys, backups, integrations, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
 };
 use crate::http::{error_response, HttpResult};
 use capydb_shared::services::Context;
@@ -43,6 +43,13 @@ pub enum RouteId {
     WebhooksUpdate,
     WebhooksDelete,
     WebhooksRotateSecret,
+    WebhooksDeliveries,
+    WebhooksTest,
+    WebhooksRedeliver,
+    IntegrationsList,
+    IntegrationsPut,
+    IntegrationsDelete,
+    IntegrationsSync,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -191,6 +198,55 @@ pub const ROUTES: &[Route] = &[
         "WebhooksRotateSecretFunction",
         "webhooks-rotate-secret"
     ),
+    route!(
+        WebhooksDeliveries,
+        "GET",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries",
+        "WebhooksDeliveriesFunction",
+        "webhooks-deliveries"
+    ),
+    route!(
+        WebhooksTest,
+        "POST",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/test",
+        "WebhooksTestFunction",
+        "webhooks-test"
+    ),
+    route!(
+        WebhooksRedeliver,
+        "POST",
+        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        "WebhooksRedeliverFunction",
+        "webhooks-redeliver"
+    ),
+    route!(
+        IntegrationsList,
+        "GET",
+        "/v1/projects/{project_id}/integrations",
+        "IntegrationsListFunction",
+        "integrations-list"
+    ),
+    route!(
+        IntegrationsPut,
+        "PUT",
+        "/v1/projects/{project_id}/integrations/{provider}",
+        "IntegrationsPutFunction",
+        "integrations-put"
+    ),
+    route!(
+        IntegrationsDelete,
+        "DELETE",
+        "/v1/projects/{project_id}/integrations/{provider}",
+        "IntegrationsDeleteFunction",
+        "integrations-delete"
+    ),
+    route!(
+        IntegrationsSync,
+        "POST",
+        "/v1/projects/{project_id}/integrations/{provider}/sync",
+        "IntegrationsSyncFunction",
+        "integrations-sync"
+    ),
 ];
 
 pub fn route(id: RouteId) -> &'static Route {
@@ -232,6 +288,13 @@ pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body
         RouteId::WebhooksUpdate => webhooks::update(ctx, req).await,
         RouteId::WebhooksDelete => webhooks::delete(ctx, req).await,
         RouteId::WebhooksRotateSecret => webhooks::rotate_secret(ctx, req).await,
+        RouteId::WebhooksDeliveries => webhooks::deliveries(ctx, req).await,
+        RouteId::WebhooksTest => webhooks::send_test(ctx, req).await,
+        RouteId::WebhooksRedeliver => webhooks::redeliver(ctx, req).await,
+        RouteId::IntegrationsList => integrations::list(ctx, req).await,
+        RouteId::IntegrationsPut => integrations::put(ctx, req).await,
+        RouteId::IntegrationsDelete => integrations::delete(ctx, req).await,
+        RouteId::IntegrationsSync => integrations::sync(ctx, req).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
 }

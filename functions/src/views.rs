@@ -1,5 +1,7 @@
 //! JSON shapes of the published API, built from domain records.
 
+use capydb_shared::domain::deliveries::Delivery;
+use capydb_shared::domain::integrations::Integration;
 use capydb_shared::domain::jobs::Job;
 use capydb_shared::domain::pagination::Page;
 use capydb_shared::domain::previews::PreviewDatabase;
@@ -48,6 +50,34 @@ pub fn webhook_endpoint(e: &WebhookEndpoint) -> Value {
         "id": e.id, "org_id": e.org_id, "url": e.url, "description": e.description, "event_types": e.event_types,
         "is_active": e.is_active, "health": e.health, "failing_since": e.failing_since,
         "last_success_at": e.last_success_at, "created_at": e.created_at, "updated_at": e.updated_at,
+    })
+}
+
+/// A delivery with every attempt; `payload` is the envelope exactly as sent.
+pub fn delivery(d: &Delivery) -> Value {
+    json!({
+        "id": d.id, "webhook_endpoint_id": d.webhook_id, "event_id": d.event_id, "event_type": d.event_type,
+        "state": d.state, "attempt_count": d.attempts.len(), "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at, "redelivery_of": d.redelivery_of,
+        "payload": serde_json::from_str::<Value>(&d.payload).unwrap_or(Value::Null),
+        "created_at": d.created_at, "completed_at": d.completed_at,
+    })
+}
+
+/// An integration without its sealed token.
+pub fn integration(i: &Integration) -> Value {
+    let target = match i.provider {
+        capydb_shared::domain::integrations::Provider::Vercel => {
+            json!({ "project_id": i.target.id, "team_id": i.target.team_id })
+        }
+        capydb_shared::domain::integrations::Provider::Netlify => json!({ "site_id": i.target.id }),
+    };
+    json!({
+        "provider": i.provider, "project_id": i.project_id, "target": target,
+        "env_vars": [capydb_shared::domain::integrations::ENV_POOLED, capydb_shared::domain::integrations::ENV_DIRECT],
+        "sync_state": i.sync_state, "sync_reason": i.sync_reason, "sync_attempts": i.sync_attempts,
+        "next_sync_at": i.next_sync_at, "last_synced_at": i.last_synced_at, "last_sync_error": i.last_sync_error,
+        "created_at": i.created_at, "updated_at": i.updated_at,
     })
 }
 

@@ -4,16 +4,28 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use capydb_shared::domain::events::Event as OutboxEvent;
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
-use capydb_shared::services::{jobs, nightly, previews, retention, schedules, sweeper, Context};
+use capydb_shared::services::{
+    completion, deliveries, integrations, jobs, nightly, previews, retention, schedules, sweeper, Context,
+};
 use serde::Deserialize;
+
+/// What a stream function does with the records its filter lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handles {
+    /// Runs pending jobs of one type.
+    Jobs(JobType),
+    /// The completion function: fans outbox events out to webhooks and follow-ups.
+    Events,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Worker {
     pub function: &'static str,
     pub binary: &'static str,
-    pub job_type: JobType,
+    pub handles: Handles,
     /// Lambda event filter pattern (JSON) on the table's stream.
     pub filter: &'static str,
 }
@@ -22,20 +34,26 @@ pub const WORKERS: &[Worker] = &[
     Worker {
         function: "BackupWorkerFunction",
         binary: "worker-backup",
-        job_type: JobType::Backup,
+        handles: Handles::Jobs(JobType::Backup),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["backup"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
         function: "RestoreWorkerFunction",
         binary: "worker-restore",
-        job_type: JobType::Restore,
+        handles: Handles::Jobs(JobType::Restore),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["restore"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
         function: "ProvisionWorkerFunction",
         binary: "worker-provision",
-        job_type: JobType::ProvisionProject,
+        handles: Handles::Jobs(JobType::ProvisionProject),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["provision_project"]},"state":{"S":["pending"]}}}}"#,
+    },
+    Worker {
+        function: "CompletionFunction",
+        binary: "completion",
+        handles: Handles::Events,
+        filter: r#"{"eventName":["INSERT"],"dynamodb":{"NewImage":{"type":{"S":["event"]}}}}"#,
     },
 ];
 
@@ -52,6 +70,8 @@ pub enum Sweep {
     Nightly,
     /// Schedules whose expected run should have completed by now.
     MissedRuns,
+    /// Webhook deliveries and integration pushes whose retry is due.
+    Deliveries,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +90,13 @@ pub const SCHEDULES: &[Schedule] = &[
         sweep: Sweep::Jobs,
         function: "JobSweeperFunction",
         binary: "sweeper-jobs",
+        expression: "rate(1 minute)",
+        every_seconds: 60,
+    },
+    Schedule {
+        sweep: Sweep::Deliveries,
+        function: "DeliveryRetryFunction",
+        binary: "sweeper-deliveries",
         expression: "rate(1 minute)",
         every_seconds: 60,
     },
@@ -128,6 +155,41 @@ struct JobKey {
     pk: String,
 }
 
+/// Runs `worker`'s handler on a batch.
+pub async fn handle(worker: &Worker, ctx: &Context, event: Event) -> DynamoDbEventResponse {
+    // Boxed: the two handlers' futures are deep, and one type holding both overflows rustc's
+    // layout depth limit.
+    match worker.handles {
+        Handles::Jobs(_) => Box::pin(handle_stream(ctx, event)).await,
+        Handles::Events => Box::pin(handle_events(ctx, event)).await,
+    }
+}
+
+/// The completion function: each record is an outbox event. One that cannot be handled (the
+/// store is down) is reported for a retry; repeating one is harmless.
+pub async fn handle_events(ctx: &Context, event: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        let outbox = match serde_dynamo::from_item::<_, OutboxEvent>(record.change.new_image.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(event_id = record.event_id, error = %e, "stream record is not an outbox event; skipped");
+                continue;
+            }
+        };
+        match completion::complete(ctx, &outbox).await {
+            Ok(done) => tracing::info!(event = %outbox.id, kind = outbox.event_type, ?done, "event completed"),
+            Err(e) => {
+                tracing::error!(event = %outbox.id, error = %e, "event could not be completed; asking for a retry");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
 /// Runs the job of each stream record. Records that hit an infrastructure error are reported
 /// as batch item failures so Lambda retries just those; job-level failures are recorded on the
 /// job itself and count as handled.
@@ -162,6 +224,10 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
         Sweep::Retention => serde_json::json!(retention::sweep(ctx, now).await?),
         Sweep::Nightly => serde_json::json!(nightly::fan_out(ctx, now).await?),
         Sweep::MissedRuns => serde_json::json!({ "missed": schedules::check_missed(ctx, now).await? }),
+        Sweep::Deliveries => serde_json::json!({
+            "webhooks": deliveries::retry_due(ctx, now).await?,
+            "integrations": integrations::retry_due(ctx, now).await?,
+        }),
     };
     tracing::info!(?sweep, %report, "sweep done");
     Ok(report)

@@ -53,6 +53,10 @@ pub struct Config {
     /// Lets webhook receivers be private or loopback addresses, over plain http too: for the
     /// local runtime and tests only (`CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true`).
     pub webhooks_allow_private: bool,
+    /// Deployment providers' API base URLs (`CAPYDB_VERCEL_API_URL`, `CAPYDB_NETLIFY_API_URL`);
+    /// tests point them at local fakes.
+    pub vercel_api_url: String,
+    pub netlify_api_url: String,
     /// EventBridge Scheduler group holding the per-project daily backup schedules.
     pub schedule_group: String,
     /// The function the schedules invoke, and the role they invoke it with.
@@ -132,6 +136,12 @@ impl Config {
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             restore_jobs: restore_jobs as u32,
             webhooks_allow_private: get("CAPYDB_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true" || v == "1"),
+            vercel_api_url: get("CAPYDB_VERCEL_API_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "https://api.vercel.com".into()),
+            netlify_api_url: get("CAPYDB_NETLIFY_API_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "https://api.netlify.com".into()),
             scratch_dir: get("CAPYDB_SCRATCH_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)

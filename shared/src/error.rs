@@ -34,6 +34,9 @@ pub enum Error {
     /// The change is saved but the scheduler did not take it; repeating the request repairs it.
     #[error("{0}")]
     SchedulerUnavailable(String),
+    /// A third-party API we depend on for this request (a deployment provider) failed.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -24,6 +24,11 @@ macro_rules! prefixed_id {
                 Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_lowercase()))
             }
 
+            /// An id with a chosen ULID, for ids that must come out the same on every retry.
+            pub fn from_ulid(u: ulid::Ulid) -> Self {
+                Self(format!("{}_{}", $prefix, u.to_string().to_lowercase()))
+            }
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -71,6 +76,7 @@ prefixed_id!(PreviewId, "pvw", "preview database");
 prefixed_id!(RestoreId, "rst", "restore");
 prefixed_id!(RestorePointId, "rp", "restore point");
 prefixed_id!(WebhookId, "whk", "webhook endpoint");
+prefixed_id!(DeliveryId, "dlv", "webhook delivery");
 
 #[cfg(test)]
 mod tests {

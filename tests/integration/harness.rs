@@ -130,9 +130,9 @@ fn unique_name() -> String {
     format!("it-{}", &capydb_shared::ids::JobId::generate().as_str()[4..])
 }
 
-fn config(name: &str, worker: &str) -> Config {
+fn config(name: &str, worker: &str, extra: &[(&'static str, String)]) -> Config {
     let s = stack();
-    let vars: HashMap<&str, String> = HashMap::from([
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("CAPYDB_TABLE", name.to_string()),
         ("CAPYDB_BUCKET", name.to_string()),
         ("AWS_ENDPOINT_URL", s.moto_url.clone()),
@@ -144,6 +144,7 @@ fn config(name: &str, worker: &str) -> Config {
         // Each test its own schedule group, like its own table and bucket.
         ("CAPYDB_SCHEDULE_GROUP", name.to_string()),
     ]);
+    vars.extend(extra.iter().cloned());
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
 }
 
@@ -155,13 +156,20 @@ pub struct TestEnv {
     pub org: OrgId,
     pub key: String,
     http: reqwest::Client,
+    extra: Vec<(&'static str, String)>,
 }
 
 impl TestEnv {
     pub async fn new() -> TestEnv {
+        Self::with_env(&[]).await
+    }
+
+    /// An environment whose runtime gets these environment variables on top of the defaults
+    /// (e.g. `CAPYDB_WEBHOOKS_ALLOW_PRIVATE` for a local receiver, provider API URLs).
+    pub async fn with_env(extra: &[(&'static str, String)]) -> TestEnv {
         let name = unique_name();
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
-        let ctx = Context::from_config(config(&name, &worker)).await;
+        let ctx = Context::from_config(config(&name, &worker, extra)).await;
         let runtime = start_runtime(ctx.clone()).await;
         let org = OrgId::generate();
         let key = api_keys::generate_plaintext();
@@ -174,6 +182,7 @@ impl TestEnv {
             org,
             key,
             http: reqwest::Client::new(),
+            extra: extra.to_vec(),
         }
     }
 
@@ -182,7 +191,7 @@ impl TestEnv {
     pub async fn crash_and_restart(&mut self) {
         self.stop().await;
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
-        self.ctx = Context::from_config(config(&self.name, &worker)).await;
+        self.ctx = Context::from_config(config(&self.name, &worker, &self.extra)).await;
         self.start().await;
     }
 

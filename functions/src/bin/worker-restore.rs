@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_worker().await
+    capydb_functions::lambda::serve_worker("RestoreWorkerFunction").await
 }

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod backups;
+pub mod integrations;
 pub mod jobs;
 pub mod previews;
 pub mod projects;

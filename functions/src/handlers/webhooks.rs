@@ -2,6 +2,7 @@ use super::paging;
 use crate::http::{authenticate, path_param, respond, HttpResult, JsonBody};
 use crate::views;
 use capydb_shared::domain::webhooks::WebhookEndpoint;
+use capydb_shared::services::deliveries;
 use capydb_shared::services::webhooks::{self, EndpointChange, NewEndpoint};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
@@ -66,6 +67,31 @@ pub async fn rotate_secret(ctx: &Context, req: Request) -> HttpResult {
     let (endpoint, secret) =
         webhooks::rotate_secret(ctx, &principal, &path_param(&req, "org_id"), &path_param(&req, "webhook_id")).await?;
     respond(StatusCode::OK, &with_secret(&endpoint, &secret))
+}
+
+pub async fn deliveries(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let (limit, cursor) = paging(&req)?;
+    let (org, endpoint) = (path_param(&req, "org_id"), path_param(&req, "webhook_id"));
+    let page = deliveries::list(ctx, &principal, &org, &endpoint, limit, cursor.as_ref()).await?;
+    respond(StatusCode::OK, &views::page("deliveries", &page, views::delivery))
+}
+
+pub async fn send_test(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    JsonBody::parse(&req, &[])?;
+    let delivery =
+        deliveries::send_test(ctx, &principal, &path_param(&req, "org_id"), &path_param(&req, "webhook_id")).await?;
+    respond(StatusCode::OK, &json!({ "delivery": views::delivery(&delivery) }))
+}
+
+pub async fn redeliver(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    JsonBody::parse(&req, &[])?;
+    let (org, endpoint, delivery) =
+        (path_param(&req, "org_id"), path_param(&req, "webhook_id"), path_param(&req, "delivery_id"));
+    let delivery = deliveries::redeliver(ctx, &principal, &org, &endpoint, &delivery).await?;
+    respond(StatusCode::OK, &json!({ "delivery": views::delivery(&delivery) }))
 }
 
 /// The one response that carries the plaintext secret.

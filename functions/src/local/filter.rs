@@ -38,4 +38,15 @@ mod tests {
         assert!(!matches(&pattern, &record("backup", "pending", "REMOVE")));
         assert!(!matches(&pattern, &json!({"eventName": "INSERT"})));
     }
+
+    #[test]
+    fn completion_filter_takes_only_new_outbox_events() {
+        let worker = WORKERS.iter().find(|w| w.function == "CompletionFunction").unwrap();
+        let pattern: Value = serde_json::from_str(worker.filter).unwrap();
+        let event = |name: &str, kind: &str| json!({ "eventName": name, "dynamodb": { "NewImage": { "type": {"S": kind}, "pk": {"S": "EVENT#evt_x"} } } });
+        assert!(matches(&pattern, &event("INSERT", "event")));
+        assert!(!matches(&pattern, &event("MODIFY", "event")), "an event is completed once, when written");
+        assert!(!matches(&pattern, &event("INSERT", "delivery")));
+        assert!(!matches(&pattern, &record("backup", "pending", "INSERT")));
+    }
 }

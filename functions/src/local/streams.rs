@@ -83,12 +83,11 @@ pub async fn pump(ctx: Context, client: Client, stream_arn: String, poll: Durati
                         }
                     };
                     let (ctx, permits) = (ctx.clone(), permits.clone());
-                    let function = worker.function;
                     invocations.spawn(async move {
                         let _permit = permits.acquire_owned().await;
-                        let response = workers::handle_stream(&ctx, event).await;
+                        let response = workers::handle(worker, &ctx, event).await;
                         if !response.batch_item_failures.is_empty() {
-                            tracing::warn!(function, "invocation reported failed records");
+                            tracing::warn!(function = worker.function, "invocation reported failed records");
                         }
                     });
                 }

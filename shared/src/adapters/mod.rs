@@ -1,9 +1,12 @@
-//! Adapters: the AWS SDKs and PostgreSQL tools behind the ports.
+//! Adapters: the AWS SDKs, PostgreSQL tools and outbound HTTP (webhook receivers, deployment
+//! providers) behind the ports.
 
 pub mod aws;
 pub mod crypto;
 pub mod dynamo;
 pub mod pg_archive;
 pub mod postgres;
+pub mod providers;
 pub mod s3;
 pub mod scheduler;
+pub mod webhook_http;

@@ -2,7 +2,9 @@
 
 pub mod api_keys;
 pub mod backups;
+pub mod deliveries;
 pub mod events;
+pub mod integrations;
 pub mod jobs;
 pub mod names;
 pub mod organizations;

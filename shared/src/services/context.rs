@@ -2,8 +2,10 @@ use crate::adapters::aws;
 use crate::adapters::crypto::SecretBox;
 use crate::adapters::dynamo::Repository;
 use crate::adapters::postgres::PostgresDataPlane;
+use crate::adapters::providers::EnvProviders;
 use crate::adapters::s3::S3ObjectStore;
 use crate::adapters::scheduler::EventBridgeScheduler;
+use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
@@ -20,6 +22,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub secrets: SecretBox,
     pub scheduler: EventBridgeScheduler,
+    pub webhook_sender: WebhookSender,
+    pub providers: EnvProviders,
 }
 
 impl Context {
@@ -39,7 +43,11 @@ impl Context {
             config.scheduled_backup_arn.clone(),
             config.scheduler_role_arn.clone(),
         );
+        let webhook_sender = WebhookSender::new(config.webhooks_allow_private);
+        let providers = EnvProviders::new(&config.vercel_api_url, &config.netlify_api_url);
         Context {
+            webhook_sender,
+            providers,
             config: Arc::new(config),
             repo,
             objects,

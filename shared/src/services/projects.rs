@@ -127,6 +127,11 @@ pub struct Connections {
 pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
     principal.require_scope(Scope::CredentialsRead)?;
     let project = visible(ctx, principal, raw_id).await?;
+    connection_strings(ctx, &project)
+}
+
+/// The project database's connection strings, password included (callers check scopes).
+pub fn connection_strings(ctx: &Context, project: &Project) -> Result<Connections, Error> {
     if project.state != ProjectState::Ready {
         return Err(Error::Conflict { message: "the project database is not ready yet".into(), job_id: None });
     }

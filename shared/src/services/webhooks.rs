@@ -4,6 +4,7 @@
 use super::Context;
 use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
+use crate::domain::deliveries::health;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::scopes::Scope;
 use crate::domain::webhooks::{
@@ -75,12 +76,18 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<WebhookEndpoint>, Error> {
     let org = readable_org(principal, raw_org)?;
-    Ok(ctx.repo.list_webhooks(&org, limit, cursor).await?)
+    let mut page = ctx.repo.list_webhooks(&org, limit, cursor).await?;
+    let now = ctx.clock.now();
+    page.items.iter_mut().for_each(|e| e.health = health(e.failing_since, now));
+    Ok(page)
 }
 
 pub async fn get(ctx: &Context, principal: &Principal, raw_org: &str, raw_id: &str) -> Result<WebhookEndpoint, Error> {
     let org = readable_org(principal, raw_org)?;
-    find(ctx, &org, raw_id).await
+    let mut endpoint = find(ctx, &org, raw_id).await?;
+    // Stored health is as of the last attempt; a streak that has gone on since is older now.
+    endpoint.health = health(endpoint.failing_since, ctx.clock.now());
+    Ok(endpoint)
 }
 
 pub async fn update(
@@ -150,14 +157,14 @@ async fn find(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoin
     ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
 }
 
-fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
+pub(crate) fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
     let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
     principal.require_org(&org)?;
     principal.require_scope(Scope::OrganizationsRead)?;
     Ok(org)
 }
 
-fn writable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
+pub(crate) fn writable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
     let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
     principal.require_org(&org)?;
     principal.require_org_admin(Scope::OrganizationsWrite)?;

@@ -4,7 +4,9 @@
 
 mod api_keys;
 mod backups;
+mod deliveries;
 mod idempotency;
+mod integrations;
 mod jobs;
 mod organizations;
 mod previews;
@@ -137,6 +139,24 @@ impl Repository {
             _ => backend(e),
         })?;
         Ok(())
+    }
+
+    /// Optimistic write of a record that carries a `version`: creates it when `expected` is
+    /// `None` (and it does not exist), else replaces it only if it is still at `expected`.
+    /// `Ok(false)` when someone else wrote first.
+    async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<bool, StoreError> {
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     /// Runs a write transaction. Items built with [`put`] carry a placeholder table name that is

@@ -1,7 +1,8 @@
 //! Webhook endpoints under their organisation (`ORG#<org>` / `WEBHOOK#<whk>`).
 
 use super::organizations::org_pk;
-use super::{s, to_item, Keys, Repository, StoreError};
+use super::{s, to_attr, to_item, Keys, Repository, StoreError};
+use crate::domain::deliveries::HealthUpdate;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::webhooks::WebhookEndpoint;
 use crate::ids::{OrgId, WebhookId};
@@ -36,6 +37,34 @@ impl Repository {
         cursor: Option<&Cursor>,
     ) -> Result<Page<WebhookEndpoint>, StoreError> {
         self.query_prefix(&org_pk(org), "WEBHOOK#", limit, cursor).await
+    }
+
+    /// Sets only the health fields, so a delivery never undoes a concurrent PATCH. `Ok(false)`
+    /// when the endpoint is gone.
+    pub async fn record_webhook_health(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        update: &HealthUpdate,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(org_pk(org)))
+            .key("sk", s(endpoint_sk(id)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET health = :h, failing_since = :f, last_success_at = :l")
+            .expression_attribute_values(":h", to_attr(&update.health)?)
+            .expression_attribute_values(":f", to_attr(&update.failing_since)?)
+            .expression_attribute_values(":l", to_attr(&update.last_success_at)?)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(super::backend(e)),
+        }
     }
 
     pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
