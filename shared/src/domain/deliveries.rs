@@ -83,7 +83,12 @@ pub struct Delivery {
     pub completed_at: Option<DateTime<Utc>>,
     /// Bumped by every write; writes are conditional on it.
     pub version: u64,
+    /// DynamoDB TTL attribute: finished deliveries are forgotten after [`KEEP_FINISHED_DAYS`].
+    pub expires_at_epoch: Option<i64>,
 }
+
+/// Days a delivered or failed delivery stays listed.
+pub const KEEP_FINISHED_DAYS: i64 = 30;
 
 /// The JSON body receivers get.
 pub fn envelope(event: &Event) -> String {
@@ -121,6 +126,7 @@ impl Delivery {
             updated_at: now,
             completed_at: None,
             version: 0,
+            expires_at_epoch: None,
             ..of.clone()
         }
     }
@@ -155,6 +161,7 @@ impl Delivery {
             updated_at: now,
             completed_at: None,
             version: 0,
+            expires_at_epoch: None,
         }
     }
 
@@ -192,19 +199,22 @@ impl Delivery {
         self.attempt_lease_until = None;
         self.updated_at = at;
         if ok {
-            self.state = DeliveryState::Delivered;
-            self.next_attempt_at = None;
-            self.completed_at = Some(at);
+            self.finish(DeliveryState::Delivered, at);
             return;
         }
         match next_retry(self.retries, self.created_at, self.attempts.len() as u32, at, jitter) {
             Some(next) => self.next_attempt_at = Some(next),
-            None => {
-                self.state = DeliveryState::Failed;
-                self.next_attempt_at = None;
-                self.completed_at = Some(at);
-            }
+            None => self.finish(DeliveryState::Failed, at),
         }
+    }
+
+    fn finish(&mut self, state: DeliveryState, at: DateTime<Utc>) {
+        self.state = state;
+        self.next_attempt_at = None;
+        self.attempt_lease_until = None;
+        self.completed_at = Some(at);
+        self.updated_at = at;
+        self.expires_at_epoch = Some((at + Duration::days(KEEP_FINISHED_DAYS)).timestamp());
     }
 
     /// Ends a pending delivery without sending it (its endpoint was deleted or disabled).
@@ -216,11 +226,7 @@ impl Delivery {
             error: Some(reason.to_string()),
             response_excerpt: None,
         });
-        self.state = DeliveryState::Failed;
-        self.next_attempt_at = None;
-        self.attempt_lease_until = None;
-        self.completed_at = Some(now);
-        self.updated_at = now;
+        self.finish(DeliveryState::Failed, now);
     }
 }
 
@@ -358,6 +364,8 @@ mod tests {
         d.record(Attempt { status_code: Some(204), ..failure(t0() + Duration::seconds(30)) }, 0.5);
         assert_eq!(d.state, DeliveryState::Delivered);
         assert_eq!(d.next_attempt_at, None);
+        let forgotten = t0() + Duration::seconds(30) + Duration::days(KEEP_FINISHED_DAYS);
+        assert_eq!(d.expires_at_epoch, Some(forgotten.timestamp()), "finished deliveries expire");
         assert_eq!(d.attempts.len(), 2);
         let timeout = Attempt { status_code: None, error: Some("timed out".into()), ..failure(t0()) };
         assert!(!timeout.succeeded());

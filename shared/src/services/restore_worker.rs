@@ -223,6 +223,7 @@ fn restore_event(kind: &str, l: &Loaded, now: chrono::DateTime<chrono::Utc>) -> 
             "source": { "kind": l.restore.source_kind, "backup_id": l.restore.source_backup_id, "backup_key": l.restore.source_backup_key },
             "target": { "kind": l.restore.target_kind, "preview_id": l.restore.preview_id },
             "safety_backup_id": l.restore.safety_backup_id, "error": l.restore.error,
+            "duration_ms": l.restore.started_at.map(|s| (now - s).num_milliseconds()),
         }),
     )
 }
