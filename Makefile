@@ -11,9 +11,10 @@ dev:
 
 ## Everything CI runs: formatting, lints, template lint, unit and integration tests.
 # Lambda binaries carry no tests of their own: `--lib --test '*'` skips linking a test
-# harness for each of them. The integration suite runs the `capydb` binary, built first.
+# harness for each of them. The integration suite runs the `capydb` binary and the clusters run
+# the WAL archive helper; both are built first.
 test: deps lint
-	cargo build -p capydb-cli --bin capydb
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
 	cargo test --workspace --lib --test '*' --no-fail-fast
 
 deps:
@@ -28,7 +29,7 @@ unit:
 	cargo test --workspace --lib
 
 integration: deps
-	cargo build -p capydb-cli --bin capydb
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
 	cargo test -p capydb-tests --test integration
 
 ## Throughput and memory against pg_dump / pg_restore (release build, its own moto and cluster).

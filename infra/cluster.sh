@@ -7,6 +7,10 @@
 #
 # `start` initialises the cluster on first use and is idempotent afterwards. <dir> must be a
 # path the postgres user can reach; callers pick one outside root's home (see dev.sh).
+#
+# With archive on, the cluster ships every WAL segment to object storage through the
+# capydb-wal-archive helper: CAPYDB_WAL_HELPER names the binary and CAPYDB_WAL_CONFIG its JSON
+# config (bucket, region, endpoint); both are copied into <dir> so the postgres user can use them.
 set -euo pipefail
 
 bindir() {
@@ -39,7 +43,6 @@ case "$cmd" in
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; exit 1; }
       rm -f "$pwfile"
-      as_pg mkdir -p "$dir/wal-archive"
       {
         echo "listen_addresses = '127.0.0.1'"
         echo "unix_socket_directories = '$dir'"
@@ -48,14 +51,27 @@ case "$cmd" in
         echo "fsync = on"
         echo "wal_level = replica"
         echo "max_wal_senders = 4"
-        if [ "$archive" = on ]; then
-          # Continuous archiving is switched on now so that the cluster keeps every segment from
-          # its first day; the object-store archive helper replaces this command.
-          echo "archive_mode = on"
-          echo "archive_timeout = 60"
-          echo "archive_command = 'test ! -f $dir/wal-archive/%f && cp %p $dir/wal-archive/%f'"
-        fi
       } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    # Archiving settings live in their own file, rewritten on every start (clusters made by
+    # older versions of this script get the include line added).
+    grep -q "capydb-archive.conf" "$dir/data/postgresql.conf" \
+      || echo "include_if_exists = 'capydb-archive.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    if [ "$archive" = on ]; then
+      helper=${CAPYDB_WAL_HELPER:?archive on needs CAPYDB_WAL_HELPER (the capydb-wal-archive binary)}
+      walcfg=${CAPYDB_WAL_CONFIG:?archive on needs CAPYDB_WAL_CONFIG (the JSON config of the helper)}
+      as_pg mkdir -p "$dir/bin"
+      as_pg tee "$dir/bin/capydb-wal-archive" <"$helper" >/dev/null
+      as_pg chmod 0755 "$dir/bin/capydb-wal-archive"
+      as_pg tee "$dir/wal-archive.json" <"$walcfg" >/dev/null
+      {
+        echo "archive_mode = on"
+        # At most a minute of committed work is not yet in object storage (the RPO).
+        echo "archive_timeout = 60"
+        echo "archive_command = '$dir/bin/capydb-wal-archive --config $dir/wal-archive.json push %p %f'"
+      } | as_pg tee "$dir/data/capydb-archive.conf" >/dev/null
+    else
+      as_pg rm -f "$dir/data/capydb-archive.conf"
     fi
     if ! as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_pg "$BIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null \

@@ -12,7 +12,7 @@ mkdir -p "$STATE"
 cd "$ROOT"
 
 "$ROOT/infra/install-deps.sh"
-cargo build --quiet -p capydb-functions --bin capydb-local -p capydb-cli
+cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive -p capydb-cli
 
 secret() { [ -s "$1" ] || head -c 32 /dev/urandom | base64 > "$1"; chmod 600 "$1"; cat "$1"; }
 PG_PASSWORD=$(secret "$STATE/pg-admin-password" | tr -dc 'A-Za-z0-9' | head -c 24)
@@ -52,6 +52,10 @@ for _ in $(seq 1 100); do
 done
 (echo >"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null || { echo "moto did not start; see $STATE/moto.log" >&2; exit 1; }
 
+# local-1 ships its WAL into the dev bucket (wal/local-1/) through the archive helper.
+printf '{"bucket":"capydb-dev","region":"local-1","aws_region":"us-east-1","endpoint_url":"http://127.0.0.1:%s","create_bucket":true}\n' \
+  "$MOTO_PORT" > "$STATE/wal-archive.json"
+export CAPYDB_WAL_HELPER=$ROOT/target/debug/capydb-wal-archive CAPYDB_WAL_CONFIG=$STATE/wal-archive.json
 "$ROOT/infra/cluster.sh" start "$CLUSTERS/local-1" "$PG1_PORT" "$PG_PASSWORD" on
 "$ROOT/infra/cluster.sh" start "$CLUSTERS/local-2" "$PG2_PORT" "$PG_PASSWORD" off
 

@@ -1,5 +1,6 @@
 //! The Lambda side of CapyDB Backups: one thin handler per API route, the stream workers and
-//! the scheduled sweep, plus the local runtime that hosts all of them on one port.
+//! the scheduled sweep, plus the local runtime that hosts all of them on one port, and the WAL
+//! archive helper region clusters run.
 
 pub mod handlers;
 pub mod http;
@@ -7,6 +8,7 @@ pub mod lambda;
 pub mod local;
 pub mod routes;
 pub mod views;
+pub mod wal_helper;
 pub mod workers;
 
 #[cfg(test)]

@@ -57,6 +57,12 @@ pub struct Config {
     /// tests point them at local fakes.
     pub vercel_api_url: String,
     pub netlify_api_url: String,
+    /// Bucket of the WAL archive and base backups (`wal/<region>/`, `basebackups/<region>/`);
+    /// the backup bucket unless `CAPYDB_WAL_BUCKET` says otherwise.
+    pub wal_bucket: String,
+    /// The `capydb-wal-archive` binary recovery instances fetch WAL with
+    /// (`CAPYDB_WAL_HELPER`; default: beside this executable, else on `PATH`).
+    pub wal_helper: PathBuf,
     /// EventBridge Scheduler group holding the per-project daily backup schedules.
     pub schedule_group: String,
     /// The function the schedules invoke, and the role they invoke it with.
@@ -139,6 +145,11 @@ impl Config {
             vercel_api_url: get("CAPYDB_VERCEL_API_URL")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "https://api.vercel.com".into()),
+            wal_bucket: get("CAPYDB_WAL_BUCKET").filter(|v| !v.is_empty()).unwrap_or(required("CAPYDB_BUCKET")?),
+            wal_helper: get("CAPYDB_WAL_HELPER")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(default_wal_helper),
             netlify_api_url: get("CAPYDB_NETLIFY_API_URL")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "https://api.netlify.com".into()),
@@ -161,6 +172,14 @@ impl Config {
     pub fn region(&self, name: &str) -> Option<&RegionConfig> {
         self.regions.iter().find(|r| r.name == name)
     }
+}
+
+fn default_wal_helper() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("capydb-wal-archive")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("capydb-wal-archive"))
 }
 
 #[cfg(test)]

@@ -19,6 +19,15 @@ pub enum ObjectStoreError {
     Backend(String),
 }
 
+/// What a listing or a HEAD says about an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
 /// Object storage for archives and manifests.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -44,6 +53,28 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), ObjectStoreError>;
     async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError>;
     async fn delete(&self, key: &str) -> Result<(), ObjectStoreError>;
+    /// Stores `body` with user metadata (e.g. the checksum of what it compresses).
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<(), ObjectStoreError> {
+        let _ = (key, body, content_type, metadata);
+        Err(ObjectStoreError::Backend("this object store cannot store metadata".into()))
+    }
+    /// The object's size, time and metadata; `None` when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectStoreError> {
+        let _ = key;
+        Err(ObjectStoreError::Backend("this object store cannot describe objects".into()))
+    }
+    /// Every object under `prefix` whose key sorts after `start_after`, in key order (no
+    /// metadata).
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, ObjectStoreError> {
+        let _ = (prefix, start_after);
+        Err(ObjectStoreError::Backend("this object store cannot list".into()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,9 @@ static WORKERS: AtomicU32 = AtomicU32::new(0);
 
 pub const SESSION_SECRET: &str = "integration-session-secret";
 
+/// The bucket local-1's WAL archive and base backups live in.
+pub const WAL_BUCKET: &str = "capydb-wal";
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
@@ -68,6 +71,16 @@ fn start_stack() -> Stack {
 
     let pg_password = format!("it{}", std::process::id());
     let cluster_sh = repo_root().join("infra/cluster.sh");
+    // local-1 archives its WAL into one bucket shared by every test of this process (the cluster
+    // is shared too); the helper creates the bucket on its first push.
+    let wal_config = dir.join("wal-archive.json");
+    std::fs::write(
+        &wal_config,
+        serde_json::json!({ "bucket": WAL_BUCKET, "region": "local-1", "aws_region": "us-east-1",
+                            "endpoint_url": format!("http://127.0.0.1:{moto_port}"), "create_bucket": true })
+        .to_string(),
+    )
+    .expect("WAL helper config");
     let mut regions = Vec::new();
     for (name, archive) in [("local-1", true), ("local-2", false)] {
         let port = free_port();
@@ -78,6 +91,8 @@ fn start_stack() -> Stack {
             .arg(port.to_string())
             .arg(&pg_password)
             .arg(if archive { "on" } else { "off" })
+            .env("CAPYDB_WAL_HELPER", wal_helper_binary())
+            .env("CAPYDB_WAL_CONFIG", &wal_config)
             .output()
             .expect("cluster.sh runs");
         assert!(
@@ -143,6 +158,8 @@ fn config(name: &str, worker: &str, extra: &[(&'static str, String)]) -> Config 
         ("CAPYDB_WORKER_ID", worker.to_string()),
         // Each test its own schedule group, like its own table and bucket.
         ("CAPYDB_SCHEDULE_GROUP", name.to_string()),
+        ("CAPYDB_WAL_BUCKET", WAL_BUCKET.to_string()),
+        ("CAPYDB_WAL_HELPER", wal_helper_binary().display().to_string()),
     ]);
     vars.extend(extra.iter().cloned());
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
@@ -371,13 +388,22 @@ async fn start_runtime(ctx: Context) -> Runtime {
     Runtime::start(ctx, options).await.expect("local runtime starts")
 }
 
+/// The WAL archive helper the clusters and recovery instances run.
+pub fn wal_helper_binary() -> PathBuf {
+    built_binary("capydb-wal-archive", "capydb-functions")
+}
+
 pub fn cli_binary() -> PathBuf {
-    // target/<profile>/deps/integration-… → target/<profile>/capydb
+    built_binary("capydb", "capydb-cli")
+}
+
+fn built_binary(name: &str, package: &str) -> PathBuf {
+    // target/<profile>/deps/integration-… → target/<profile>/<name>
     let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("capydb");
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join(name);
     assert!(
         bin.exists(),
-        "{} not found: build it first with `cargo build -p capydb-cli` (make test does)",
+        "{} not found: build it first with `cargo build -p {package} --bin {name}` (make test does)",
         bin.display()
     );
     bin

@@ -16,4 +16,5 @@ mod projects;
 mod receivers;
 mod restores;
 mod schedules;
+mod wal;
 mod webhooks;

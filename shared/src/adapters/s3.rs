@@ -1,6 +1,6 @@
 //! S3 behind the `ObjectStore` port.
 
-use crate::ports::{BoxReader, ObjectStore, ObjectStoreError};
+use crate::ports::{BoxReader, ObjectInfo, ObjectStore, ObjectStoreError};
 use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -155,4 +155,72 @@ impl ObjectStore for S3ObjectStore {
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(backend)?;
         Ok(())
     }
+
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<(), ObjectStoreError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(ByteStream::from(body));
+        for (k, v) in metadata {
+            req = req.metadata(*k, *v);
+        }
+        req.send().await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectStoreError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(Some(ObjectInfo {
+                key: key.to_string(),
+                size: out.content_length.unwrap_or(0).max(0) as u64,
+                last_modified: out.last_modified.and_then(to_chrono),
+                metadata: out.metadata.unwrap_or_default(),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<ObjectInfo>, ObjectStoreError> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_string))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for o in out.contents.unwrap_or_default() {
+                found.push(ObjectInfo {
+                    key: o.key.unwrap_or_default(),
+                    size: o.size.unwrap_or(0).max(0) as u64,
+                    last_modified: o.last_modified.and_then(to_chrono),
+                    metadata: Default::default(),
+                });
+            }
+            match out.next_continuation_token {
+                Some(t) if out.is_truncated == Some(true) => token = Some(t),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+fn to_chrono(t: aws_sdk_s3::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }

@@ -15,4 +15,5 @@ pub mod restore_points;
 pub mod restores;
 pub mod schedules;
 pub mod scopes;
+pub mod wal;
 pub mod webhooks;

@@ -23,6 +23,7 @@ pub mod restores;
 pub mod retention;
 pub mod schedules;
 pub mod sweeper;
+pub mod wal_archive;
 pub mod webhooks;
 
 pub use context::Context;
