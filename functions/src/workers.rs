@@ -8,7 +8,7 @@ use capydb_shared::domain::events::Event as OutboxEvent;
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
 use capydb_shared::services::{
-    completion, deliveries, integrations, jobs, nightly, previews, retention, schedules, sweeper, Context,
+    base_backups, completion, deliveries, integrations, jobs, nightly, previews, retention, schedules, sweeper, Context,
 };
 use serde::Deserialize;
 
@@ -72,6 +72,8 @@ pub enum Sweep {
     MissedRuns,
     /// Webhook deliveries and integration pushes whose retry is due.
     Deliveries,
+    /// A physical base backup of every WAL-archiving region cluster, then archive pruning.
+    BaseBackups,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +123,14 @@ pub const SCHEDULES: &[Schedule] = &[
         binary: "sweeper-missed-runs",
         expression: "rate(15 minutes)",
         every_seconds: 900,
+    },
+    // The local runtime takes one when it starts, so make dev has a PITR window at once.
+    Schedule {
+        sweep: Sweep::BaseBackups,
+        function: "BaseBackupFunction",
+        binary: "base-backups",
+        expression: "cron(0 4 * * ? *)",
+        every_seconds: 86400,
     },
     Schedule {
         sweep: Sweep::Retention,
@@ -224,6 +234,7 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
         Sweep::Retention => serde_json::json!(retention::sweep(ctx, now).await?),
         Sweep::Nightly => serde_json::json!(nightly::fan_out(ctx, now).await?),
         Sweep::MissedRuns => serde_json::json!({ "missed": schedules::check_missed(ctx, now).await? }),
+        Sweep::BaseBackups => serde_json::json!({ "base_backups": base_backups::take_all(ctx).await? }),
         Sweep::Deliveries => serde_json::json!({
             "webhooks": deliveries::retry_due(ctx, now).await?,
             "integrations": integrations::retry_due(ctx, now).await?,

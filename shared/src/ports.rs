@@ -96,6 +96,18 @@ pub struct DumpProcess {
     pub finished: BoxFuture<'static, Result<(), DataPlaneError>>,
 }
 
+/// Where a cluster's WAL stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalStatus {
+    /// `pg_current_wal_lsn()`, as PostgreSQL prints it.
+    pub lsn: String,
+    pub timeline: u32,
+    /// The server's clock when it answered.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The newest file the archiver has stored, if any.
+    pub last_archived: Option<String>,
+}
+
 /// The PostgreSQL clusters project databases live on.
 #[async_trait]
 pub trait DataPlane: Send + Sync {
@@ -138,6 +150,14 @@ pub trait DataPlane: Send + Sync {
     /// Puts `staging` in the place of `live` in one transaction, after closing `live` to new
     /// sessions and ending its current ones; the old `live` is kept under the name `keep_as`
     /// (closed to connections). Nothing changes if any step fails.
+    /// Starts a physical base backup of the whole cluster: a tar stream on `reader`, WAL not
+    /// included (the archive has it; the backup ends only once its WAL is archived).
+    async fn base_backup(&self, region: &RegionConfig) -> Result<DumpProcess, DataPlaneError>;
+    async fn wal_status(&self, region: &RegionConfig) -> Result<WalStatus, DataPlaneError>;
+    /// Ends the current WAL segment so the archiver ships it; returns the segment's file name.
+    async fn switch_wal(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
+    /// Places a named restore point in the WAL; returns its LSN.
+    async fn create_restore_point(&self, region: &RegionConfig, name: &str) -> Result<String, DataPlaneError>;
     async fn swap_databases(
         &self,
         region: &RegionConfig,

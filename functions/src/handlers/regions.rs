@@ -6,5 +6,5 @@ use serde_json::json;
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     authenticate(ctx, &req).await?;
-    respond(StatusCode::OK, &json!({ "regions": regions::list(&ctx.config) }))
+    respond(StatusCode::OK, &json!({ "regions": regions::list(ctx).await? }))
 }

@@ -17,6 +17,7 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
         label: BackupLabel::parse(body.str("label")?)?,
         kind: RestorePointKind::parse(body.opt_str("kind")?, backup_key.is_some())?,
         backup_key,
+        pitr_time: body.opt_str("pitr_time")?.map(str::to_string),
         note: body.opt_str("note")?.map(str::to_string),
     };
     let point = restore_points::create(ctx, &principal, &path_param(&req, "project_id"), new).await?;
@@ -28,8 +29,8 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let (limit, cursor) = paging(&req)?;
     let page = restore_points::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
     let mut body = views::page("restore_points", &page, views::plain);
-    // No region offers point-in-time recovery yet, so there is no window to state.
-    body["pitr_window_days"] = serde_json::Value::Null;
+    body["pitr_window_days"] =
+        json!(restore_points::pitr_window_days(ctx, &principal, &path_param(&req, "project_id")).await?);
     respond(StatusCode::OK, &body)
 }
 

@@ -39,7 +39,12 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let done = restores::request(ctx, &principal, &path_param(&req, "project_id"), request, idem.as_ref()).await?;
     respond(
         StatusCode::ACCEPTED,
-        &json!({ "job": views::job(&done.job), "restore": done.restore, "preview": done.preview.as_ref().map(views::preview) }),
+        &json!({ "job": views::job(&done.job), "restore": done.restore, "preview": done.preview.as_ref().map(views::preview),
+                 // Point-in-time: what was asked, what will be restored, and whether it was clamped.
+                 "pitr": done.restore.pitr.as_ref().map(|p| json!({
+                     "requested_restore_time": p.requested_restore_time, "restore_time": p.restore_time,
+                     "restore_time_clamped": p.restore_time_clamped,
+                 })) }),
     )
 }
 

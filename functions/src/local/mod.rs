@@ -50,6 +50,7 @@ pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
     ctx.repo.create_table_if_missing().await?;
     let sdk = aws::sdk_config(&ctx.config).await;
     S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.bucket.clone()).create_bucket_if_missing().await?;
+    S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.wal_bucket.clone()).create_bucket_if_missing().await?;
     ctx.scheduler.ensure_group().await?;
     Ok(())
 }

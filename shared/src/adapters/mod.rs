@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod pg_archive;
 pub mod postgres;
 pub mod providers;
+pub mod recovery;
 pub mod s3;
 pub mod scheduler;
 pub mod webhook_http;

@@ -3,7 +3,7 @@
 
 use super::pg_archive;
 use crate::config::RegionConfig;
-use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess};
+use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess, WalStatus};
 use async_trait::async_trait;
 use futures::FutureExt;
 use std::path::PathBuf;
@@ -195,6 +195,74 @@ async fn finish(
 
 #[async_trait]
 impl DataPlane for PostgresDataPlane {
+    async fn base_backup(&self, region: &RegionConfig) -> Result<DumpProcess, DataPlaneError> {
+        let a = admin(region)?;
+        let mut cmd = Command::new(self.tool("pg_basebackup"));
+        cmd.args(["--host", &a.host, "--port", &a.port.to_string(), "--username", &a.user, "--no-password"])
+            // A tar stream on stdout; WAL comes from the archive, and pg_basebackup returns only
+            // after the server archived the backup's last segment.
+            .args(["--pgdata=-", "--format=tar", "--wal-method=none", "--checkpoint=fast", "--no-manifest"])
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env("PGAPPNAME", "capydb-base-backup")
+            .kill_on_drop(true)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match a.password {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd.env_remove("PGPASSWORD"),
+        };
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| DataPlaneError::Tool { tool: "pg_basebackup", message: format!("cannot start: {e}") })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        if let Err(e) = rustix::pipe::fcntl_setpipe_size(&stdout, DUMP_PIPE_BYTES) {
+            tracing::debug!(error = %e, "could not enlarge the base backup pipe");
+        }
+        let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+        Ok(DumpProcess { reader: Box::pin(stdout), finished: finish("pg_basebackup", child, stderr).boxed() })
+    }
+
+    async fn wal_status(&self, region: &RegionConfig) -> Result<WalStatus, DataPlaneError> {
+        let client = self.connect(region, None).await?;
+        let row = client
+            .query_one(
+                "SELECT pg_current_wal_lsn()::text, (SELECT timeline_id FROM pg_control_checkpoint())::int4, \
+                        extract(epoch FROM clock_timestamp())::float8, \
+                        (SELECT last_archived_wal FROM pg_stat_archiver)",
+                &[],
+            )
+            .await
+            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        Ok(WalStatus {
+            lsn: row.get(0),
+            timeline: row.get::<_, i32>(1).max(1) as u32,
+            at: {
+                let epoch: f64 = row.get(2);
+                chrono::DateTime::from_timestamp_micros((epoch * 1e6) as i64).unwrap_or_default()
+            },
+            last_archived: row.get(3),
+        })
+    }
+
+    async fn switch_wal(&self, region: &RegionConfig) -> Result<String, DataPlaneError> {
+        let client = self.connect(region, None).await?;
+        let row = client
+            .query_one("SELECT pg_walfile_name(pg_switch_wal())", &[])
+            .await
+            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        Ok(row.get(0))
+    }
+
+    async fn create_restore_point(&self, region: &RegionConfig, name: &str) -> Result<String, DataPlaneError> {
+        let client = self.connect(region, None).await?;
+        let row = client
+            .query_one("SELECT pg_create_restore_point($1)::text", &[&name])
+            .await
+            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        Ok(row.get(0))
+    }
+
     async fn provision_database(
         &self,
         region: &RegionConfig,

@@ -43,6 +43,12 @@ pub struct RestorePoint {
     pub backup_id: Option<BackupId>,
     pub backup_key: Option<String>,
     pub pitr_time: Option<DateTime<Utc>>,
+    /// For a point placed in the WAL (`pg_create_restore_point`): its name and LSN, which make
+    /// restoring to it exact.
+    #[serde(default)]
+    pub pitr_name: Option<String>,
+    #[serde(default)]
+    pub pitr_lsn: Option<String>,
     pub note: Option<String>,
     pub state: RestorePointState,
     pub created_at: DateTime<Utc>,

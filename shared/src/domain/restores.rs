@@ -1,7 +1,8 @@
-//! Restores: one source (a backup) into one target (a new preview, an existing preview, or the
+//! Restores: one source (a backup, or a moment of the WAL archive) into one target (a new preview, an existing preview, or the
 //! project itself). Data lands in a staging database first; the target changes only after the
 //! staging restore fully succeeded.
 
+use crate::domain::wal::RecoveryTarget;
 use crate::ids::{BackupId, JobId, OrgId, PreviewId, ProjectId, RestoreId};
 use crate::Error;
 use chrono::{DateTime, Utc};
@@ -45,8 +46,12 @@ pub struct Restore {
     pub org_id: OrgId,
     pub job_id: JobId,
     pub source_kind: String,
-    pub source_backup_id: BackupId,
-    pub source_backup_key: String,
+    /// The backup restored (`source_kind` `backup`).
+    pub source_backup_id: Option<BackupId>,
+    pub source_backup_key: Option<String>,
+    /// The moment restored (`source_kind` `pitr`).
+    #[serde(default)]
+    pub pitr: Option<PitrSource>,
     pub source_restore_point_id: Option<String>,
     pub target_kind: TargetKind,
     pub preview_id: Option<PreviewId>,
@@ -59,6 +64,17 @@ pub struct Restore {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A point-in-time restore: what was asked, what will be restored, and from which base backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PitrSource {
+    pub requested_restore_time: Option<DateTime<Utc>>,
+    pub restore_time: DateTime<Utc>,
+    /// The request asked for a later moment than the archive holds; `restore_time` is the latest.
+    pub restore_time_clamped: bool,
+    pub target: RecoveryTarget,
+    pub base_backup_id: String,
 }
 
 /// Where a restore builds its data before the swap.

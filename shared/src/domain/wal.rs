@@ -47,6 +47,18 @@ pub fn format_lsn(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
 }
 
+/// Where recovery stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecoveryTarget {
+    /// The last transaction committed at or before `at`.
+    Time { at: DateTime<Utc> },
+    /// A named restore point placed with `pg_create_restore_point` (exact).
+    Name { name: String, lsn: String },
+    /// Everything archived when recovery runs.
+    Latest,
+}
+
 /// One archived segment as the listing shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Archived {

@@ -18,6 +18,8 @@ pub struct Context {
     pub config: Arc<Config>,
     pub repo: Repository,
     pub objects: Arc<dyn ObjectStore>,
+    /// The WAL archive and base backups (`wal_bucket`).
+    pub wal_objects: Arc<dyn ObjectStore>,
     pub data_plane: Arc<dyn DataPlane>,
     pub clock: Arc<dyn Clock>,
     pub secrets: SecretBox,
@@ -31,6 +33,7 @@ impl Context {
         let sdk = aws::sdk_config(&config).await;
         let repo = Repository::new(aws::dynamodb(&sdk), config.table.clone());
         let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
+        let wal_objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.wal_bucket.clone()));
         let data_plane = Arc::new(PostgresDataPlane::new(
             config.pg_bin_dir.clone(),
             config.restore_jobs,
@@ -51,6 +54,7 @@ impl Context {
             config: Arc::new(config),
             repo,
             objects,
+            wal_objects,
             data_plane,
             clock: Arc::new(SystemClock),
             secrets,

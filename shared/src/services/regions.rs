@@ -1,6 +1,8 @@
-//! Region facts for `GET /v1/regions`.
+//! Region facts for `GET /v1/regions`, including what point-in-time recovery can reach there.
 
-use crate::config::Config;
+use super::pitr::{region_window, RegionWindow, WINDOW_DAYS};
+use super::Context;
+use crate::Error;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -8,22 +10,32 @@ pub struct RegionInfo {
     pub name: String,
     /// Whether the cluster ships WAL continuously.
     pub wal_archiving: bool,
-    /// Whether restores to a timestamp are offered in this region.
-    pub pitr_available: bool,
+    /// Days of point-in-time recovery the region keeps when its archive is complete.
     pub pitr_window_days: Option<u32>,
+    /// `pitr_available`, the restorable window and the archive's lag. A region with no base
+    /// backup yet, or whose WAL has a gap, offers only what it can actually restore.
+    #[serde(flatten)]
+    pub pitr: RegionWindow,
 }
 
-pub fn list(config: &Config) -> Vec<RegionInfo> {
-    config
-        .regions
-        .iter()
-        .map(|r| RegionInfo {
+pub async fn list(ctx: &Context) -> Result<Vec<RegionInfo>, Error> {
+    let now = ctx.clock.now();
+    let mut out = Vec::new();
+    for r in &ctx.config.regions {
+        let pitr = match region_window(ctx, r, now).await {
+            Ok(w) => w,
+            // One region's archive being unreadable must not hide the others.
+            Err(e) => {
+                tracing::error!(region = r.name, error = %e, "reading the WAL archive failed");
+                RegionWindow::unavailable()
+            }
+        };
+        out.push(RegionInfo {
             name: r.name.clone(),
             wal_archiving: r.wal_archiving,
-            // Point-in-time restore needs the WAL archive in object storage and base backups;
-            // until a region has both, it does not claim a window it cannot restore.
-            pitr_available: false,
-            pitr_window_days: None,
-        })
-        .collect()
+            pitr_window_days: r.wal_archiving.then_some(WINDOW_DAYS),
+            pitr,
+        });
+    }
+    Ok(out)
 }

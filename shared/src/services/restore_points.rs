@@ -1,11 +1,12 @@
-//! Restore points of kind `backup`: a memorable label for a verified backup, which also keeps
-//! that backup from being deleted while the point exists.
+//! Restore points: a memorable label for a verified backup (kind `backup`, which also keeps
+//! that backup from being deleted while the point exists) or for a moment (kind `pitr`).
 
-use super::{backups, projects, Context};
+use super::{backups, pitr, projects, Context};
 use crate::auth::Principal;
 use crate::domain::backups::BackupState;
 use crate::domain::names::BackupLabel;
 use crate::domain::pagination::{Cursor, Page};
+use crate::domain::projects::Project;
 use crate::domain::restore_points::{RestorePoint, RestorePointKind, RestorePointState, NOTE_MAX_CHARS};
 use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, ProjectId, RestorePointId};
@@ -15,6 +16,8 @@ pub struct NewRestorePoint {
     pub label: BackupLabel,
     pub kind: RestorePointKind,
     pub backup_key: Option<String>,
+    /// RFC 3339; kind `pitr` only.
+    pub pitr_time: Option<String>,
     pub note: Option<String>,
 }
 
@@ -29,10 +32,10 @@ pub async fn create(
         return Err(Error::invalid("note", format!("note must be at most {NOTE_MAX_CHARS} characters")));
     }
     if new.kind == RestorePointKind::Pitr {
-        return Err(Error::Unprocessable(format!(
-            "point-in-time restore points are not available in region {} yet; pin a backup with kind backup and backup_key",
-            project.region
-        )));
+        return create_pitr(ctx, &project, new).await;
+    }
+    if new.pitr_time.is_some() {
+        return Err(Error::invalid("pitr_time", "pitr_time goes with kind pitr"));
     }
     let key = new
         .backup_key
@@ -54,9 +57,73 @@ pub async fn create(
         backup_id: Some(backup.id),
         backup_key: Some(key),
         pitr_time: None,
+        pitr_name: None,
+        pitr_lsn: None,
         note: new.note,
         state: RestorePointState::Active,
         created_at: ctx.clock.now(),
+    };
+    if !ctx.repo.create_restore_point(&point).await? {
+        return Err(label_taken());
+    }
+    Ok(point)
+}
+
+/// A point in time. Without `pitr_time` it is now, and a named restore point is placed in the
+/// WAL so that restoring to it is exact; with one, it names that (past) moment.
+async fn create_pitr(ctx: &Context, project: &Project, new: NewRestorePoint) -> Result<RestorePoint, Error> {
+    let region = ctx.region(&project.region)?;
+    pitr::require_archiving(region)?;
+    if new.backup_key.is_some() {
+        return Err(Error::invalid("backup_key", "backup_key goes with kind backup"));
+    }
+    let label = new.label.into_inner();
+    if ctx.repo.restore_point_label_taken(&project.id, &label).await? {
+        return Err(label_taken());
+    }
+    let id = RestorePointId::generate();
+    let now = ctx.clock.now();
+    let (pitr_time, pitr_name, pitr_lsn) = match new.pitr_time.as_deref() {
+        None => {
+            // Named after the point's id: unique, and a valid recovery_target_name.
+            let name = format!("capydb_{id}");
+            let lsn = ctx.data_plane.create_restore_point(region, &name).await?;
+            (ctx.clock.now(), Some(name), Some(lsn))
+        }
+        Some(raw) => {
+            let at = pitr::parse_time("pitr_time", raw)?;
+            if at > now + pitr::future_tolerance() {
+                return Err(Error::invalid("pitr_time", "pitr_time must not be in the future; omit it to mark now"));
+            }
+            let w = pitr::region_window(ctx, region, now).await?;
+            if let Some(window) = w.window.as_ref().filter(|w| at < w.earliest) {
+                return Err(Error::invalid(
+                    "pitr_time",
+                    format!(
+                        "pitr_time is before the restorable window of region {}: {} to {}",
+                        region.name,
+                        window.earliest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        window.latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ));
+            }
+            (at, None, None)
+        }
+    };
+    let point = RestorePoint {
+        id,
+        project_id: project.id.clone(),
+        org_id: project.org_id.clone(),
+        label,
+        kind: RestorePointKind::Pitr,
+        backup_id: None,
+        backup_key: None,
+        pitr_time: Some(pitr_time),
+        pitr_name,
+        pitr_lsn,
+        note: new.note,
+        state: RestorePointState::Active,
+        created_at: now,
     };
     if !ctx.repo.create_restore_point(&point).await? {
         return Err(label_taken());
@@ -76,7 +143,24 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<RestorePoint>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
-    Ok(ctx.repo.list_restore_points(&project.id, limit, cursor).await?)
+    let mut page = ctx.repo.list_restore_points(&project.id, limit, cursor).await?;
+    if page.items.iter().any(|p| p.kind == RestorePointKind::Pitr) {
+        // A moment that fell out of the window can no longer be restored.
+        let region = ctx.region(&project.region)?;
+        let w = pitr::region_window(ctx, region, ctx.clock.now()).await?;
+        for p in page.items.iter_mut().filter(|p| p.kind == RestorePointKind::Pitr) {
+            if !pitr::point_in_window(p, w.window.as_ref()) {
+                p.state = RestorePointState::Stale;
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// The days of point-in-time recovery the project's region keeps, if it archives WAL.
+pub async fn pitr_window_days(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Option<u32>, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    Ok(ctx.region(&project.region)?.wal_archiving.then_some(pitr::WINDOW_DAYS))
 }
 
 /// The restore point `raw_id` of a project the caller can see.

@@ -11,9 +11,11 @@
 
 use super::backup_pipeline::decompressing;
 use super::backup_worker::{self, Taken};
+use super::base_backups;
 use super::jobs::{Outcome, ProgressReporter};
 use super::Context;
 use crate::adapters::dynamo::RecordWrite;
+use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
 use crate::domain::backups::{Backup, BackupKind, BackupState, VerificationState};
 use crate::domain::events::Event;
@@ -21,7 +23,7 @@ use crate::domain::jobs::Job;
 use crate::domain::previews::{PreviewDatabase, PreviewState};
 use crate::domain::projects::Project;
 use crate::domain::restores::{
-    safety_database, staging_database, Restore, RestoreState, TargetKind, SAFETY_RETENTION_DAYS,
+    safety_database, staging_database, PitrSource, Restore, RestoreState, TargetKind, SAFETY_RETENTION_DAYS,
 };
 use crate::ids::BackupId;
 use crate::ports::ObjectStoreError;
@@ -134,14 +136,8 @@ async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &Progress
     completed(ctx, l, records)
 }
 
-/// Restores the source archive into a fresh staging database owned by the target's role.
+/// Restores the source into a fresh staging database owned by the target's role.
 async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressReporter) -> Result<(), String> {
-    let backup = ctx
-        .repo
-        .get_backup(&l.project.id, &l.restore.source_backup_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("backup {} no longer exists", l.restore.source_backup_id))?;
     let owner = match &l.preview {
         Some(p) => {
             let password = ctx.secrets.open(&p.db_password_enc).map_err(|e| e.to_string())?;
@@ -150,16 +146,38 @@ async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressRepo
         }
         None => l.project.db_username.clone(),
     };
-    progress.phase("restoring");
     ctx.data_plane.drop_database(&l.region, staging).await.map_err(|e| e.to_string())?;
     ctx.data_plane.create_database(&l.region, staging, Some(&owner)).await.map_err(|e| e.to_string())?;
-    let stored = ctx.objects.get(&l.restore.source_backup_key).await.map_err(|e| match e {
+    match &l.restore.pitr {
+        Some(pitr) => stage_pitr(ctx, l, pitr, staging, &owner, progress).await,
+        None => stage_backup(ctx, l, staging, &owner, progress).await,
+    }
+}
+
+async fn stage_backup(
+    ctx: &Context,
+    l: &Loaded,
+    staging: &str,
+    owner: &str,
+    progress: &ProgressReporter,
+) -> Result<(), String> {
+    let (Some(backup_id), Some(key)) = (&l.restore.source_backup_id, &l.restore.source_backup_key) else {
+        return Err("the restore names no backup".into());
+    };
+    let backup = ctx
+        .repo
+        .get_backup(&l.project.id, backup_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("backup {backup_id} no longer exists"))?;
+    progress.phase("restoring");
+    let stored = ctx.objects.get(key).await.map_err(|e| match e {
         ObjectStoreError::NotFound(key) => format!("the backup archive {key} is missing from object storage"),
         other => other.to_string(),
     })?;
     let (archive, digest) = decompressing(stored);
     ctx.data_plane
-        .restore(&l.region, staging, archive, backup.dump_size_bytes, Some(&owner))
+        .restore(&l.region, staging, archive, backup.dump_size_bytes, Some(owner))
         .await
         .map_err(|e| e.to_string())?;
     let (sha256, size) = digest.finish();
@@ -170,6 +188,59 @@ async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressRepo
         ));
     }
     Ok(())
+}
+
+/// Point-in-time: a temporary recovery instance replays the archive to the target, and the
+/// project's database is dumped from it straight into staging. The instance and its files are
+/// removed whatever happens.
+async fn stage_pitr(
+    ctx: &Context,
+    l: &Loaded,
+    pitr: &PitrSource,
+    staging: &str,
+    owner: &str,
+    progress: &ProgressReporter,
+) -> Result<(), String> {
+    let store = ctx.wal_objects.as_ref();
+    let bases = base_backups::list(store, &l.region.name).await.map_err(|e| e.to_string())?;
+    let base = bases
+        .iter()
+        .find(|b| b.id == pitr.base_backup_id)
+        .ok_or_else(|| format!("base backup {} is no longer in the archive", pitr.base_backup_id))?;
+    progress.phase("recovering");
+    let stored = store.get(&base.key).await.map_err(|e| e.to_string())?;
+    let (tar, digest) = decompressing(stored);
+    let helper_config = serde_json::json!({
+        "bucket": ctx.config.wal_bucket, "region": l.region.name, "aws_region": ctx.config.aws_region,
+        "endpoint_url": ctx.config.endpoint_url,
+    })
+    .to_string();
+    let instance = RecoveryInstance::start(RecoverySpec {
+        pg_bin_dir: ctx.config.pg_bin_dir.as_deref(),
+        scratch_dir: &ctx.config.scratch_dir,
+        base_tar: tar,
+        helper: &ctx.config.wal_helper,
+        helper_config,
+        target: &pitr.target,
+        source: &l.region,
+    })
+    .await
+    .map_err(|e| format!("point-in-time recovery from base backup {} failed: {e}", base.id))?;
+    let result = async {
+        let (sha256, size) = digest.finish();
+        if sha256 != base.sha256 || size != base.size_bytes {
+            return Err(format!("base backup {} does not match its checksum", base.id));
+        }
+        progress.phase("restoring");
+        let dump = ctx.data_plane.dump(instance.region(), &l.project.database_name).await.map_err(|e| e.to_string())?;
+        let restored = ctx.data_plane.restore(&l.region, staging, dump.reader, None, Some(owner)).await;
+        let dumped = dump.finished.await;
+        dumped.map_err(|e| format!("reading the recovered database failed: {e}"))?;
+        restored.map_err(|e| e.to_string())
+    }
+    .await;
+    instance.remove().await;
+    result
 }
 
 /// Dumps the old production database (now the safety copy) into a `pre_restore` backup. The
@@ -220,7 +291,8 @@ fn restore_event(kind: &str, l: &Loaded, now: chrono::DateTime<chrono::Utc>) -> 
         now,
         json!({
             "project_id": l.project.id, "job_id": l.restore.job_id, "restore_id": l.restore.id,
-            "source": { "kind": l.restore.source_kind, "backup_id": l.restore.source_backup_id, "backup_key": l.restore.source_backup_key },
+            "source": { "kind": l.restore.source_kind, "backup_id": l.restore.source_backup_id, "backup_key": l.restore.source_backup_key,
+                        "restore_time": l.restore.pitr.as_ref().map(|p| p.restore_time) },
             "target": { "kind": l.restore.target_kind, "preview_id": l.restore.preview_id },
             "safety_backup_id": l.restore.safety_backup_id, "error": l.restore.error,
             "duration_ms": l.restore.started_at.map(|s| (now - s).num_milliseconds()),
@@ -247,7 +319,8 @@ fn completed(ctx: &Context, mut l: Loaded, mut records: Vec<RecordWrite>) -> Out
         }
         p.state = PreviewState::Ready;
         p.source_kind = Some(l.restore.source_kind.clone());
-        p.source_backup_key = Some(l.restore.source_backup_key.clone());
+        p.source_backup_key = l.restore.source_backup_key.clone();
+        p.source_restore_time = l.restore.pitr.as_ref().map(|p| p.restore_time);
         p.error = None;
         p.updated_at = now;
         records.push(RecordWrite::Preview(p));

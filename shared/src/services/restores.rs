@@ -3,7 +3,7 @@
 //! change per project at a time).
 
 use super::idempotency::{winner, IdempotencyKey};
-use super::{backups, projects, restore_points, Context};
+use super::{backups, pitr, projects, restore_points, Context};
 use crate::adapters::crypto::random_password;
 use crate::adapters::dynamo::{RestoreConflict, StoreError};
 use crate::auth::{Credential, OrgRole, Principal};
@@ -12,7 +12,8 @@ use crate::domain::jobs::{Job, JobType};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{self, PreviewDatabase, PreviewName, PreviewState, TtlHours};
 use crate::domain::projects::{Project, ProjectState};
-use crate::domain::restores::{Restore, RestoreState, TargetKind};
+use crate::domain::restore_points::RestorePointKind;
+use crate::domain::restores::{PitrSource, Restore, RestoreState, TargetKind};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, PreviewId, RestoreId};
 use crate::Error;
@@ -58,10 +59,9 @@ pub async fn request(
             "exactly one of backup_key, restore_time, restore_point_id is required",
         ));
     }
-    if req.restore_time.is_some() {
-        return Err(Error::Unprocessable(
-            "point-in-time recovery (restore_time) is not available yet; restore from a backup_key".into(),
-        ));
+    let requested_time = req.restore_time.as_deref().map(|raw| pitr::parse_time("restore_time", raw)).transpose()?;
+    if requested_time.is_some() {
+        pitr::require_archiving(ctx.region(&project.region)?)?;
     }
     if req.target_kind == TargetKind::Project {
         if !req.confirm_project_overwrite {
@@ -84,19 +84,28 @@ pub async fn request(
     if project.state != ProjectState::Ready {
         return Err(Error::Conflict { message: "the project database is not ready".into(), job_id: None });
     }
-    let (key, point) = match (&req.backup_key, &req.restore_point_id) {
-        (Some(key), _) => (key.clone(), None),
-        (None, Some(raw)) => {
-            let point = restore_points::find(ctx, &project.id, raw).await?;
-            let key = point
-                .backup_key
-                .clone()
-                .ok_or_else(|| Error::Unprocessable(format!("restore point {} has no backup", point.id)))?;
-            (key, Some(point.id))
+    let region = ctx.region(&project.region)?;
+    let (source, point) = match (&req.backup_key, &req.restore_point_id, requested_time) {
+        (Some(key), _, _) => {
+            (Source::Backup(Box::new(source_backup(ctx, &project, key, req.allow_unverified_backup).await?)), None)
         }
-        (None, None) => unreachable!("exactly one source was checked above"),
+        (None, Some(raw), _) => {
+            let point = restore_points::find(ctx, &project.id, raw).await?;
+            let source = match point.kind {
+                RestorePointKind::Backup => {
+                    let key = point
+                        .backup_key
+                        .clone()
+                        .ok_or_else(|| Error::Unprocessable(format!("restore point {} has no backup", point.id)))?;
+                    Source::Backup(Box::new(source_backup(ctx, &project, &key, req.allow_unverified_backup).await?))
+                }
+                RestorePointKind::Pitr => Source::Pitr(pitr::plan_point(ctx, region, &point).await?),
+            };
+            (source, Some(point.id))
+        }
+        (None, None, Some(at)) => (Source::Pitr(pitr::plan_time(ctx, region, "restore_time", at).await?), None),
+        (None, None, None) => unreachable!("exactly one source was checked above"),
     };
-    let backup = source_backup(ctx, &project, &key, req.allow_unverified_backup).await?;
     // Both are checked again inside the transaction; checking first keeps refused requests
     // from costing a cancelled transaction.
     let lock = req.target_kind != TargetKind::NewPreview;
@@ -129,9 +138,9 @@ pub async fn request(
                 db_password_enc: ctx.secrets.seal(&random_password()),
                 state: PreviewState::Creating,
                 ttl_expires_at: req.ttl.after(now),
-                source_kind: Some("backup".into()),
-                source_backup_key: backup.backup_key.clone(),
-                source_restore_time: None,
+                source_kind: Some(source.kind().into()),
+                source_backup_key: source.backup_key(),
+                source_restore_time: source.restore_time(),
                 error: None,
                 created_at: now,
                 updated_at: now,
@@ -145,9 +154,10 @@ pub async fn request(
         project_id: project.id.clone(),
         org_id: project.org_id.clone(),
         job_id: job.id.clone(),
-        source_kind: "backup".into(),
-        source_backup_id: backup.id.clone(),
-        source_backup_key: backup.backup_key.clone().unwrap_or_default(),
+        source_kind: source.kind().into(),
+        source_backup_id: source.backup_id(),
+        source_backup_key: source.backup_key(),
+        pitr: source.pitr(),
         source_restore_point_id: point.map(|p| p.to_string()),
         target_kind: req.target_kind,
         preview_id: preview.as_ref().map(|p| p.id.clone()),
@@ -173,6 +183,49 @@ pub async fn request(
             load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What a restore reads: a stored backup, or a moment of the WAL archive.
+enum Source {
+    Backup(Box<Backup>),
+    Pitr(PitrSource),
+}
+
+impl Source {
+    fn kind(&self) -> &'static str {
+        match self {
+            Source::Backup(_) => "backup",
+            Source::Pitr(_) => "pitr",
+        }
+    }
+
+    fn backup_id(&self) -> Option<crate::ids::BackupId> {
+        match self {
+            Source::Backup(b) => Some(b.id.clone()),
+            Source::Pitr(_) => None,
+        }
+    }
+
+    fn backup_key(&self) -> Option<String> {
+        match self {
+            Source::Backup(b) => b.backup_key.clone(),
+            Source::Pitr(_) => None,
+        }
+    }
+
+    fn restore_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Source::Backup(_) => None,
+            Source::Pitr(p) => Some(p.restore_time),
+        }
+    }
+
+    fn pitr(&self) -> Option<PitrSource> {
+        match self {
+            Source::Backup(_) => None,
+            Source::Pitr(p) => Some(p.clone()),
+        }
     }
 }
 

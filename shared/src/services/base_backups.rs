@@ -1,0 +1,130 @@
+//! Physical base backups of the archiving region clusters (daily, and on demand): a
+//! `pg_basebackup` tar streamed through zstd into object storage with a manifest beside it.
+//! The 30 newest are kept; WAL older than the oldest kept one is swept. Base backups describe
+//! themselves in object storage (`basebackups/<region>/<id>/manifest.json`), like the WAL
+//! they need, so the archive can be read without the table.
+
+use super::backup_pipeline::upload_dump;
+use super::{pitr, wal_archive, Context};
+use crate::config::RegionConfig;
+use crate::domain::wal::BaseBackup;
+use crate::ports::{ObjectStore, ObjectStoreError};
+use crate::Error;
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+
+/// Base backups kept per region: with one a day, about 30 days of point-in-time recovery.
+pub const KEEP: usize = 30;
+
+pub fn prefix(region: &str) -> String {
+    format!("basebackups/{region}/")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Taken {
+    pub base_backup_id: String,
+    pub region: String,
+    pub size_bytes: u64,
+    pub removed_base_backups: usize,
+    pub removed_wal_segments: usize,
+}
+
+/// Takes a base backup of every archiving region (the scheduled function).
+pub async fn take_all(ctx: &Context) -> Result<Vec<Taken>, Error> {
+    let mut taken = Vec::new();
+    for region in ctx.config.regions.iter().filter(|r| r.wal_archiving) {
+        taken.push(take(ctx, region).await?);
+    }
+    Ok(taken)
+}
+
+pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> {
+    if !region.wal_archiving {
+        return Err(Error::Unprocessable(format!("region {} does not archive WAL", region.name)));
+    }
+    let store = ctx.wal_objects.as_ref();
+    let before = ctx.data_plane.wal_status(region).await?;
+    let id = ulid::Ulid::new().to_string().to_lowercase();
+    let key = format!("{}{id}/base.tar.zst", prefix(&region.name));
+    let process = ctx.data_plane.base_backup(region).await?;
+    let uploaded = upload_dump(store, &key, process, &|_| {})
+        .await
+        .map_err(|e| Error::Internal(format!("base backup of {} failed: {e}", region.name)))?;
+    // The backup is consistent by the time pg_basebackup returns, somewhere before `after`.
+    // Ending that segment now and waiting for it makes the backup usable at once instead of
+    // after the next archive_timeout.
+    let after = ctx.data_plane.wal_status(region).await?;
+    let ended = ctx.data_plane.switch_wal(region).await?;
+    pitr::wait_archived(ctx, region, &ended, std::time::Duration::from_secs(120)).await?;
+    let manifest = BaseBackup {
+        id: id.clone(),
+        region: region.name.clone(),
+        timeline: before.timeline,
+        start_lsn: before.lsn,
+        end_lsn: after.lsn,
+        started_at: before.at,
+        completed_at: after.at,
+        key,
+        size_bytes: uploaded.size_bytes,
+        tar_bytes: uploaded.dump_bytes,
+        sha256: uploaded.sha256,
+        server_version: ctx.data_plane.server_version(region).await?,
+    };
+    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    store.put(&manifest_key(&region.name, &id), Bytes::from(body), "application/json").await?;
+    tracing::info!(region = region.name, base_backup = id, size = manifest.size_bytes, "base backup stored");
+    let (removed_base_backups, removed_wal_segments) = prune(store, &region.name).await?;
+    Ok(Taken {
+        base_backup_id: id,
+        region: region.name.clone(),
+        size_bytes: manifest.size_bytes,
+        removed_base_backups,
+        removed_wal_segments,
+    })
+}
+
+fn manifest_key(region: &str, id: &str) -> String {
+    format!("{}{id}/manifest.json", prefix(region))
+}
+
+/// The region's base backups, oldest first.
+pub async fn list(store: &dyn ObjectStore, region: &str) -> Result<Vec<BaseBackup>, Error> {
+    let mut found = Vec::new();
+    for o in store.list(&prefix(region), None).await? {
+        if !o.key.ends_with("/manifest.json") {
+            continue;
+        }
+        let mut reader = match store.get(&o.key).await {
+            Ok(r) => r,
+            Err(ObjectStoreError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).await.map_err(|e| Error::Internal(e.to_string()))?;
+        match serde_json::from_slice::<BaseBackup>(&body) {
+            Ok(b) => found.push(b),
+            Err(e) => tracing::warn!(key = o.key, error = %e, "unreadable base backup manifest skipped"),
+        }
+    }
+    found.sort_by_key(|b| b.completed_at);
+    Ok(found)
+}
+
+/// Keeps the newest [`KEEP`] base backups and the WAL they need.
+async fn prune(store: &dyn ObjectStore, region: &str) -> Result<(usize, usize), Error> {
+    let all = list(store, region).await?;
+    let excess = all.len().saturating_sub(KEEP);
+    for old in &all[..excess] {
+        // The manifest goes first: a half-removed backup is never listed as usable.
+        store.delete(&manifest_key(region, &old.id)).await?;
+        store.delete(&old.key).await?;
+    }
+    let removed_wal = match all[excess..].first().and_then(|oldest| oldest.start_segment()) {
+        Some(keep_from) => {
+            wal_archive::sweep_before(store, region, keep_from).await.map_err(|e| Error::Internal(e.to_string()))?
+        }
+        None => 0,
+    };
+    Ok((excess, removed_wal))
+}

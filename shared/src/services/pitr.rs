@@ -1,0 +1,267 @@
+//! What point-in-time recovery can offer in a region: the window the WAL archive and the base
+//! backups give, computed from object storage.
+
+use super::{base_backups, wal_archive, Context};
+use crate::config::RegionConfig;
+use crate::domain::restore_points::RestorePoint;
+use crate::domain::restores::PitrSource;
+use crate::domain::wal::{parse_lsn, window, RecoveryTarget, Segment, Window};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Days of point-in-time recovery a region aims to keep (one base backup a day, 30 kept).
+pub const WINDOW_DAYS: u32 = 30;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RegionWindow {
+    pub pitr_available: bool,
+    pub earliest_restore_time: Option<DateTime<Utc>>,
+    /// The end of the newest archived WAL.
+    pub latest_restore_time: Option<DateTime<Utc>>,
+    /// How far the archive is behind now.
+    pub archive_lag_seconds: Option<i64>,
+    /// Missing WAL the window had to stop at (`first..last` segment names).
+    pub wal_gaps: Vec<String>,
+    #[serde(skip)]
+    pub window: Option<Window>,
+}
+
+impl RegionWindow {
+    pub fn unavailable() -> RegionWindow {
+        RegionWindow {
+            pitr_available: false,
+            earliest_restore_time: None,
+            latest_restore_time: None,
+            archive_lag_seconds: None,
+            wal_gaps: vec![],
+            window: None,
+        }
+    }
+}
+
+pub async fn region_window(ctx: &Context, region: &RegionConfig, now: DateTime<Utc>) -> Result<RegionWindow, Error> {
+    if !region.wal_archiving {
+        return Ok(RegionWindow::unavailable());
+    }
+    let store = ctx.wal_objects.as_ref();
+    let bases = base_backups::list(store, &region.name).await?;
+    let from = bases.iter().filter_map(|b| b.start_segment()).min();
+    let segments = if from.is_some() {
+        wal_archive::segments(store, &region.name, from).await.map_err(|e| Error::Internal(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let report = window(&segments, &bases);
+    let latest_segment = segments.iter().map(|s| s.archived_at).max();
+    Ok(RegionWindow {
+        pitr_available: report.window.is_some(),
+        earliest_restore_time: report.window.as_ref().map(|w| w.earliest),
+        latest_restore_time: report.window.as_ref().map(|w| w.latest),
+        archive_lag_seconds: latest_segment.map(|t| (now - t).num_seconds().max(0)),
+        wal_gaps: report.gaps.iter().map(|(a, b)| format!("{}..{}", a.name(), b.name())).collect(),
+        window: report.window,
+    })
+}
+
+/// How long a request waits for the archiver to ship a segment it just ended (an API call
+/// must answer within API Gateway's 29 s; the archiver usually needs well under a second).
+pub const REQUEST_ARCHIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits until the region's archiver has stored `segment` (a WAL file name) or a later one.
+pub async fn wait_archived(
+    ctx: &Context,
+    region: &RegionConfig,
+    segment: &str,
+    wait: std::time::Duration,
+) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let status = ctx.data_plane.wal_status(region).await?;
+        // `…0003.00000028.backup` follows segment `…0003`; a `.history` file sorts apart.
+        if status.last_archived.as_deref().and_then(|a| a.get(..24)).is_some_and(|a| a >= segment) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Conflict {
+                job_id: None,
+                message: format!(
+                    "region {} did not archive WAL segment {segment} within {} s (last archived: {}); retry shortly",
+                    region.name,
+                    wait.as_secs(),
+                    status.last_archived.as_deref().unwrap_or("none")
+                ),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Requests may name a moment up to this far ahead of the service's clock (clock skew); it is
+/// clamped to the latest restorable moment like any time after it. Later ones are refused.
+pub fn future_tolerance() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
+pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Error> {
+    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("{field} must be an RFC 3339 timestamp such as 2026-11-25T14:32:00Z (got `{raw}`)"),
+        )
+    })
+}
+
+pub fn require_archiving(region: &RegionConfig) -> Result<(), Error> {
+    if region.wal_archiving {
+        Ok(())
+    } else {
+        Err(Error::Unprocessable(format!("point-in-time recovery is not available in region {}", region.name)))
+    }
+}
+
+fn window_text(w: &Window) -> String {
+    format!(
+        "{} to {}",
+        w.earliest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        w.latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+/// The region's window, made current first when `moment` lies past its end: the segment in
+/// progress is ended and archived, so "now" really is restorable.
+async fn window_reaching(
+    ctx: &Context,
+    region: &RegionConfig,
+    moment: Option<DateTime<Utc>>,
+    lsn: Option<u64>,
+) -> Result<RegionWindow, Error> {
+    let now = ctx.clock.now();
+    let current = region_window(ctx, region, now).await?;
+    let behind_time = match (&current.window, moment) {
+        (Some(w), Some(m)) => m > w.latest,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    let behind_lsn = match lsn {
+        Some(lsn) => {
+            let status = ctx.data_plane.wal_status(region).await?;
+            let needed = Segment::of_lsn(status.timeline, lsn).name();
+            status.last_archived.as_deref().and_then(|a| a.get(..24)).is_none_or(|a| a < needed.as_str())
+        }
+        None => false,
+    };
+    if !(behind_time || behind_lsn) {
+        return Ok(current);
+    }
+    let ended = ctx.data_plane.switch_wal(region).await?;
+    wait_archived(ctx, region, &ended, REQUEST_ARCHIVE_WAIT).await?;
+    region_window(ctx, region, ctx.clock.now()).await
+}
+
+fn no_window(region: &RegionConfig, w: &RegionWindow) -> Error {
+    let gaps = if w.wal_gaps.is_empty() { String::new() } else { format!(" (WAL missing: {})", w.wal_gaps.join(", ")) };
+    Error::Unprocessable(format!(
+        "region {} has no restorable point-in-time window yet: no base backup with complete WAL after it{gaps}",
+        region.name
+    ))
+}
+
+/// Plans a restore to `requested`: the newest base backup before it, recovery to that time —
+/// or, past the end of the archive, to its end, reported as clamped.
+pub async fn plan_time(
+    ctx: &Context,
+    region: &RegionConfig,
+    field: &str,
+    requested: DateTime<Utc>,
+) -> Result<PitrSource, Error> {
+    require_archiving(region)?;
+    let now = ctx.clock.now();
+    if requested > now + future_tolerance() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{field} {} is in the future; ask for a moment up to now (a moment after the latest archived one is restored as the latest)",
+                requested.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    let w = window_reaching(ctx, region, Some(requested), None).await?;
+    let Some(window) = &w.window else { return Err(no_window(region, &w)) };
+    if requested < window.earliest {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{field} {} is before the restorable window of region {}: {}",
+                requested.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                region.name,
+                window_text(window)
+            ),
+        ));
+    }
+    let clamped = requested > window.latest;
+    let restore_time = if clamped { window.latest } else { requested };
+    let base = base_for(window, restore_time, None).ok_or_else(|| no_window(region, &w))?;
+    Ok(PitrSource {
+        requested_restore_time: Some(requested),
+        restore_time,
+        restore_time_clamped: clamped,
+        target: if clamped { RecoveryTarget::Latest } else { RecoveryTarget::Time { at: requested } },
+        base_backup_id: base,
+    })
+}
+
+/// Plans a restore to a `pitr` restore point: exactly to its named WAL record when it has one,
+/// else to its time.
+pub async fn plan_point(ctx: &Context, region: &RegionConfig, point: &RestorePoint) -> Result<PitrSource, Error> {
+    require_archiving(region)?;
+    let at = point.pitr_time.ok_or_else(|| Error::Unprocessable(format!("restore point {} has no time", point.id)))?;
+    let (Some(name), Some(raw_lsn)) = (&point.pitr_name, &point.pitr_lsn) else {
+        let mut planned = plan_time(ctx, region, "restore_point_id", at).await?;
+        planned.requested_restore_time = None;
+        return Ok(planned);
+    };
+    let lsn = parse_lsn(raw_lsn).ok_or_else(|| Error::Internal(format!("restore point {} has a bad LSN", point.id)))?;
+    let w = window_reaching(ctx, region, None, Some(lsn)).await?;
+    let Some(window) = &w.window else { return Err(no_window(region, &w)) };
+    if at < window.earliest {
+        return Err(Error::Unprocessable(format!(
+            "restore point {} ({}) is older than the restorable window of region {}: {}",
+            point.id,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            region.name,
+            window_text(window)
+        )));
+    }
+    let base = base_for(window, at, Some(lsn)).ok_or_else(|| no_window(region, &w))?;
+    Ok(PitrSource {
+        requested_restore_time: None,
+        restore_time: at,
+        restore_time_clamped: false,
+        target: RecoveryTarget::Name { name: name.clone(), lsn: raw_lsn.clone() },
+        base_backup_id: base,
+    })
+}
+
+/// The newest usable base backup that was complete by `at` (and, for an LSN target, whose
+/// consistent point precedes it).
+fn base_for(window: &Window, at: DateTime<Utc>, lsn: Option<u64>) -> Option<String> {
+    window
+        .base_backups
+        .iter()
+        .filter(|b| b.completed_at <= at)
+        .filter(|b| match (lsn, b.end_lsn.as_str()) {
+            (Some(target), end) => parse_lsn(end).is_some_and(|e| e <= target),
+            (None, _) => true,
+        })
+        .max_by_key(|b| b.completed_at)
+        .map(|b| b.id.clone())
+}
+
+/// Whether a `pitr` restore point can still be restored (its moment inside the window).
+pub fn point_in_window(point: &RestorePoint, window: Option<&Window>) -> bool {
+    match (point.pitr_time, window) {
+        (Some(at), Some(w)) => at >= w.earliest,
+        _ => false,
+    }
+}
