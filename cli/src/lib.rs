@@ -65,9 +65,17 @@ enum Command {
     /// The organisation's signed webhook endpoints.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCmd),
+    /// Regions, and how far back point-in-time recovery reaches in each.
+    #[command(subcommand)]
+    Regions(RegionsCmd),
     /// Vercel / Netlify: keep the project's DATABASE_URL in step after restores.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCmd),
+}
+
+#[derive(Subcommand)]
+enum RegionsCmd {
+    List,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +88,9 @@ enum RestorePointsCmd {
         kind: Option<String>,
         #[arg(long)]
         backup_key: Option<String>,
+        /// The moment (RFC 3339, kind pitr); default now, marked exactly in the WAL.
+        #[arg(long)]
+        pitr_time: Option<String>,
         #[arg(long)]
         note: Option<String>,
     },
@@ -300,6 +311,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
         Command::Webhooks(cmd) => webhooks::run(&cli, &api, cmd, out).await,
         Command::Integrations(cmd) => integrations::run(&cli, &api, cmd, out).await,
+        Command::Regions(RegionsCmd::List) => {
+            let v = api.get("/v1/regions").await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::table(
+                    v["regions"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &[
+                        ("REGION", &|r| field(r, "name")),
+                        ("PITR", &|r| field(r, "pitr_available")),
+                        ("EARLIEST", &|r| field(r, "earliest_restore_time")),
+                        ("LATEST", &|r| field(r, "latest_restore_time")),
+                        ("ARCHIVE LAG (S)", &|r| field(r, "archive_lag_seconds")),
+                    ],
+                ),
+            }
+            Ok(())
+        }
     }
 }
 

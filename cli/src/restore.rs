@@ -61,6 +61,14 @@ pub async fn run(cli: &Cli, api: &Api, args: &RestoreArgs, out: Format) -> Resul
     }
     let v = api.post(&format!("/v1/projects/{project}/restores"), body, None).await?;
     let restore_id = field(&v["restore"], "id");
+    if out == Format::Table && v["pitr"]["restore_time_clamped"] == true {
+        // Stderr: the notice must not mix with output scripts read.
+        eprintln!(
+            "Note: {} is past the latest restorable moment; restoring to the latest one, {}.",
+            field(&v["pitr"], "requested_restore_time"),
+            field(&v["pitr"], "restore_time")
+        );
+    }
     if !args.wait.wait {
         match out {
             Format::Json => output::json(&v),
@@ -80,7 +88,10 @@ pub async fn run(cli: &Cli, api: &Api, args: &RestoreArgs, out: Format) -> Resul
 
 /// Where the data now is and how to reach it, in plain words.
 async fn describe_outcome(api: &Api, project: &str, r: &Value) -> Result<(), CliError> {
-    let source = field(r, "source_backup_key");
+    let source = match r["pitr"]["restore_time"].as_str() {
+        Some(at) => format!("{at} (point in time)"),
+        None => field(r, "source_backup_key"),
+    };
     if r["target_kind"] == "project" {
         println!("The production database of project {project} now holds the data of {source}.");
         println!("Connection strings are unchanged: capydb connection-string");
@@ -210,9 +221,10 @@ pub async fn previews(cli: &Cli, api: &Api, cmd: &PreviewCmd, out: Format) -> Re
 pub async fn points(cli: &Cli, api: &Api, cmd: &RestorePointsCmd, out: Format) -> Result<(), CliError> {
     let project = cli.project()?;
     match cmd {
-        RestorePointsCmd::Create { label, kind, backup_key, note } => {
+        RestorePointsCmd::Create { label, kind, backup_key, pitr_time, note } => {
             let mut body = json!({ "label": label });
-            for (name, value) in [("kind", kind), ("backup_key", backup_key), ("note", note)] {
+            for (name, value) in [("kind", kind), ("backup_key", backup_key), ("pitr_time", pitr_time), ("note", note)]
+            {
                 if let Some(v) = value {
                     body[name] = json!(v);
                 }
@@ -238,7 +250,10 @@ pub async fn points(cli: &Cli, api: &Api, cmd: &RestorePointsCmd, out: Format) -
                         ("LABEL", &|p| field(p, "label")),
                         ("KIND", &|p| field(p, "kind")),
                         ("STATE", &|p| field(p, "state")),
-                        ("BACKUP", &|p| field(p, "backup_key")),
+                        ("BACKUP / TIME", &|p| match p["pitr_time"].as_str() {
+                            Some(t) => t.to_string(),
+                            None => field(p, "backup_key"),
+                        }),
                         ("CREATED", &|p| field(p, "created_at")),
                     ],
                 ),

@@ -7,7 +7,7 @@
 use super::backup_pipeline::upload_dump;
 use super::{pitr, wal_archive, Context};
 use crate::config::RegionConfig;
-use crate::domain::wal::BaseBackup;
+use crate::domain::wal::{format_lsn, parse_lsn, BaseBackup, Segment, SEGMENT_BYTES};
 use crate::ports::{ObjectStore, ObjectStoreError};
 use crate::Error;
 use bytes::Bytes;
@@ -57,12 +57,19 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     let after = ctx.data_plane.wal_status(region).await?;
     let ended = ctx.data_plane.switch_wal(region).await?;
     pitr::wait_archived(ctx, region, &ended, std::time::Duration::from_secs(120)).await?;
+    // The backup stopped before `after`, and everything before the switch is in `ended` or
+    // earlier; when `after` sits at the start of a still-empty segment, the end is the last
+    // byte of `ended`, which is archived.
+    let end_lsn = match (parse_lsn(&after.lsn), Segment::parse(&ended)) {
+        (Some(a), Some(e)) => format_lsn(a.min((e.number + 1) * SEGMENT_BYTES - 1)),
+        _ => after.lsn.clone(),
+    };
     let manifest = BaseBackup {
         id: id.clone(),
         region: region.name.clone(),
         timeline: before.timeline,
         start_lsn: before.lsn,
-        end_lsn: after.lsn,
+        end_lsn,
         started_at: before.at,
         completed_at: after.at,
         key,
