@@ -58,5 +58,14 @@ async fn regions_say_which_cluster_archives_wal() {
     let find = |n: &str| regions.iter().find(|r| r["name"] == n).unwrap().clone();
     assert_eq!(find("local-1")["wal_archiving"], true);
     assert_eq!(find("local-2")["wal_archiving"], false);
-    assert!(regions.iter().all(|r| r["pitr_available"] == false), "no region claims PITR it cannot restore");
+    let local2 = find("local-2");
+    assert_eq!((local2["pitr_available"].as_bool(), local2["pitr_window_days"].is_null()), (Some(false), true));
+    let local1 = find("local-1");
+    assert_eq!(local1["pitr_window_days"], 30);
+    // Whether local-1 has a window depends on the base backups other tests took; when it
+    // claims one, the window is well-formed.
+    if local1["pitr_available"] == true {
+        let t = |k: &str| local1[k].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert!(t("earliest_restore_time") <= t("latest_restore_time"), "{local1}");
+    }
 }
