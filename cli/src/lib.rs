@@ -394,7 +394,21 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
             let v = api.get(&format!("/v1/projects/{id}")).await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => print_project(&v["project"]),
+                Format::Table => {
+                    print_project(&v["project"]);
+                    let r = &v["region"];
+                    let pitr = match r["pitr_available"].as_bool() {
+                        Some(true) => format!(
+                            "{} to {} (archive {} s behind)",
+                            field(r, "earliest_restore_time"),
+                            field(r, "latest_restore_time"),
+                            field(r, "archive_lag_seconds")
+                        ),
+                        _ if r["wal_archiving"] == true => "not yet (no base backup with complete WAL)".into(),
+                        _ => "not offered in this region".into(),
+                    };
+                    output::record(&[("point-in-time", pitr)]);
+                }
             }
         }
     }

@@ -251,6 +251,13 @@ async fn cli_marks_a_moment_before_a_destructive_change_and_restores_it() {
 
     let regions = cli(&["regions", "list"]);
     assert!(regions.lines().any(|l| l.contains("local-1") && l.contains("true")), "{regions}");
+    let (_, got) = env.get(&format!("/v1/projects/{project}")).await;
+    assert_eq!(
+        (got["region"]["name"].as_str(), got["region"]["pitr_available"].as_bool()),
+        (Some("local-1"), Some(true))
+    );
+    let shown = cli(&["projects", "get"]);
+    assert!(shown.contains("point-in-time") && shown.contains("s behind"), "{shown}");
     let created: Value = serde_json::from_str(&cli(&[
         "restore-points",
         "create",

@@ -2,7 +2,7 @@ use super::paging;
 use crate::http::{authenticate, idempotency_key, path_param, respond, HttpResult, JsonBody};
 use crate::views;
 use capydb_shared::domain::names::ProjectName;
-use capydb_shared::services::{projects, Context};
+use capydb_shared::services::{projects, regions, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::json;
@@ -27,7 +27,8 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let project = projects::get(ctx, &principal, &path_param(&req, "project_id")).await?;
-    respond(StatusCode::OK, &json!({ "project": views::project(&project) }))
+    let region = regions::info(ctx, &project.region).await?;
+    respond(StatusCode::OK, &json!({ "project": views::project(&project), "region": region }))
 }
 
 pub async fn connections(ctx: &Context, req: Request) -> HttpResult {

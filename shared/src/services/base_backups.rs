@@ -28,6 +28,9 @@ pub struct Taken {
     pub size_bytes: u64,
     pub removed_base_backups: usize,
     pub removed_wal_segments: usize,
+    /// WAL missing from the archive (the verify step): a gap limits the window until a base
+    /// backup after it, which this one is.
+    pub wal_gaps: Vec<String>,
 }
 
 /// Takes a base backup of every archiving region (the scheduled function).
@@ -82,12 +85,17 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     store.put(&manifest_key(&region.name, &id), Bytes::from(body), "application/json").await?;
     tracing::info!(region = region.name, base_backup = id, size = manifest.size_bytes, "base backup stored");
     let (removed_base_backups, removed_wal_segments) = prune(store, &region.name).await?;
+    let wal_gaps = pitr::region_window(ctx, region, ctx.clock.now()).await?.wal_gaps;
+    if !wal_gaps.is_empty() {
+        tracing::error!(region = region.name, gaps = ?wal_gaps, "WAL is missing from the archive");
+    }
     Ok(Taken {
         base_backup_id: id,
         region: region.name.clone(),
         size_bytes: manifest.size_bytes,
         removed_base_backups,
         removed_wal_segments,
+        wal_gaps,
     })
 }
 

@@ -19,23 +19,31 @@ pub struct RegionInfo {
 }
 
 pub async fn list(ctx: &Context) -> Result<Vec<RegionInfo>, Error> {
-    let now = ctx.clock.now();
     let mut out = Vec::new();
     for r in &ctx.config.regions {
-        let pitr = match region_window(ctx, r, now).await {
-            Ok(w) => w,
-            // One region's archive being unreadable must not hide the others.
-            Err(e) => {
-                tracing::error!(region = r.name, error = %e, "reading the WAL archive failed");
-                RegionWindow::unavailable()
-            }
-        };
-        out.push(RegionInfo {
-            name: r.name.clone(),
-            wal_archiving: r.wal_archiving,
-            pitr_window_days: r.wal_archiving.then_some(WINDOW_DAYS),
-            pitr,
-        });
+        out.push(describe(ctx, r).await);
     }
     Ok(out)
+}
+
+/// One region, by name (a project's).
+pub async fn info(ctx: &Context, name: &str) -> Result<RegionInfo, Error> {
+    Ok(describe(ctx, ctx.region(name)?).await)
+}
+
+async fn describe(ctx: &Context, r: &crate::config::RegionConfig) -> RegionInfo {
+    let pitr = match region_window(ctx, r, ctx.clock.now()).await {
+        Ok(w) => w,
+        // One region's archive being unreadable must not hide the others.
+        Err(e) => {
+            tracing::error!(region = r.name, error = %e, "reading the WAL archive failed");
+            RegionWindow::unavailable()
+        }
+    };
+    RegionInfo {
+        name: r.name.clone(),
+        wal_archiving: r.wal_archiving,
+        pitr_window_days: r.wal_archiving.then_some(WINDOW_DAYS),
+        pitr,
+    }
 }
