@@ -345,14 +345,18 @@ async fn preview_id(cli: &Cli, api: &Api, id_or_name: &str) -> Result<String, Cl
 }
 
 fn print_project(p: &Value) {
-    output::record(&[
+    output::record(&project_record(p));
+}
+
+fn project_record(p: &Value) -> Vec<(&'static str, String)> {
+    vec![
         ("id", field(p, "id")),
         ("name", field(p, "name")),
         ("region", field(p, "region")),
         ("state", field(p, "state")),
         ("database", field(p, "database_name")),
         ("created", field(p, "created_at")),
-    ]);
+    ]
 }
 
 async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Result<(), CliError> {
@@ -395,7 +399,6 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => {
-                    print_project(&v["project"]);
                     let r = &v["region"];
                     let pitr = match r["pitr_available"].as_bool() {
                         Some(true) => format!(
@@ -407,7 +410,9 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
                         _ if r["wal_archiving"] == true => "not yet (no base backup with complete WAL)".into(),
                         _ => "not offered in this region".into(),
                     };
-                    output::record(&[("point-in-time", pitr)]);
+                    let mut record = project_record(&v["project"]);
+                    record.push(("point-in-time", pitr));
+                    output::record(&record);
                 }
             }
         }
