@@ -12,7 +12,6 @@ use crate::domain::integrations::{parse_token, Integration, Provider, SyncState,
 use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::projects::Project;
 use crate::domain::scopes::Scope;
-use crate::ids::ProjectId;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -111,10 +110,9 @@ pub async fn remove(
     raw_project: &str,
     raw_provider: &str,
 ) -> Result<Integration, Error> {
-    let project = writable_project(ctx, principal, raw_project).await?;
-    let provider = parse_provider(raw_provider)?;
-    let integration = find(ctx, &project.id, provider).await?;
-    match ctx.repo.delete_integration(&project.id, provider).await {
+    let integration = existing(ctx, principal, raw_project, raw_provider).await?;
+    let (project, provider) = (&integration.project_id, integration.provider);
+    match ctx.repo.delete_integration(project, provider).await {
         Ok(()) => Ok(integration),
         Err(StoreError::ConditionFailed) => Err(Error::not_found(format!("{provider} integration"))),
         Err(e) => Err(e.into()),
@@ -128,9 +126,7 @@ pub async fn sync(
     raw_project: &str,
     raw_provider: &str,
 ) -> Result<Integration, Error> {
-    let project = writable_project(ctx, principal, raw_project).await?;
-    let provider = parse_provider(raw_provider)?;
-    let integration = find(ctx, &project.id, provider).await?;
+    let integration = existing(ctx, principal, raw_project, raw_provider).await?;
     let now = ctx.clock.now();
     request_and_attempt(ctx, integration, "manual", now).await
 }
@@ -244,9 +240,17 @@ async fn writable_project(ctx: &Context, principal: &Principal, raw_project: &st
     visible_with(ctx, principal, Scope::ProjectsWrite, raw_project).await
 }
 
-async fn find(ctx: &Context, project: &ProjectId, provider: Provider) -> Result<Integration, Error> {
+/// The project's integration with `raw_provider`, for a caller who may change it.
+async fn existing(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    raw_provider: &str,
+) -> Result<Integration, Error> {
+    let project = writable_project(ctx, principal, raw_project).await?;
+    let provider = parse_provider(raw_provider)?;
     ctx.repo
-        .get_integration(project, provider)
+        .get_integration(&project.id, provider)
         .await?
         .ok_or_else(|| Error::not_found(format!("{provider} integration")))
 }

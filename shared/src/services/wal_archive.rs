@@ -119,16 +119,11 @@ pub async fn fetch(store: &dyn ObjectStore, region: &str, name: &str, dest: &Pat
 /// from `from` on.
 pub async fn segments(store: &dyn ObjectStore, region: &str, from: Option<Segment>) -> Result<Vec<Archived>, WalError> {
     let prefix = prefix(region);
-    // Listing starts just before `from`: keys sort like segment numbers within a timeline.
+    // Keys sort like segment numbers within a timeline, and `<prefix><name>` sorts just before
+    // `<prefix><name>.zst`: the listing starts at `from` itself.
     let start_after = from.map(|s| format!("{prefix}{}", s.name()));
-    let listed = store.list(&prefix, start_after.as_deref()).await?;
     let mut found: Vec<Archived> = Vec::new();
-    if let Some(first) = from {
-        if let Some(info) = store.head(&key(region, &first.name())).await? {
-            found.push(Archived { segment: first, archived_at: info.last_modified.unwrap_or_default() });
-        }
-    }
-    for o in listed {
+    for o in store.list(&prefix, start_after.as_deref()).await? {
         let name = o.key.trim_start_matches(&prefix).trim_end_matches(".zst");
         if let Some(segment) = Segment::parse(name) {
             found.push(Archived { segment, archived_at: o.last_modified.unwrap_or_default() });
