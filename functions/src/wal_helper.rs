@@ -7,27 +7,11 @@
 
 use capydb_shared::adapters::aws;
 use capydb_shared::adapters::s3::S3ObjectStore;
-use capydb_shared::services::wal_archive::{self, Pushed};
+use capydb_shared::services::wal_archive::{self, HelperConfig, Pushed};
 use clap::{Parser, Subcommand};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Where the archive is: written by `infra/cluster.sh` for a cluster, by the restore worker
-/// for a recovery instance.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HelperConfig {
-    pub bucket: String,
-    /// The region cluster whose archive this is (`wal/<region>/`).
-    pub region: String,
-    pub aws_region: String,
-    #[serde(default)]
-    pub endpoint_url: Option<String>,
-    /// Local stacks only: the bucket may not exist yet when the cluster starts archiving.
-    #[serde(default)]
-    pub create_bucket: bool,
-}
 
 #[derive(Parser)]
 #[command(name = "capydb-wal-archive", about = "Archive and restore WAL files in object storage")]

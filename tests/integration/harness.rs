@@ -6,6 +6,7 @@ use capydb_shared::adapters::aws;
 use capydb_shared::config::{Config, RegionConfig};
 use capydb_shared::domain::api_keys;
 use capydb_shared::ids::OrgId;
+use capydb_shared::services::wal_archive::HelperConfig;
 use capydb_shared::services::{bootstrap, Context};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -76,9 +77,14 @@ fn start_stack() -> Stack {
     let wal_config = dir.join("wal-archive.json");
     std::fs::write(
         &wal_config,
-        serde_json::json!({ "bucket": WAL_BUCKET, "region": "local-1", "aws_region": "us-east-1",
-                            "endpoint_url": format!("http://127.0.0.1:{moto_port}"), "create_bucket": true })
-        .to_string(),
+        serde_json::to_string(&HelperConfig {
+            bucket: WAL_BUCKET.into(),
+            region: "local-1".into(),
+            aws_region: "us-east-1".into(),
+            endpoint_url: Some(format!("http://127.0.0.1:{moto_port}")),
+            create_bucket: true,
+        })
+        .unwrap(),
     )
     .expect("WAL helper config");
     let mut regions = Vec::new();

@@ -3,6 +3,7 @@
 //! segment, a distinguishable "not archived" for recovery.
 
 use crate::harness::{stack, wal_helper_binary, TestEnv, WAL_BUCKET};
+use capydb_shared::services::wal_archive::HelperConfig;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -14,9 +15,14 @@ fn helper(config: &Path, args: &[&str]) -> Output {
 
 fn write_config(dir: &Path, file: &str, region: &str, endpoint: &str) -> std::path::PathBuf {
     let path = dir.join(file);
-    let cfg = serde_json::json!({ "bucket": WAL_BUCKET, "region": region, "aws_region": "us-east-1",
-                                  "endpoint_url": endpoint, "create_bucket": true });
-    std::fs::write(&path, cfg.to_string()).unwrap();
+    let cfg = HelperConfig {
+        bucket: WAL_BUCKET.into(),
+        region: region.into(),
+        aws_region: "us-east-1".into(),
+        endpoint_url: Some(endpoint.into()),
+        create_bucket: true,
+    };
+    std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
     path
 }
 

@@ -84,8 +84,8 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     let body = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
     store.put(&manifest_key(&region.name, &id), Bytes::from(body), "application/json").await?;
     tracing::info!(region = region.name, base_backup = id, size = manifest.size_bytes, "base backup stored");
-    let (removed_base_backups, removed_wal_segments) = prune(store, &region.name).await?;
-    let wal_gaps = pitr::region_window(ctx, region, ctx.clock.now()).await?.wal_gaps;
+    let (kept, removed_base_backups, removed_wal_segments) = prune(store, &region.name).await?;
+    let wal_gaps = pitr::window_of(ctx, region, kept, ctx.clock.now()).await?.wal_gaps;
     if !wal_gaps.is_empty() {
         tracing::error!(region = region.name, gaps = ?wal_gaps, "WAL is missing from the archive");
     }
@@ -107,28 +107,41 @@ fn manifest_key(region: &str, id: &str) -> String {
 pub async fn list(store: &dyn ObjectStore, region: &str) -> Result<Vec<BaseBackup>, Error> {
     let mut found = Vec::new();
     for o in store.list(&prefix(region), None).await? {
-        if !o.key.ends_with("/manifest.json") {
-            continue;
-        }
-        let mut reader = match store.get(&o.key).await {
-            Ok(r) => r,
-            Err(ObjectStoreError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut body = Vec::new();
-        reader.read_to_end(&mut body).await.map_err(|e| Error::Internal(e.to_string()))?;
-        match serde_json::from_slice::<BaseBackup>(&body) {
-            Ok(b) => found.push(b),
-            Err(e) => tracing::warn!(key = o.key, error = %e, "unreadable base backup manifest skipped"),
+        if o.key.ends_with("/manifest.json") {
+            found.extend(manifest(store, &o.key).await?);
         }
     }
     found.sort_by_key(|b| b.completed_at);
     Ok(found)
 }
 
-/// Keeps the newest [`KEEP`] base backups and the WAL they need.
-async fn prune(store: &dyn ObjectStore, region: &str) -> Result<(usize, usize), Error> {
-    let all = list(store, region).await?;
+/// One base backup by id; `None` when it is gone.
+pub async fn get(store: &dyn ObjectStore, region: &str, id: &str) -> Result<Option<BaseBackup>, Error> {
+    manifest(store, &manifest_key(region, id)).await
+}
+
+/// A manifest; `None` when it is missing or unreadable (a backup being pruned).
+async fn manifest(store: &dyn ObjectStore, key: &str) -> Result<Option<BaseBackup>, Error> {
+    let mut reader = match store.get(key).await {
+        Ok(r) => r,
+        Err(ObjectStoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body).await.map_err(|e| Error::Internal(e.to_string()))?;
+    match serde_json::from_slice::<BaseBackup>(&body) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "unreadable base backup manifest skipped");
+            Ok(None)
+        }
+    }
+}
+
+/// Keeps the newest [`KEEP`] base backups and the WAL they need; returns the kept ones and how
+/// many backups and segments went.
+async fn prune(store: &dyn ObjectStore, region: &str) -> Result<(Vec<BaseBackup>, usize, usize), Error> {
+    let mut all = list(store, region).await?;
     let excess = all.len().saturating_sub(KEEP);
     for old in &all[..excess] {
         // The manifest goes first: a half-removed backup is never listed as usable.
@@ -141,5 +154,5 @@ async fn prune(store: &dyn ObjectStore, region: &str) -> Result<(usize, usize), 
         }
         None => 0,
     };
-    Ok((excess, removed_wal))
+    Ok((all.split_off(excess), excess, removed_wal))
 }

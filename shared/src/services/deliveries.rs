@@ -6,7 +6,7 @@ use super::webhooks::{readable_org, writable_org};
 use super::Context;
 use crate::adapters::webhook_http::SendOutcome;
 use crate::auth::Principal;
-use crate::domain::deliveries::{after_attempt, Attempt, Delivery};
+use crate::domain::deliveries::{after_attempt, Attempt, Delivery, DeliveryState};
 use crate::domain::events::Event;
 use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::pagination::{Cursor, Page};
@@ -39,20 +39,21 @@ pub async fn fan_out(ctx: &Context, event: &Event) -> Result<FanOut, Error> {
     let now = ctx.clock.now();
     let endpoints = ctx.repo.list_webhooks(&event.org_id, ENDPOINTS_PAGE, None).await?.items;
     let mut fresh = Vec::new();
-    for endpoint in endpoints.iter().filter(|e| subscribed(e, &event.event_type)) {
-        let delivery = Delivery::for_event(event, endpoint, now);
+    for endpoint in endpoints.into_iter().filter(|e| subscribed(e, &event.event_type)) {
+        let delivery = Delivery::for_event(event, &endpoint, now);
         if ctx.repo.put_delivery(&delivery, None).await? {
-            fresh.push(delivery);
+            fresh.push((delivery, endpoint));
         }
     }
     let mut report = FanOut { deliveries: fresh.len() as u32, delivered: 0 };
+    // The endpoints were just read: each first attempt uses them as they are.
     let results: Vec<_> = futures::stream::iter(fresh)
-        .map(|d| attempt(ctx, d, now))
+        .map(|(d, endpoint)| attempt_to(ctx, d, Some(endpoint), now))
         .buffer_unordered(CONCURRENT_ATTEMPTS)
         .collect()
         .await;
     for result in results {
-        if result?.state == crate::domain::deliveries::DeliveryState::Delivered {
+        if result?.state == DeliveryState::Delivered {
             report.delivered += 1;
         }
     }
@@ -72,6 +73,16 @@ pub async fn attempt(ctx: &Context, d: Delivery, now: DateTime<Utc>) -> Result<D
         return Ok(d);
     }
     let endpoint = ctx.repo.get_webhook(&d.org_id, &d.webhook_id).await?;
+    attempt_to(ctx, d, endpoint, now).await
+}
+
+/// An attempt at `d` for its endpoint as read (`None`: deleted).
+async fn attempt_to(
+    ctx: &Context,
+    d: Delivery,
+    endpoint: Option<WebhookEndpoint>,
+    now: DateTime<Utc>,
+) -> Result<Delivery, Error> {
     let endpoint = match endpoint {
         Some(e) if e.is_active => e,
         gone_or_off => {
@@ -152,9 +163,9 @@ pub async fn retry_due(ctx: &Context, now: DateTime<Utc>) -> Result<RetryReport,
         let d = result?;
         report.attempted += 1;
         match d.state {
-            crate::domain::deliveries::DeliveryState::Delivered => report.delivered += 1,
-            crate::domain::deliveries::DeliveryState::Failed => report.failed += 1,
-            crate::domain::deliveries::DeliveryState::Pending => {}
+            DeliveryState::Delivered => report.delivered += 1,
+            DeliveryState::Failed => report.failed += 1,
+            DeliveryState::Pending => {}
         }
     }
     Ok(report)

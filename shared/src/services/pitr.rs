@@ -5,7 +5,7 @@ use super::{base_backups, wal_archive, Context};
 use crate::config::RegionConfig;
 use crate::domain::restore_points::RestorePoint;
 use crate::domain::restores::PitrSource;
-use crate::domain::wal::{parse_lsn, window, RecoveryTarget, Segment, Window};
+use crate::domain::wal::{parse_lsn, window, BaseBackup, RecoveryTarget, Segment, Window};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,8 +44,18 @@ pub async fn region_window(ctx: &Context, region: &RegionConfig, now: DateTime<U
     if !region.wal_archiving {
         return Ok(RegionWindow::unavailable());
     }
+    let bases = base_backups::list(ctx.wal_objects.as_ref(), &region.name).await?;
+    window_of(ctx, region, bases, now).await
+}
+
+/// The window `bases` (the region's base backups, already read) and the archived WAL give.
+pub async fn window_of(
+    ctx: &Context,
+    region: &RegionConfig,
+    bases: Vec<BaseBackup>,
+    now: DateTime<Utc>,
+) -> Result<RegionWindow, Error> {
     let store = ctx.wal_objects.as_ref();
-    let bases = base_backups::list(store, &region.name).await?;
     let from = bases.iter().filter_map(|b| b.start_segment()).min();
     let segments = if from.is_some() {
         wal_archive::segments(store, &region.name, from).await.map_err(|e| Error::Internal(e.to_string()))?

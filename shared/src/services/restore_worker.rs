@@ -13,6 +13,7 @@ use super::backup_pipeline::decompressing;
 use super::backup_worker::{self, Taken};
 use super::base_backups;
 use super::jobs::{Outcome, ProgressReporter};
+use super::wal_archive::HelperConfig;
 use super::Context;
 use crate::adapters::dynamo::RecordWrite;
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
@@ -202,19 +203,21 @@ async fn stage_pitr(
     progress: &ProgressReporter,
 ) -> Result<(), String> {
     let store = ctx.wal_objects.as_ref();
-    let bases = base_backups::list(store, &l.region.name).await.map_err(|e| e.to_string())?;
-    let base = bases
-        .iter()
-        .find(|b| b.id == pitr.base_backup_id)
+    let base = base_backups::get(store, &l.region.name, &pitr.base_backup_id)
+        .await
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("base backup {} is no longer in the archive", pitr.base_backup_id))?;
     progress.phase("recovering");
     let stored = store.get(&base.key).await.map_err(|e| e.to_string())?;
     let (tar, digest) = decompressing(stored);
-    let helper_config = serde_json::json!({
-        "bucket": ctx.config.wal_bucket, "region": l.region.name, "aws_region": ctx.config.aws_region,
-        "endpoint_url": ctx.config.endpoint_url,
+    let helper_config = serde_json::to_string(&HelperConfig {
+        bucket: ctx.config.wal_bucket.clone(),
+        region: l.region.name.clone(),
+        aws_region: ctx.config.aws_region.clone(),
+        endpoint_url: ctx.config.endpoint_url.clone(),
+        create_bucket: false,
     })
-    .to_string();
+    .map_err(|e| e.to_string())?;
     let instance = RecoveryInstance::start(RecoverySpec {
         pg_bin_dir: ctx.config.pg_bin_dir.as_deref(),
         scratch_dir: &ctx.config.scratch_dir,

@@ -10,6 +10,21 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::AsyncReadExt;
 
+/// The helper's config file: where the archive is. Written by `infra/cluster.sh` (from
+/// `CAPYDB_WAL_CONFIG`) for a cluster, by the restore worker for a recovery instance.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct HelperConfig {
+    pub bucket: String,
+    /// The region cluster whose archive this is (`wal/<region>/`).
+    pub region: String,
+    pub aws_region: String,
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Local stacks only: the bucket may not exist yet when the cluster starts archiving.
+    #[serde(default)]
+    pub create_bucket: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
     #[error("{name} is already archived with different contents (sha256 {stored}, this file {ours}); refusing to overwrite it")]

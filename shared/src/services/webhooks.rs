@@ -78,16 +78,8 @@ pub async fn list(
     let org = readable_org(principal, raw_org)?;
     let mut page = ctx.repo.list_webhooks(&org, limit, cursor).await?;
     let now = ctx.clock.now();
-    page.items.iter_mut().for_each(|e| e.health = health(e.failing_since, now));
+    page.items.iter_mut().for_each(|e| refresh_health(e, now));
     Ok(page)
-}
-
-pub async fn get(ctx: &Context, principal: &Principal, raw_org: &str, raw_id: &str) -> Result<WebhookEndpoint, Error> {
-    let org = readable_org(principal, raw_org)?;
-    let mut endpoint = find(ctx, &org, raw_id).await?;
-    // Stored health is as of the last attempt; a streak that has gone on since is older now.
-    endpoint.health = health(endpoint.failing_since, ctx.clock.now());
-    Ok(endpoint)
 }
 
 pub async fn update(
@@ -154,7 +146,14 @@ async fn store_update(ctx: &Context, endpoint: &WebhookEndpoint) -> Result<(), E
 
 async fn find(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoint, Error> {
     let id: WebhookId = raw_id.parse().map_err(|_| Error::not_found("webhook endpoint"))?;
-    ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
+    let mut endpoint = ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))?;
+    refresh_health(&mut endpoint, ctx.clock.now());
+    Ok(endpoint)
+}
+
+/// Stored health is as of the last attempt; a failure streak that has gone on since is older now.
+fn refresh_health(endpoint: &mut WebhookEndpoint, now: chrono::DateTime<chrono::Utc>) {
+    endpoint.health = health(endpoint.failing_since, now);
 }
 
 pub(crate) fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
