@@ -12,7 +12,10 @@ mkdir -p "$STATE"
 cd "$ROOT"
 
 "$ROOT/infra/install-deps.sh"
-cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive -p capydb-cli
+# Every binary the README uses: the runtime, the archive helper the cluster runs, and the CLI.
+cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive -p capydb-cli --bin capydb
+# `--build-only` stops here (CI checks that a fresh clone gets every README binary this way).
+[ "${1:-}" != "--build-only" ] || exit 0
 
 secret() { [ -s "$1" ] || head -c 32 /dev/urandom | base64 > "$1"; chmod 600 "$1"; cat "$1"; }
 PG_PASSWORD=$(secret "$STATE/pg-admin-password" | tr -dc 'A-Za-z0-9' | head -c 24)

@@ -12,8 +12,8 @@ use capydb_shared::domain::previews::{PreviewName, TtlHours};
 use capydb_shared::domain::restores::TargetKind;
 use capydb_shared::domain::scopes::Scope;
 use capydb_shared::ids::{ApiKeyId, BackupId, ProjectId};
-use capydb_shared::ports::DataPlane;
 use capydb_shared::ports::{BoxReader, ObjectStore, ObjectStoreError};
+use capydb_shared::ports::{DataPlane, Login};
 use capydb_shared::services::backup_pipeline::upload_dump;
 use capydb_shared::services::jobs::{self, RunResult};
 use capydb_shared::services::restores::{self, RestoreRequest};
@@ -77,7 +77,10 @@ async fn pipeline_only(admin_url: String, database: &str) -> anyhow::Result<Meas
         wal_archiving: false,
     };
     let started = Instant::now();
-    let dump = PostgresDataPlane::new(None, 1, std::env::temp_dir()).dump(&region, database).await?;
+    // The bench's own throwaway database: its admin may read it, as pg_dump's baseline does.
+    let url = url::Url::parse(&region.admin_url)?;
+    let login = Login { role: url.username().to_string(), password: url.password().unwrap_or_default().to_string() };
+    let dump = PostgresDataPlane::new(None, 1, std::env::temp_dir()).dump(&region, database, &login).await?;
     let up = upload_dump(&CountingSink::default(), "profile", dump, &|_| {}).await?;
     Ok(Measured {
         seconds: started.elapsed().as_secs_f64(),
@@ -121,7 +124,8 @@ async fn backup_upload(ctx: &Context, project: &str, objects: &dyn ObjectStore) 
     let region = ctx.region(&project.region)?;
     let key = object_key(&project.id, &BackupId::generate());
     let started = Instant::now();
-    let dump = ctx.data_plane.dump(region, &project.database_name).await?;
+    let login = capydb_shared::services::projects::login(ctx, &project)?;
+    let dump = ctx.data_plane.dump(region, &project.database_name, &login).await?;
     let uploaded = upload_dump(objects, &key, dump, &|_| {}).await?;
     Ok(Measured {
         seconds: started.elapsed().as_secs_f64(),

@@ -85,6 +85,9 @@ pub enum DataPlaneError {
     Tool { tool: &'static str, message: String },
     #[error("{0}")]
     Sql(String),
+    /// A verification sandbox could not be set up: says nothing about the archive.
+    #[error("the verification sandbox could not start: {0}")]
+    Sandbox(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -94,6 +97,20 @@ pub enum DataPlaneError {
 pub struct DumpProcess {
     pub reader: BoxReader,
     pub finished: BoxFuture<'static, Result<(), DataPlaneError>>,
+}
+
+/// A login role and its password: whom a tool that may run tenant SQL connects as. It is always
+/// a tenant's own (or an equally unprivileged) role, never the cluster's superuser.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    pub role: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("role", &self.role).finish_non_exhaustive()
+    }
 }
 
 /// Where a cluster's WAL stands.
@@ -120,26 +137,27 @@ pub trait DataPlane: Send + Sync {
         password: &str,
     ) -> Result<(), DataPlaneError>;
     async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
-    /// Starts a custom-format, uncompressed dump of `database`.
-    async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError>;
-    /// Restores a custom-format archive read from `archive` into the existing, empty `database`;
-    /// with `role`, objects are created as (and owned by) that role. `archive_bytes` is the
-    /// archive's size when known: a parallel restore stages the archive locally only when it
-    /// knows the space is there. The whole of `archive` is read either way.
+    /// Starts a custom-format, uncompressed dump of `database`, connected as `login`.
+    async fn dump(&self, region: &RegionConfig, database: &str, login: &Login) -> Result<DumpProcess, DataPlaneError>;
+    /// Restores a custom-format archive read from `archive` into the existing, empty `database`,
+    /// connected as `login` (which then owns every object). `archive_bytes` is the archive's size
+    /// when known: a parallel restore stages the archive locally only when it knows the space is
+    /// there. The whole of `archive` is read either way.
     async fn restore(
         &self,
         region: &RegionConfig,
         database: &str,
         archive: BoxReader,
         archive_bytes: Option<u64>,
-        role: Option<&str>,
+        login: &Login,
     ) -> Result<(), DataPlaneError>;
-    async fn create_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-        owner: Option<&str>,
-    ) -> Result<(), DataPlaneError>;
+    /// Proves an archive restores: loads it into a throw-away PostgreSQL instance of its own (never
+    /// a region cluster), connected as an unprivileged role named `role` (the tenant's role name,
+    /// so that objects naming it restore). The instance is gone when this returns.
+    async fn verify(&self, archive: BoxReader, archive_bytes: Option<u64>, role: &str) -> Result<(), DataPlaneError>;
+    /// Creates `database` owned by `owner`, which alone may connect to it: PUBLIC never holds
+    /// CONNECT on it, not even for a moment.
+    async fn create_database(&self, region: &RegionConfig, database: &str, owner: &str) -> Result<(), DataPlaneError>;
     /// Drops `database` if it exists, ending its sessions first.
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
     /// Creates the login role, or resets its password if it exists.

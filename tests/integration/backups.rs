@@ -17,7 +17,7 @@ async fn backup_is_verified_and_the_stored_archive_restores_the_same_rows() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
     let db = env.database_of(&project).await;
-    env.sql("local-1", &db, SEED).await;
+    env.tenant_sql(&project, SEED).await;
 
     let (status, created) =
         env.post(&format!("/v1/projects/{project}/backups"), json!({ "label": "before-the-big-migration" })).await;

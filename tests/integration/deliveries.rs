@@ -87,8 +87,7 @@ async fn backup_and_restore_events_arrive_signed_and_vercel_gets_both_urls() {
     assert!(!set.to_string().contains(GOOD_TOKEN), "the token is never returned: {set}");
     providers.clear_calls();
 
-    let db = env.database_of(&project).await;
-    env.sql("local-1", &db, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)").await;
+    env.tenant_sql(&project, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)").await;
     let (_, b) = env.post(&format!("/v1/projects/{project}/backups"), json!({ "label": "hooked" })).await;
     let backup_job = env.wait_job(b["job"]["id"].as_str().unwrap()).await;
     assert_eq!(backup_job["state"], "completed", "{backup_job}");

@@ -65,12 +65,10 @@ async fn failed_dump_fails_the_job_with_the_reason_and_leaves_no_object_or_uploa
 async fn archive_that_does_not_restore_is_never_reported_completed() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let db = env.database_of(&project).await;
     // pg_dump succeeds on this schema, but pg_restore cannot rebuild the index: the function
     // relies on search_path, which restores run empty. Only a test restore finds out.
-    env.sql(
-        "local-1",
-        &db,
+    env.tenant_sql(
+        &project,
         "CREATE TABLE t2 (x int); INSERT INTO t2 VALUES (1);
          CREATE FUNCTION f(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + (SELECT count(*)::int FROM t2)';
          CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2);
@@ -98,11 +96,10 @@ async fn archive_that_does_not_restore_is_never_reported_completed() {
 async fn worker_killed_mid_backup_is_retried_and_completes_without_duplicates() {
     let mut env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let db = env.database_of(&project).await;
-    env.sql("local-1", &db, "CREATE TABLE ledger (id int); INSERT INTO ledger SELECT generate_series(1, 100);").await;
+    env.tenant_sql(&project, "CREATE TABLE ledger (id int); INSERT INTO ledger SELECT generate_series(1, 100);").await;
 
     // Hold a lock pg_dump must wait for, so the first attempt is caught mid-backup.
-    let locker = env.admin_db("local-1", &db).await;
+    let locker = env.tenant_db(&project).await;
     locker.batch_execute("BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE;").await.unwrap();
 
     let (_, created) = env.post(&format!("/v1/projects/{project}/backups"), json!({ "label": "survivor" })).await;
@@ -140,9 +137,8 @@ async fn worker_killed_mid_backup_is_retried_and_completes_without_duplicates() 
 async fn jobs_whose_worker_keeps_dying_fail_after_max_attempts() {
     let env = TestEnv::new().await;
     let project = env.project("local-2").await;
-    let db = env.database_of(&project).await;
-    env.sql("local-2", &db, "CREATE TABLE t (id int)").await;
-    let locker = env.admin_db("local-2", &db).await;
+    env.tenant_sql(&project, "CREATE TABLE t (id int)").await;
+    let locker = env.tenant_db(&project).await;
     locker.batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;").await.unwrap();
     let (_, created) = env.post(&format!("/v1/projects/{project}/backups"), json!({})).await;
     let job_id = created["job"]["id"].as_str().unwrap().to_string();

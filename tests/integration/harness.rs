@@ -344,6 +344,21 @@ impl TestEnv {
         client
     }
 
+    /// Runs `sql` in a project's database through its own credentials, as its tenant would.
+    pub async fn tenant_sql(&self, project: &str, sql: &str) {
+        self.tenant_db(project).await.batch_execute(sql).await.expect("tenant sql runs");
+    }
+
+    /// A connection to a project's database as its own role.
+    pub async fn tenant_db(&self, project: &str) -> tokio_postgres::Client {
+        let (status, c) = self.get(&format!("/v1/projects/{project}/connections")).await;
+        assert_eq!(status, 200, "{c}");
+        let url = c["connections"]["direct_url"].as_str().expect("direct_url");
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect as the tenant");
+        tokio::spawn(conn);
+        client
+    }
+
     pub async fn sql(&self, region: &str, database: &str, sql: &str) {
         self.admin_db(region, database).await.batch_execute(sql).await.expect("sql runs");
     }

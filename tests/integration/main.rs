@@ -12,6 +12,7 @@ mod cli;
 mod deliveries;
 mod failures;
 mod integrations;
+mod isolation;
 mod pitr;
 mod projects;
 mod receivers;

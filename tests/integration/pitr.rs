@@ -240,8 +240,7 @@ async fn a_missing_segment_shrinks_the_window_and_a_restore_across_it_is_refused
 async fn cli_marks_a_moment_before_a_destructive_change_and_restores_it() {
     let env = TestEnv::new().await;
     let project = env.project("local-1").await;
-    let db = env.database_of(&project).await;
-    env.sql("local-1", &db, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2), (3)").await;
+    env.tenant_sql(&project, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2), (3)").await;
     base_backups::take(&env.ctx, env.ctx.region("local-1").unwrap()).await.expect("base backup");
     let cli = |args: &[&str]| {
         let out = env.cli(args, Some(&project));
@@ -270,7 +269,7 @@ async fn cli_marks_a_moment_before_a_destructive_change_and_restores_it() {
     ]))
     .unwrap();
     let id = created["restore_point"]["id"].as_str().unwrap().to_string();
-    env.sql("local-1", &db, "DELETE FROM t WHERE n > 1; DROP TABLE IF EXISTS nothing").await;
+    env.tenant_sql(&project, "DELETE FROM t WHERE n > 1; DROP TABLE IF EXISTS nothing").await;
 
     let out = cli(&["restore", "--restore-point", &id, "--preview-name", "check", "--wait"]);
     assert!(out.contains("point in time") && out.contains("check"), "{out}");

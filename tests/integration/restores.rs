@@ -398,15 +398,14 @@ async fn restore_points_name_a_backup_pin_it_and_restore_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_keys_are_not_found_and_unverified_backups_need_an_explicit_flag() {
     let env = TestEnv::new().await;
-    let (project, db) = project_with(&env, &["a"]).await;
+    let (project, _) = project_with(&env, &["a"]).await;
     let unknown = format!("projects/{project}/backups/bkp_01j0000000000000000000000z.dump.zst");
     let (status, r) = restore(&env, &project, json!({ "backup_key": unknown }), None).await;
     assert_eq!(status, 404, "{r}");
 
     // A backup whose archive does not restore (see the failures suite) is stored but unverified.
-    env.sql(
-        "local-1",
-        &db,
+    env.tenant_sql(
+        &project,
         "CREATE TABLE t2 (x int); INSERT INTO t2 VALUES (1);
          CREATE FUNCTION f(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + (SELECT count(*)::int FROM t2)';
          CREATE TABLE t (a int); INSERT INTO t VALUES (1); CREATE INDEX t_f ON t (f(a));",
@@ -473,11 +472,12 @@ async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_ag
     let region = env.region("local-1").clone();
     let (stage, safety) = (staging_database(&done.restore.id), safety_database(&done.restore.id));
     let dp = &env.ctx.data_plane;
-    let owner = format!("{db}_owner");
-    dp.create_database(&region, &stage, Some(&owner)).await.unwrap();
+    let stored = env.ctx.repo.get_project(&project.parse().unwrap()).await.unwrap().unwrap();
+    let owner = capydb_shared::services::projects::login(&env.ctx, &stored).unwrap();
+    dp.create_database(&region, &stage, &owner.role).await.unwrap();
     let (archive, _) = decompressing(env.ctx.objects.get(&key).await.unwrap());
     // No size: the dying worker streamed it with one job (the path for archives of unknown size).
-    dp.restore(&region, &stage, archive, None, Some(&owner)).await.unwrap();
+    dp.restore(&region, &stage, archive, None, &owner).await.unwrap();
     dp.swap_databases(&region, &db, &stage, &safety).await.unwrap();
 
     // Its lease runs out; the sweeper re-queues the job and a real worker takes it over.

@@ -4,10 +4,12 @@
 pub mod aws;
 pub mod crypto;
 pub mod dynamo;
+pub mod local_instance;
 pub mod pg_archive;
 pub mod postgres;
 pub mod providers;
 pub mod recovery;
 pub mod s3;
+pub mod sandbox;
 pub mod scheduler;
 pub mod webhook_http;

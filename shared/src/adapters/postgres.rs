@@ -2,8 +2,9 @@
 //! `pg_dump` / `pg_restore` binaries, streamed through pipes so memory stays flat.
 
 use super::pg_archive;
+use super::sandbox::{self, Sandbox};
 use crate::config::RegionConfig;
-use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess, WalStatus};
+use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess, Login, WalStatus};
 use async_trait::async_trait;
 use futures::FutureExt;
 use std::path::PathBuf;
@@ -121,26 +122,36 @@ impl PostgresDataPlane {
         self.bin_dir.as_ref().map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name))
     }
 
-    fn command(&self, tool: &str, region: &RegionConfig, database: &str) -> Result<Command, DataPlaneError> {
+    /// `pg_dump` / `pg_restore` against `database`, connected as `login` — never as the
+    /// region's superuser: these tools run tenant SQL (functions, constraints, index expressions).
+    fn command(
+        &self,
+        tool: &str,
+        region: &RegionConfig,
+        database: &str,
+        login: &Login,
+    ) -> Result<Command, DataPlaneError> {
         let a = admin(region)?;
+        ident(&login.role)?;
         let mut cmd = Command::new(self.tool(tool));
         cmd.arg("--host")
             .arg(&a.host)
             .arg("--port")
             .arg(a.port.to_string())
             .arg("--username")
-            .arg(&a.user)
+            .arg(&login.role)
             .arg("--no-password")
             .arg("--dbname")
             .arg(database)
             .env("PGCONNECT_TIMEOUT", "10")
             .env("PGAPPNAME", "capydb-backups")
+            // Nothing from the worker's own environment may pick another identity or file.
+            .env_remove("PGUSER")
+            .env_remove("PGPASSFILE")
+            .env_remove("PGSERVICE")
             .kill_on_drop(true);
         // The password travels in the environment, never on a command line `ps` can show.
-        match a.password {
-            Some(p) => cmd.env("PGPASSWORD", p),
-            None => cmd.env_remove("PGPASSWORD"),
-        };
+        cmd.env("PGPASSWORD", &login.password);
         Ok(cmd)
     }
 
@@ -169,6 +180,34 @@ impl PostgresDataPlane {
 
     async fn exec(&self, client: &tokio_postgres::Client, sql: &str) -> Result<(), DataPlaneError> {
         client.batch_execute(sql).await.map_err(|e| DataPlaneError::Sql(db_error(&e)))
+    }
+}
+
+/// Leaves `db` to `owner` alone, then opens it: a database is created with connections off,
+/// so PUBLIC's default CONNECT is never usable. (Both are quoted identifiers.)
+fn close_to_others(db: &str, owner: &str) -> String {
+    format!(
+        "REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC; \
+         GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner}; \
+         ALTER DATABASE {db} ALLOW_CONNECTIONS true;"
+    )
+}
+
+/// pg_restore's own words, with the one case a user must act on spelled out: an extension that
+/// only a superuser may create. Restores never run as one, so such an archive cannot load.
+fn explain_restore_error(e: DataPlaneError) -> DataPlaneError {
+    let DataPlaneError::Tool { tool, message } = e else { return e };
+    let needle = "permission denied to create extension \"";
+    let Some(start) = message.find(needle).map(|i| i + needle.len()) else {
+        return DataPlaneError::Tool { tool, message };
+    };
+    let name: String = message[start..].chars().take_while(|c| *c != '"').collect();
+    DataPlaneError::Tool {
+        tool,
+        message: format!(
+            "the archive needs extension \"{name}\", which only a superuser may create; restores run as the \
+             database's own role and load trusted extensions only (pg_trgm, citext, hstore, uuid-ossp, …)"
+        ),
     }
 }
 
@@ -279,15 +318,14 @@ impl DataPlane for PostgresDataPlane {
             .map_err(|e| DataPlaneError::Sql(db_error(&e)))?
             .is_some();
         if !exists {
-            match client.batch_execute(&format!("CREATE DATABASE {db} OWNER {r}")).await {
+            match client.batch_execute(&format!("CREATE DATABASE {db} OWNER {r} ALLOW_CONNECTIONS false")).await {
                 Ok(()) => {}
                 // Another provisioner won the race: the database exists, which is what we want.
                 Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
                 Err(e) => return Err(DataPlaneError::Sql(db_error(&e))),
             }
         }
-        self.exec(&client, &format!("REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {r};"))
-            .await
+        self.exec(&client, &close_to_others(&db, &r)).await
     }
 
     async fn server_version(&self, region: &RegionConfig) -> Result<String, DataPlaneError> {
@@ -296,10 +334,12 @@ impl DataPlane for PostgresDataPlane {
         Ok(row.get::<_, String>(0))
     }
 
-    async fn dump(&self, region: &RegionConfig, database: &str) -> Result<DumpProcess, DataPlaneError> {
+    async fn dump(&self, region: &RegionConfig, database: &str, login: &Login) -> Result<DumpProcess, DataPlaneError> {
         ident(database)?;
+        // pg_dump sets restrict_nonsystem_relation_kind itself where the server knows it (15.8+),
+        // so a view or foreign table swapped in mid-dump cannot run code in this session.
         let mut child = self
-            .command("pg_dump", region, database)?
+            .command("pg_dump", region, database, login)?
             // Uncompressed: zstd in our process is faster and smaller than pg_dump's gzip.
             .args(["--format=custom", "--compress=0", "--lock-wait-timeout=300000"])
             .stdin(Stdio::null())
@@ -323,15 +363,13 @@ impl DataPlane for PostgresDataPlane {
         database: &str,
         mut archive: BoxReader,
         archive_bytes: Option<u64>,
-        role: Option<&str>,
+        login: &Login,
     ) -> Result<(), DataPlaneError> {
         ident(database)?;
-        let mut cmd = self.command("pg_restore", region, database)?;
+        // Connected as the owner itself (no --role: a SET ROLE is undone by RESET ROLE), so
+        // every object is the owner's and the archive's code runs with its privileges alone.
+        let mut cmd = self.command("pg_restore", region, database, login)?;
         cmd.args(["--exit-on-error", "--no-owner", "--no-acl"]);
-        if let Some(role) = role {
-            ident(role)?;
-            cmd.arg(format!("--role={role}"));
-        }
         if let Some(staged) = self.stage(&mut archive, archive_bytes).await? {
             let mut child = cmd
                 .arg(format!("--jobs={}", self.restore_jobs))
@@ -343,7 +381,7 @@ impl DataPlane for PostgresDataPlane {
                 .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
             let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
             // The staged file is removed when `staged` drops, after pg_restore is done with it.
-            return finish("pg_restore", child, stderr).await;
+            return finish("pg_restore", child, stderr).await.map_err(explain_restore_error);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -372,29 +410,29 @@ impl DataPlane for PostgresDataPlane {
             }
         }
         drop(stdin);
-        finish("pg_restore", child, stderr).await?;
+        finish("pg_restore", child, stderr).await.map_err(explain_restore_error)?;
         // pg_restore may finish before the end of the stream; read the rest so that whatever
         // checks the stream as a whole (the archive checksum) sees every byte.
         tokio::io::copy(&mut archive, &mut tokio::io::sink()).await?;
         Ok(())
     }
 
-    async fn create_database(
-        &self,
-        region: &RegionConfig,
-        database: &str,
-        owner: Option<&str>,
-    ) -> Result<(), DataPlaneError> {
-        let db = ident(database)?;
+    async fn create_database(&self, region: &RegionConfig, database: &str, owner: &str) -> Result<(), DataPlaneError> {
+        let (db, o) = (ident(database)?, ident(owner)?);
         let client = self.connect(region, None).await?;
-        match owner.map(ident).transpose()? {
-            None => self.exec(&client, &format!("CREATE DATABASE {db}")).await,
-            // New databases let PUBLIC connect; a database with an owner is that role's alone.
-            Some(o) => {
-                self.exec(&client, &format!("CREATE DATABASE {db} OWNER {o}")).await?;
-                self.exec(&client, &format!("REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC")).await
-            }
-        }
+        self.exec(&client, &format!("CREATE DATABASE {db} OWNER {o} ALLOW_CONNECTIONS false")).await?;
+        self.exec(&client, &close_to_others(&db, &o)).await
+    }
+
+    async fn verify(&self, archive: BoxReader, archive_bytes: Option<u64>, role: &str) -> Result<(), DataPlaneError> {
+        // Temporary files (sorts, index builds) may take up to twice the archive, at least 1 GiB.
+        let temp_mb = (archive_bytes.unwrap_or(0) / (1024 * 1024)).saturating_mul(2).max(1024);
+        let sandbox =
+            Sandbox::start(self.bin_dir.as_deref(), &self.scratch_dir, role, self.restore_jobs, temp_mb).await?;
+        let login = sandbox.login.clone();
+        let result = self.restore(&sandbox.region(), sandbox::DATABASE, archive, archive_bytes, &login).await;
+        sandbox.remove().await;
+        result
     }
 
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
@@ -485,6 +523,18 @@ impl DataPlane for PostgresDataPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untrusted_extension_is_named_in_the_error() {
+        let raw = DataPlaneError::Tool {
+            tool: "pg_restore",
+            message: "pg_restore: error: could not execute query: ERROR:  permission denied to create extension \"plpython3u\"\nHINT: Must be superuser".into(),
+        };
+        let text = explain_restore_error(raw).to_string();
+        assert!(text.contains("extension \"plpython3u\"") && text.contains("trusted extensions only"), "{text}");
+        let other = DataPlaneError::Tool { tool: "pg_restore", message: "relation exists".into() };
+        assert_eq!(explain_restore_error(other).to_string(), "pg_restore failed: relation exists");
+    }
 
     #[test]
     fn identifiers_outside_our_alphabet_are_refused() {

@@ -3,13 +3,13 @@
 //! archive helper, replays it to the target and promotes. It listens on 127.0.0.1 only, never
 //! archives, and is stopped and deleted when the restore is done with it — whatever happened.
 
+use super::local_instance::{self, as_postgres, give_to_postgres, set_mode, InstanceDir};
 use crate::config::RegionConfig;
 use crate::domain::wal::RecoveryTarget;
-use crate::ports::{BoxReader, DataPlaneError};
-use std::path::{Path, PathBuf};
+use crate::ports::{BoxReader, DataPlaneError, Login};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
 
 /// What it takes to start one.
 pub struct RecoverySpec<'a> {
@@ -26,61 +26,32 @@ pub struct RecoverySpec<'a> {
 }
 
 pub struct RecoveryInstance {
-    dir: PathBuf,
-    data: PathBuf,
-    pg_ctl: PathBuf,
+    inst: InstanceDir,
     region: RegionConfig,
 }
 
 /// Recovery of a large database can take long; Lambda's 15 minutes bound it in practice.
 const START_TIMEOUT_SECONDS: u32 = 3600;
 
-fn tool(bin: Option<&Path>, name: &str) -> PathBuf {
-    bin.map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name))
-}
-
-fn running_as_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// A command run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
-fn as_postgres(program: &Path) -> Command {
-    if running_as_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
+const TOOL: &str = "recovery";
 
 fn io(context: &str, e: impl std::fmt::Display) -> DataPlaneError {
-    DataPlaneError::Tool { tool: "recovery", message: format!("{context}: {e}") }
-}
-
-fn free_port() -> Result<u16, DataPlaneError> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| io("no free port", e))?;
-    Ok(l.local_addr().map_err(|e| io("no free port", e))?.port())
+    local_instance::io(TOOL, context, e)
 }
 
 impl RecoveryInstance {
     /// Unpacks the base backup, configures recovery to `target` and starts the server; returns
     /// once it has promoted. On any failure everything is already removed.
     pub async fn start(spec: RecoverySpec<'_>) -> Result<RecoveryInstance, DataPlaneError> {
-        let dir = tempfile::Builder::new()
-            .prefix("capydb-recovery-")
-            .tempdir_in(spec.scratch_dir)
-            .map_err(|e| io("cannot create the recovery directory", e))?
-            .keep();
-        let port = free_port()?;
+        let inst = InstanceDir::create(TOOL, spec.scratch_dir, "capydb-recovery-", spec.pg_bin_dir)?;
+        let port = local_instance::free_port(TOOL)?;
         let mut region = spec.source.clone();
         let mut url = url::Url::parse(&region.admin_url).map_err(|e| io("admin_url", e))?;
         url.set_host(Some("127.0.0.1")).map_err(|e| io("admin_url", e))?;
         url.set_port(Some(port)).map_err(|_| io("admin_url", "cannot set port"))?;
         region.admin_url = url.to_string();
         region.name = format!("{} (recovery)", spec.source.name);
-        let instance =
-            RecoveryInstance { data: dir.join("data"), pg_ctl: tool(spec.pg_bin_dir, "pg_ctl"), dir, region };
+        let instance = RecoveryInstance { inst, region };
         match instance.prepare_and_start(spec, port).await {
             Ok(()) => Ok(instance),
             Err(e) => {
@@ -91,28 +62,24 @@ impl RecoveryInstance {
     }
 
     async fn prepare_and_start(&self, spec: RecoverySpec<'_>, port: u16) -> Result<(), DataPlaneError> {
-        std::fs::create_dir_all(&self.data).map_err(|e| io("mkdir", e))?;
-        set_mode(&self.dir, 0o755)?;
-        set_mode(&self.data, 0o700)?;
-        let helper = self.dir.join("capydb-wal-archive");
+        let (dir, data) = (&self.inst.dir, &self.inst.data);
+        std::fs::create_dir_all(data).map_err(|e| io("mkdir", e))?;
+        set_mode(TOOL, dir, 0o755)?;
+        set_mode(TOOL, data, 0o700)?;
+        let helper = dir.join("capydb-wal-archive");
         std::fs::copy(spec.helper, &helper).map_err(|e| io(&format!("copying {}", spec.helper.display()), e))?;
-        set_mode(&helper, 0o755)?;
-        let helper_config = self.dir.join("wal-archive.json");
+        set_mode(TOOL, &helper, 0o755)?;
+        let helper_config = dir.join("wal-archive.json");
         std::fs::write(&helper_config, &spec.helper_config).map_err(|e| io("helper config", e))?;
-        if running_as_root() {
-            let out = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&self.dir).output().await?;
-            if !out.status.success() {
-                return Err(io("chown", String::from_utf8_lossy(&out.stderr)));
-            }
-        }
+        give_to_postgres(TOOL, dir).await?;
         self.unpack(spec.base_tar).await?;
         // The cluster's own archiving settings must not reach the copy.
-        let _ = std::fs::remove_file(self.data.join("capydb-archive.conf"));
-        let _ = std::fs::remove_file(self.data.join("postmaster.pid"));
+        let _ = std::fs::remove_file(data.join("capydb-archive.conf"));
+        let _ = std::fs::remove_file(data.join("postmaster.pid"));
         let mut conf = vec![
             format!("port = {port}"),
             "listen_addresses = '127.0.0.1'".to_string(),
-            format!("unix_socket_directories = '{}'", self.dir.display()),
+            format!("unix_socket_directories = '{}'", dir.display()),
             "archive_mode = off".into(),
             // Not a standby: it accepts connections only once recovery ended and it promoted.
             "hot_standby = off".into(),
@@ -128,11 +95,9 @@ impl RecoveryInstance {
             RecoveryTarget::Name { name, .. } => conf.push(format!("recovery_target_name = '{name}'")),
             RecoveryTarget::Latest => {}
         }
-        self.append_conf(&conf)?;
-        std::fs::write(self.data.join("recovery.signal"), b"").map_err(|e| io("recovery.signal", e))?;
-        if running_as_root() {
-            Command::new("chown").args(["-R", "postgres:postgres"]).arg(&self.data).status().await?;
-        }
+        self.inst.append_conf(TOOL, &conf)?;
+        std::fs::write(data.join("recovery.signal"), b"").map_err(|e| io("recovery.signal", e))?;
+        give_to_postgres(TOOL, data).await?;
         match self.pg_ctl_start().await {
             Ok(()) => Ok(()),
             // The WAL ended before any transaction after the target time: nothing committed
@@ -143,7 +108,7 @@ impl RecoveryInstance {
                     && log.contains("recovery ended before configured recovery target was reached") =>
             {
                 tracing::info!("no commit after the target time in the archive; recovering to its end");
-                self.append_conf(&["recovery_target_time = ''".into()])?;
+                self.inst.append_conf(TOOL, &["recovery_target_time = ''".into()])?;
                 self.pg_ctl_start().await.map_err(|log| io("recovery failed", log))
             }
             Err(log) => Err(io("recovery failed", log)),
@@ -154,7 +119,7 @@ impl RecoveryInstance {
         let mut child = as_postgres(Path::new("tar"))
             .arg("-x")
             .arg("-C")
-            .arg(&self.data)
+            .arg(&self.inst.data)
             .arg("-f")
             .arg("-")
             .stdin(Stdio::piped())
@@ -174,35 +139,10 @@ impl RecoveryInstance {
         Ok(())
     }
 
-    fn append_conf(&self, lines: &[String]) -> Result<(), DataPlaneError> {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.data.join("postgresql.auto.conf"))
-            .map_err(|e| io("postgresql.auto.conf", e))?;
-        for l in lines {
-            writeln!(f, "{l}").map_err(|e| io("postgresql.auto.conf", e))?;
-        }
-        Ok(())
-    }
-
     /// Starts the server and waits until it accepts connections (after promotion); on failure
     /// returns the tail of its log.
     async fn pg_ctl_start(&self) -> Result<(), String> {
-        let log = self.dir.join("server.log");
-        let out = as_postgres(&self.pg_ctl)
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&log)
-            .args(["-w", "-t", &START_TIMEOUT_SECONDS.to_string(), "start"])
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(self.log_tail());
-        }
+        self.inst.start(START_TIMEOUT_SECONDS).await?;
         // pg_ctl returns once the postmaster runs; recovery goes on until the target, then
         // the server promotes and only then takes connections (hot_standby is off).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(START_TIMEOUT_SECONDS.into());
@@ -210,11 +150,14 @@ impl RecoveryInstance {
             if let Ok(false) = self.in_recovery().await {
                 return Ok(());
             }
-            if !self.data.join("postmaster.pid").exists() {
-                return Err(self.log_tail());
+            if !self.inst.running() {
+                return Err(self.inst.log_tail());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("recovery did not finish within {START_TIMEOUT_SECONDS} s\n{}", self.log_tail()));
+                return Err(format!(
+                    "recovery did not finish within {START_TIMEOUT_SECONDS} s\n{}",
+                    self.inst.log_tail()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -226,41 +169,34 @@ impl RecoveryInstance {
         client.query_one("SELECT pg_is_in_recovery()", &[]).await.map(|r| r.get(0))
     }
 
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(12).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-
     /// Connection settings for `pg_dump` and SQL against the recovered copy.
     pub fn region(&self) -> &RegionConfig {
         &self.region
     }
 
-    /// Stops the server (immediately: nothing in it is kept) and deletes its files.
-    pub async fn remove(&self) {
-        if self.data.join("postmaster.pid").exists() {
-            let stopped = as_postgres(&self.pg_ctl)
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "immediate", "-w", "-t", "60", "stop"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await;
-            if let Err(e) = stopped {
-                tracing::error!(dir = %self.dir.display(), error = %e, "could not stop the recovery instance");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    /// A login for `role` on the copy, to dump the project's database as: the copy is the
+    /// instance's alone, so the role gets a fresh password there (whatever the tenant set), and
+    /// any attribute beyond a tenant's is stripped first. This connection runs no tenant code.
+    pub async fn login(&self, role: &str) -> Result<Login, DataPlaneError> {
+        if !role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || role.is_empty() {
+            return Err(io("login", format!("unexpected role name {role:?}")));
         }
-        if let Err(e) = tokio::fs::remove_dir_all(&self.dir).await {
-            tracing::error!(dir = %self.dir.display(), error = %e, "could not remove the recovery instance");
-        }
+        let password = crate::adapters::crypto::random_password();
+        let (client, conn) = tokio_postgres::connect(&self.region.admin_url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| io("connecting to the recovered copy", e))?;
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "ALTER ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{password}'"
+            ))
+            .await
+            .map_err(|e| io("preparing the dump role on the recovered copy", e))?;
+        Ok(Login { role: role.to_string(), password })
     }
-}
 
-fn set_mode(path: &Path, mode: u32) -> Result<(), DataPlaneError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| io("chmod", e))
+    /// Stops the server and deletes its files.
+    pub async fn remove(&self) {
+        self.inst.remove().await
+    }
 }

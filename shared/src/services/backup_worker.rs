@@ -9,6 +9,7 @@ use crate::config::RegionConfig;
 use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
+use crate::ports::{DataPlaneError, Login};
 use crate::Error;
 use serde_json::json;
 
@@ -33,7 +34,8 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         Err(e) => return Err(e.into()),
     }
 
-    match take(ctx, &region, &project.database_name, &mut backup, progress).await {
+    let login = super::projects::login(ctx, &project)?;
+    match take(ctx, &region, &project.database_name, &login, &mut backup, progress).await {
         Err(reason) => Ok(failed(ctx, backup, format!("backup failed: {reason}"))),
         Ok(Taken::Verified) => {
             let now = ctx.clock.now();
@@ -56,12 +58,15 @@ pub enum Taken {
     VerificationFailed(String),
 }
 
-/// Dumps `database` into the backup's object, writes its manifest and verifies it, filling in
-/// the record's key, size, checksum and verification fields. `Err` when no archive was stored.
+/// Dumps `database` (connected as `login`, the tenant's own role) into the backup's object,
+/// writes its manifest and verifies it in a sandbox, filling in the record's key, size, checksum
+/// and verification fields. `Err` when the backup could not be taken or its verification could
+/// not run at all; a stored archive then stays with the failed record until it is deleted.
 pub async fn take(
     ctx: &Context,
     region: &RegionConfig,
     database: &str,
+    login: &Login,
     backup: &mut Backup,
     progress: &ProgressReporter,
 ) -> Result<Taken, String> {
@@ -73,7 +78,7 @@ pub async fn take(
     }
     progress.phase("dumping");
     let version = ctx.data_plane.server_version(region).await.map_err(|e| e.to_string())?;
-    let dump = ctx.data_plane.dump(region, database).await.map_err(|e| e.to_string())?;
+    let dump = ctx.data_plane.dump(region, database, login).await.map_err(|e| e.to_string())?;
     let on_bytes = |n: u64| progress.bytes(n);
     let uploaded = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
 
@@ -102,19 +107,21 @@ pub async fn take(
         .map_err(|e| e.to_string())?;
 
     progress.phase("verifying");
-    let result = verify(ctx, region, backup).await;
+    let result = verify(ctx, backup, &login.role).await;
     let now = ctx.clock.now();
     backup.updated_at = now;
     Ok(match result {
+        // No sandbox, no verdict: the backup is not reported verified, and not blamed either.
+        Err(Unverified::NoSandbox(reason)) => return Err(reason),
+        Err(Unverified::Failed(reason)) => {
+            backup.verification_state = VerificationState::Failed;
+            backup.verification_error = Some(reason.clone());
+            Taken::VerificationFailed(reason)
+        }
         Ok(()) => {
             backup.verification_state = VerificationState::Verified;
             backup.verified_at = Some(now);
             Taken::Verified
-        }
-        Err(reason) => {
-            backup.verification_state = VerificationState::Failed;
-            backup.verification_error = Some(reason.clone());
-            Taken::VerificationFailed(reason)
         }
     })
 }
@@ -158,31 +165,32 @@ fn backup_event(kind: &str, backup: &Backup, job: &Job) -> Event {
     )
 }
 
-/// Restores the stored archive into a scratch database, checking the stored bytes' SHA-256 on
-/// the way. The scratch database is dropped whatever happens.
-async fn verify(ctx: &Context, region: &RegionConfig, backup: &Backup) -> Result<(), String> {
-    let scratch = format!("capydb_verify_{}", backup.id);
-    let key = backup.backup_key.clone().ok_or("backup has no archive")?;
-    let result = async {
-        ctx.data_plane.drop_database(region, &scratch).await.map_err(|e| e.to_string())?;
-        ctx.data_plane.create_database(region, &scratch, None).await.map_err(|e| e.to_string())?;
-        let stored = ctx.objects.get(&key).await.map_err(|e| e.to_string())?;
-        let (archive, digest) = decompressing(stored);
-        ctx.data_plane
-            .restore(region, &scratch, archive, backup.dump_size_bytes, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (sha256, size) = digest.finish();
-        if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
-            return Err(format!("stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"));
-        }
-        Ok(())
+enum Unverified {
+    /// The archive did not restore, or its stored bytes differ from what was uploaded.
+    Failed(String),
+    /// The sandbox could not be set up: nothing is known about the archive.
+    NoSandbox(String),
+}
+
+/// Restores the stored archive, read back from object storage with its SHA-256 checked on the
+/// way, in a throw-away sandbox instance (never on a region cluster), as an unprivileged role
+/// named like the tenant's.
+async fn verify(ctx: &Context, backup: &Backup, role: &str) -> Result<(), Unverified> {
+    let key = backup.backup_key.clone().ok_or(Unverified::Failed("backup has no archive".into()))?;
+    let stored = ctx.objects.get(&key).await.map_err(|e| Unverified::Failed(e.to_string()))?;
+    let (archive, digest) = decompressing(stored);
+    match ctx.data_plane.verify(archive, backup.dump_size_bytes, role).await {
+        Ok(()) => {}
+        Err(e @ DataPlaneError::Sandbox(_)) => return Err(Unverified::NoSandbox(e.to_string())),
+        Err(e) => return Err(Unverified::Failed(e.to_string())),
     }
-    .await;
-    if let Err(e) = ctx.data_plane.drop_database(region, &scratch).await {
-        tracing::error!(database = scratch, error = %e, "could not drop verification database");
+    let (sha256, size) = digest.finish();
+    if Some(&sha256) != backup.sha256.as_ref() || Some(size) != backup.size_bytes {
+        return Err(Unverified::Failed(format!(
+            "stored archive does not match what was uploaded (sha256 {sha256}, {size} bytes)"
+        )));
     }
-    result
+    Ok(())
 }
 
 /// A backup job that will not run again: the record says failed, and why.

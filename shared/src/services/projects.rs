@@ -9,6 +9,7 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::{database_name, role_name, Project, ProjectState};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, ProjectId};
+use crate::ports::Login;
 use crate::Error;
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +122,12 @@ pub struct Connections {
     pub database_name: String,
     pub host: String,
     pub port: u16,
+}
+
+/// The project's own role, as dumps and restores of its data connect (never the superuser).
+pub fn login(ctx: &Context, project: &Project) -> Result<Login, Error> {
+    let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Login { role: project.db_username.clone(), password })
 }
 
 /// Connection strings for the project database (scope `credentials:read`).

@@ -14,7 +14,7 @@ use super::backup_worker::{self, Taken};
 use super::base_backups;
 use super::jobs::{Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
-use super::Context;
+use super::{projects, Context};
 use crate::adapters::dynamo::RecordWrite;
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
@@ -27,7 +27,7 @@ use crate::domain::restores::{
     safety_database, staging_database, PitrSource, Restore, RestoreState, TargetKind, SAFETY_RETENTION_DAYS,
 };
 use crate::ids::BackupId;
-use crate::ports::ObjectStoreError;
+use crate::ports::{Login, ObjectStoreError};
 use crate::Error;
 use chrono::Duration;
 use serde_json::json;
@@ -137,18 +137,19 @@ async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &Progress
     completed(ctx, l, records)
 }
 
-/// Restores the source into a fresh staging database owned by the target's role.
+/// Restores the source into a fresh staging database owned by the target's role, connected as
+/// that role: the archive's code runs with the target tenant's privileges and no more.
 async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressReporter) -> Result<(), String> {
     let owner = match &l.preview {
         Some(p) => {
             let password = ctx.secrets.open(&p.db_password_enc).map_err(|e| e.to_string())?;
             ctx.data_plane.ensure_role(&l.region, &p.db_username, &password).await.map_err(|e| e.to_string())?;
-            p.db_username.clone()
+            Login { role: p.db_username.clone(), password }
         }
-        None => l.project.db_username.clone(),
+        None => projects::login(ctx, &l.project).map_err(|e| e.to_string())?,
     };
     ctx.data_plane.drop_database(&l.region, staging).await.map_err(|e| e.to_string())?;
-    ctx.data_plane.create_database(&l.region, staging, Some(&owner)).await.map_err(|e| e.to_string())?;
+    ctx.data_plane.create_database(&l.region, staging, &owner.role).await.map_err(|e| e.to_string())?;
     match &l.restore.pitr {
         Some(pitr) => stage_pitr(ctx, l, pitr, staging, &owner, progress).await,
         None => stage_backup(ctx, l, staging, &owner, progress).await,
@@ -159,7 +160,7 @@ async fn stage_backup(
     ctx: &Context,
     l: &Loaded,
     staging: &str,
-    owner: &str,
+    owner: &Login,
     progress: &ProgressReporter,
 ) -> Result<(), String> {
     let (Some(backup_id), Some(key)) = (&l.restore.source_backup_id, &l.restore.source_backup_key) else {
@@ -178,7 +179,7 @@ async fn stage_backup(
     })?;
     let (archive, digest) = decompressing(stored);
     ctx.data_plane
-        .restore(&l.region, staging, archive, backup.dump_size_bytes, Some(owner))
+        .restore(&l.region, staging, archive, backup.dump_size_bytes, owner)
         .await
         .map_err(|e| e.to_string())?;
     let (sha256, size) = digest.finish();
@@ -199,7 +200,7 @@ async fn stage_pitr(
     l: &Loaded,
     pitr: &PitrSource,
     staging: &str,
-    owner: &str,
+    owner: &Login,
     progress: &ProgressReporter,
 ) -> Result<(), String> {
     let store = ctx.wal_objects.as_ref();
@@ -235,8 +236,15 @@ async fn stage_pitr(
             return Err(format!("base backup {} does not match its checksum", base.id));
         }
         progress.phase("restoring");
-        let dump = ctx.data_plane.dump(instance.region(), &l.project.database_name).await.map_err(|e| e.to_string())?;
-        let restored = ctx.data_plane.restore(&l.region, staging, dump.reader, None, Some(owner)).await;
+        // Out of the copy as the project's own role (the copy is a whole cluster; its
+        // superuser only resets that role's password there).
+        let reader = instance.login(&l.project.db_username).await.map_err(|e| e.to_string())?;
+        let dump = ctx
+            .data_plane
+            .dump(instance.region(), &l.project.database_name, &reader)
+            .await
+            .map_err(|e| e.to_string())?;
+        let restored = ctx.data_plane.restore(&l.region, staging, dump.reader, None, owner).await;
         let dumped = dump.finished.await;
         dumped.map_err(|e| format!("reading the recovered database failed: {e}"))?;
         restored.map_err(|e| e.to_string())
@@ -263,7 +271,10 @@ async fn safety_copy(ctx: &Context, l: &Loaded, job: &Job, progress: &ProgressRe
     );
     backup.expires_at = Some(now + Duration::days(SAFETY_RETENTION_DAYS));
     progress.phase("saving safety copy");
-    let taken = backup_worker::take(ctx, &l.region, &safety, &mut backup, progress).await;
+    let taken = match projects::login(ctx, &l.project) {
+        Ok(login) => backup_worker::take(ctx, &l.region, &safety, &login, &mut backup, progress).await,
+        Err(e) => Err(e.to_string()),
+    };
     let now = ctx.clock.now();
     backup.updated_at = now;
     backup.completed_at = Some(now);

@@ -1,0 +1,162 @@
+//! What the worker's own throw-away PostgreSQL instances share (point-in-time recovery copies
+//! and verification sandboxes): finding the server tools, running them as the `postgres` user
+//! when we are root (PostgreSQL refuses to run as root), a free loopback port, and stopping and
+//! deleting an instance whatever state it is in.
+
+use crate::ports::DataPlaneError;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+
+/// A PostgreSQL tool: from `bin`, else from the newest server installed the Debian way (its
+/// server binaries are not on `PATH`), else from `PATH`.
+pub fn tool(bin: Option<&Path>, name: &str) -> PathBuf {
+    if let Some(dir) = bin {
+        return dir.join(name);
+    }
+    let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
+    installed.sort_by_key(|p| {
+        let version = p.iter().rev().nth(2).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok());
+        version.unwrap_or(0)
+    });
+    installed.pop().unwrap_or_else(|| PathBuf::from(name))
+}
+
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A command run as the `postgres` user when we are root.
+pub fn as_postgres(program: &Path) -> Command {
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn io(tool: &'static str, context: &str, e: impl std::fmt::Display) -> DataPlaneError {
+    DataPlaneError::Tool { tool, message: format!("{context}: {e}") }
+}
+
+pub fn free_port(tool: &'static str) -> Result<u16, DataPlaneError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| io(tool, "no free port", e))?;
+    Ok(l.local_addr().map_err(|e| io(tool, "no free port", e))?.port())
+}
+
+pub fn set_mode(tool: &'static str, path: &Path, mode: u32) -> Result<(), DataPlaneError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| io(tool, "chmod", e))
+}
+
+/// Hands `path` (recursively) to the `postgres` user when we are root; a no-op otherwise.
+pub async fn give_to_postgres(tool: &'static str, path: &Path) -> Result<(), DataPlaneError> {
+    if !running_as_root() {
+        return Ok(());
+    }
+    let out = Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).output().await?;
+    if !out.status.success() {
+        return Err(io(tool, "chown", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
+/// An instance's directory (`data/` inside it, its log beside) and the server tools it runs.
+pub struct InstanceDir {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub pg_ctl: PathBuf,
+}
+
+impl InstanceDir {
+    /// A new, empty directory `<scratch>/<prefix>…`, kept until [`InstanceDir::remove`].
+    pub fn create(
+        tool_name: &'static str,
+        scratch_dir: &Path,
+        prefix: &str,
+        pg_bin_dir: Option<&Path>,
+    ) -> Result<InstanceDir, DataPlaneError> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(scratch_dir)
+            .map_err(|e| io(tool_name, "cannot create the instance directory", e))?
+            .keep();
+        Ok(InstanceDir { data: dir.join("data"), pg_ctl: tool(pg_bin_dir, "pg_ctl"), dir })
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(12).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn append_conf(&self, tool_name: &'static str, lines: &[String]) -> Result<(), DataPlaneError> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data.join("postgresql.auto.conf"))
+            .map_err(|e| io(tool_name, "postgresql.auto.conf", e))?;
+        for l in lines {
+            writeln!(f, "{l}").map_err(|e| io(tool_name, "postgresql.auto.conf", e))?;
+        }
+        Ok(())
+    }
+
+    /// `pg_ctl start` with a wait of `timeout_seconds`; on failure the tail of the server log.
+    pub async fn start(&self, timeout_seconds: u32) -> Result<(), String> {
+        let out = as_postgres(&self.pg_ctl)
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.log())
+            .args(["-w", "-t", &timeout_seconds.to_string(), "start"])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(self.log_tail())
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.data.join("postmaster.pid").exists()
+    }
+
+    /// Stops the server (immediately: nothing in it is kept) and deletes every file.
+    pub async fn remove(&self) {
+        if self.running() {
+            let stopped = as_postgres(&self.pg_ctl)
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "-t", "60", "stop"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+            if let Err(e) = stopped {
+                tracing::error!(dir = %self.dir.display(), error = %e, "could not stop the instance");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if let Err(e) = tokio::fs::remove_dir_all(&self.dir).await {
+            tracing::error!(dir = %self.dir.display(), error = %e, "could not remove the instance");
+        }
+    }
+}
