@@ -13,6 +13,7 @@ mod deliveries;
 mod failures;
 mod integrations;
 mod isolation;
+mod pins;
 mod pitr;
 mod projects;
 mod receivers;

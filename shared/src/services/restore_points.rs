@@ -181,14 +181,26 @@ pub async fn delete(
     Ok(point)
 }
 
-/// Ids of the project's backups that restore points pin.
-pub async fn pinned_backups(ctx: &Context, project: &ProjectId) -> Result<std::collections::HashSet<BackupId>, Error> {
-    let page = ctx.repo.list_restore_points(project, 100, None).await?;
-    Ok(page.items.into_iter().filter_map(|p| p.backup_id).collect())
+/// Every restore point of a project, however many pages they take: a pin must hold at any count.
+async fn all(ctx: &Context, project: &ProjectId) -> Result<Vec<RestorePoint>, Error> {
+    let mut points = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx.repo.list_restore_points(project, 100, cursor.as_ref()).await?;
+        points.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(points),
+        }
+    }
 }
 
-/// Restore points that pin `backup` (a project has few; they are read in one query).
+/// Ids of the project's backups that restore points pin.
+pub async fn pinned_backups(ctx: &Context, project: &ProjectId) -> Result<std::collections::HashSet<BackupId>, Error> {
+    Ok(all(ctx, project).await?.into_iter().filter_map(|p| p.backup_id).collect())
+}
+
+/// Restore points that pin `backup`.
 pub async fn pinning(ctx: &Context, project: &ProjectId, backup: &BackupId) -> Result<Vec<RestorePoint>, Error> {
-    let page = ctx.repo.list_restore_points(project, 100, None).await?;
-    Ok(page.items.into_iter().filter(|p| p.backup_id.as_ref() == Some(backup)).collect())
+    Ok(all(ctx, project).await?.into_iter().filter(|p| p.backup_id.as_ref() == Some(backup)).collect())
 }
