@@ -26,7 +26,7 @@ pub enum Error {
     #[error("{0}")]
     Unprocessable(String),
     #[error("storage unavailable: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("object storage unavailable: {0}")]
     ObjectStore(#[from] ObjectStoreError),
     #[error("database cluster error: {0}")]
@@ -39,6 +39,15 @@ pub enum Error {
     Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => Error::invalid("cursor", "cursor is not one this list returned"),
+            other => Error::Store(other),
+        }
+    }
 }
 
 impl Error {

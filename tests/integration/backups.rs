@@ -145,3 +145,35 @@ async fn lists_page_newest_first_with_cursors() {
     let (status, body) = env.get("/v1/projects?cursor=garbage!").await;
     assert_eq!((status, body["field"].as_str()), (400, Some("cursor")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_or_truncated_cursors_get_a_400_naming_cursor() {
+    use base64::Engine;
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let other = env.project("local-2").await;
+    let enc = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let forged = [
+        // Another project's partition.
+        enc(json!({ "pk": format!("PROJECT#{other}"), "sk": "BACKUP#bkp_01j0000000000000000000000z" })),
+        // Another item family in the same partition.
+        enc(json!({ "pk": format!("PROJECT#{project}"), "sk": "SCHEDULE#default" })),
+        // Keys a backups list never returns.
+        enc(json!({ "pk": format!("PROJECT#{project}"), "sk": "BACKUP#x", "extra": "1" })),
+        enc(json!({ "pk": 5 })),
+        "not-base64!".to_string(),
+        enc(json!({ "pk": format!("PROJECT#{project}") }))[..10].to_string(),
+    ];
+    for cursor in &forged {
+        for path in [
+            format!("/v1/projects/{project}/backups?cursor={cursor}"),
+            format!("/v1/projects/{project}/restore-points?cursor={cursor}"),
+            format!("/v1/projects/{project}/jobs?cursor={cursor}"),
+            format!("/v1/projects/{project}/preview-databases?cursor={cursor}"),
+        ] {
+            let (status, body) = env.get(&path).await;
+            assert_eq!(status, 400, "{path}: {body}");
+            assert_eq!(body["field"], "cursor", "{path}: {body}");
+        }
+    }
+}

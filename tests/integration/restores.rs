@@ -494,3 +494,60 @@ async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_ag
     assert_eq!(b["backup"]["verification_state"], "verified", "{b}");
     assert!(!env.scratch_left("local-1", "capydb_safety_", done.restore.id.as_str()).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
+    use capydb_shared::auth::{Credential, Principal};
+    use capydb_shared::domain::previews::{PreviewName, PreviewState, TtlHours};
+    use capydb_shared::domain::restores::TargetKind;
+    use capydb_shared::services::previews;
+    use capydb_shared::services::restores::{request, RestoreRequest};
+
+    let mut env = TestEnv::new().await;
+    let (project, _) = project_with(&env, &["v1"]).await;
+    let key = backup(&env, &project).await;
+    let r = restore_done(&env, &project, json!({ "backup_key": key, "preview_name": "busy" })).await;
+    let preview = r["preview_id"].as_str().unwrap().to_string();
+
+    // No workers: the restore into the preview stays in flight while we try everything else.
+    env.stop().await;
+    let admin = Principal {
+        org_id: env.org.clone(),
+        credential: Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
+    };
+    let req = RestoreRequest {
+        backup_key: Some(key.clone()),
+        restore_point_id: None,
+        restore_time: None,
+        target_kind: TargetKind::Preview,
+        preview_id: None,
+        preview_name: Some(PreviewName::parse("busy").unwrap()),
+        ttl: TtlHours::parse(None).unwrap(),
+        confirm_project_overwrite: false,
+        allow_unverified_backup: false,
+    };
+    let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
+    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.state, PreviewState::Restoring);
+
+    let deleted = previews::delete(&env.ctx, &admin, &preview).await;
+    assert!(matches!(deleted, Err(capydb_shared::Error::Conflict { .. })), "{deleted:?}");
+    let extended = previews::extend(&env.ctx, &admin, &preview, TtlHours::parse(Some(48)).unwrap()).await;
+    assert!(matches!(extended, Err(capydb_shared::Error::Conflict { .. })), "{extended:?}");
+    let swept = previews::sweep_expired(&env.ctx, Utc::now() + Duration::days(30)).await.unwrap();
+    assert_eq!(swept, 0, "a preview being restored into is not expired");
+
+    env.start().await;
+    let job = env.wait_job(done.job.id.as_str()).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.state, PreviewState::Ready);
+    assert_eq!(names_in(&preview_url(&env, &preview).await).await, vec!["v1"]);
+
+    // Extending writes only the expiry: the state it read is never written back.
+    let (status, e) = env.post(&format!("/v1/preview-databases/{preview}/extend"), json!({ "ttl_hours": 48 })).await;
+    assert_eq!(status, 200, "{e}");
+    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.state, PreviewState::Ready);
+    assert!((stored.ttl_expires_at - Utc::now()).num_hours() >= 47);
+}

@@ -71,12 +71,12 @@ pub async fn extend(
     ttl: TtlHours,
 ) -> Result<PreviewDatabase, Error> {
     principal.require_scope(Scope::BackupsWrite)?;
-    let mut preview = visible(ctx, principal, raw_id).await?;
+    let preview = visible(ctx, principal, raw_id).await?;
     let now = ctx.clock.now();
-    preview.ttl_expires_at = ttl.after(now);
-    preview.updated_at = now;
-    ctx.repo.update_preview(&preview).await?;
-    Ok(preview)
+    ctx.repo.extend_preview(&preview.id, ttl.after(now), now).await?.ok_or_else(|| Error::Conflict {
+        message: format!("preview database {} is not ready (a restore into it may be in progress)", preview.id),
+        job_id: None,
+    })
 }
 
 pub async fn delete(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {

@@ -80,14 +80,18 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
 
     progress.phase("swapping");
     let swapped = match l.restore.target_kind {
+        // `stage` refused a preview target whose preview is gone.
+        TargetKind::NewPreview | TargetKind::Preview if l.preview.is_none() => {
+            Err(crate::ports::DataPlaneError::Sql("the target preview database no longer exists".into()))
+        }
         TargetKind::NewPreview => {
-            let p = l.preview.as_ref().expect("new preview");
-            ctx.data_plane.rename_database(&l.region, &staging, &p.database_name).await
+            let p = l.preview.as_ref().map(|p| p.database_name.clone()).unwrap_or_default();
+            ctx.data_plane.rename_database(&l.region, &staging, &p).await
         }
         TargetKind::Preview => {
-            let p = l.preview.as_ref().expect("preview");
+            let p = l.preview.as_ref().map(|p| p.database_name.clone()).unwrap_or_default();
             let old = format!("capydb_old_{}", l.restore.id);
-            ctx.data_plane.swap_databases(&l.region, &p.database_name, &staging, &old).await
+            ctx.data_plane.swap_databases(&l.region, &p, &staging, &old).await
         }
         TargetKind::Project => {
             ctx.data_plane
@@ -140,13 +144,14 @@ async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &Progress
 /// Restores the source into a fresh staging database owned by the target's role, connected as
 /// that role: the archive's code runs with the target tenant's privileges and no more.
 async fn stage(ctx: &Context, l: &Loaded, staging: &str, progress: &ProgressReporter) -> Result<(), String> {
-    let owner = match &l.preview {
-        Some(p) => {
+    let owner = match (l.restore.target_kind, &l.preview) {
+        (TargetKind::Project, _) => projects::login(ctx, &l.project).map_err(|e| e.to_string())?,
+        (_, Some(p)) => {
             let password = ctx.secrets.open(&p.db_password_enc).map_err(|e| e.to_string())?;
             ctx.data_plane.ensure_role(&l.region, &p.db_username, &password).await.map_err(|e| e.to_string())?;
             Login { role: p.db_username.clone(), password }
         }
-        None => projects::login(ctx, &l.project).map_err(|e| e.to_string())?,
+        (_, None) => return Err("the target preview database no longer exists".into()),
     };
     ctx.data_plane.drop_database(&l.region, staging).await.map_err(|e| e.to_string())?;
     ctx.data_plane.create_database(&l.region, staging, &owner.role).await.map_err(|e| e.to_string())?;
@@ -355,10 +360,13 @@ fn failed(ctx: &Context, mut l: Loaded, reason: String) -> Outcome {
     let events = vec![restore_event("restore.failed", &l, now)];
     let mut records = Vec::new();
     if let Some(mut p) = l.preview.take() {
-        // A preview that never got data has failed; one that had data keeps it.
+        // A preview that never got data has failed; one that had data keeps it, and is ready
+        // (no longer `restoring`) again.
         if p.state == PreviewState::Creating {
             p.state = PreviewState::Failed;
             p.error = Some(reason.clone());
+        } else {
+            p.state = PreviewState::Ready;
         }
         p.updated_at = now;
         records.push(RecordWrite::Preview(p));

@@ -179,6 +179,11 @@ pub async fn request(
         Ok(Ok(())) => Ok(Requested { restore, job, preview }),
         Ok(Err(RestoreConflict::Locked(running))) => Err(locked(&running)),
         Ok(Err(RestoreConflict::PreviewNameTaken)) => Err(name_taken()),
+        Ok(Err(RestoreConflict::PreviewNotReady)) => Err(Error::Conflict {
+            message: "the preview database is not ready: another restore into it is in progress, or it was deleted"
+                .into(),
+            job_id: None,
+        }),
         Err(StoreError::IdempotencyKeyTaken) => {
             load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
         }

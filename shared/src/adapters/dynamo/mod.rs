@@ -42,6 +42,9 @@ pub enum StoreError {
     IdempotencyKeyTaken,
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
+    /// A list cursor that this list never returned (forged, truncated or from another list).
+    #[error("cursor is not one this list returned")]
+    InvalidCursor,
     #[error("{0}")]
     Backend(String),
 }
@@ -196,6 +199,17 @@ impl Repository {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<T>, StoreError> {
+        // A start key outside the listed partition would make DynamoDB fail the query; it is the
+        // caller's mistake, and says so.
+        if let Some(c) = cursor {
+            let keys: Vec<&str> = c.0.keys().map(String::as_str).collect();
+            let fits = keys == ["pk", "sk"]
+                && c.0.get("pk").map(String::as_str) == Some(pk)
+                && c.0.get("sk").is_some_and(|sk| sk.starts_with(sk_prefix));
+            if !fits {
+                return Err(StoreError::InvalidCursor);
+            }
+        }
         let out = self
             .client
             .query()
@@ -220,6 +234,14 @@ impl Repository {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<T>, StoreError> {
+        if let Some(c) = cursor {
+            let keys: Vec<&str> = c.0.keys().map(String::as_str).collect();
+            let fits =
+                keys == ["gsi1pk", "gsi1sk", "pk", "sk"] && c.0.get("gsi1pk").map(String::as_str) == Some(gsi1pk);
+            if !fits {
+                return Err(StoreError::InvalidCursor);
+            }
+        }
         let out = self
             .client
             .query()

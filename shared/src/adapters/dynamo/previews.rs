@@ -4,7 +4,7 @@
 
 use super::jobs::event_put;
 use super::projects::project_pk;
-use super::{put, s, to_item, Item, Keys, Repository, StoreError};
+use super::{put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
 use crate::domain::events::Event;
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
@@ -85,6 +85,38 @@ impl Repository {
 
     pub async fn update_preview(&self, p: &PreviewDatabase) -> Result<(), StoreError> {
         self.put_item(preview_item(p)?, Some("attribute_exists(pk)")).await
+    }
+
+    /// Moves a ready preview's expiry (and its place in the due index) and nothing else, so a
+    /// concurrent change of its state is never undone. `None`: the preview is gone or not ready.
+    pub async fn extend_preview(
+        &self,
+        id: &PreviewId,
+        ttl_expires_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<PreviewDatabase>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(preview_pk(id)))
+            .key("sk", s("PREVIEW"))
+            .condition_expression("attribute_exists(pk) AND #state = :ready")
+            .update_expression("SET ttl_expires_at = :ttl, updated_at = :now, due_pk = :dpk, due_sk = :dsk")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":ready", to_attr(&crate::domain::previews::PreviewState::Ready)?)
+            .expression_attribute_values(":ttl", to_attr(&ttl_expires_at)?)
+            .expression_attribute_values(":now", to_attr(&now)?)
+            .expression_attribute_values(":dpk", s(due_bucket(ttl_expires_at)))
+            .expression_attribute_values(":dsk", s(due_sort_key(ttl_expires_at, &preview_pk(id))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Some(super::from_item(out.attributes.unwrap_or_default())?)),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(super::backend(e)),
+        }
     }
 
     /// Removes the preview record, frees its name and records `event`, in one transaction.

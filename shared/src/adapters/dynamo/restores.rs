@@ -3,13 +3,13 @@
 
 use super::previews::new_preview_puts;
 use super::projects::project_pk;
-use super::{put, s, to_item, IdempotencyRecord, Keys, Repository, StoreError};
+use super::{put, s, to_attr, to_item, IdempotencyRecord, Keys, Repository, StoreError};
 use crate::domain::jobs::Job;
 use crate::domain::pagination::{Cursor, Page};
-use crate::domain::previews::PreviewDatabase;
-use crate::domain::restores::Restore;
-use crate::ids::{JobId, ProjectId, RestoreId};
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use crate::domain::previews::{PreviewDatabase, PreviewState};
+use crate::domain::restores::{Restore, TargetKind};
+use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 const LOCK_SK: &str = "LOCK#lifecycle";
@@ -52,6 +52,26 @@ pub enum RestoreConflict {
     /// Another job holds the project's lifecycle lock.
     Locked(JobId),
     PreviewNameTaken,
+    /// The existing preview to restore into is not `ready` (another restore, or deleted).
+    PreviewNotReady,
+}
+
+/// Marks an existing preview `restoring`, only if it is `ready`: from here until the restore's
+/// finishing transaction it cannot be deleted, extended or expired.
+fn preview_restoring(preview: &PreviewId, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name("__TABLE__")
+        .key("pk", s(format!("PREVIEW#{preview}")))
+        .key("sk", s("PREVIEW"))
+        .condition_expression("attribute_exists(pk) AND #state = :ready")
+        .update_expression("SET #state = :restoring, updated_at = :now")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":ready", to_attr(&PreviewState::Ready)?)
+        .expression_attribute_values(":restoring", to_attr(&PreviewState::Restoring)?)
+        .expression_attribute_values(":now", to_attr(&now)?)
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 impl Repository {
@@ -68,6 +88,13 @@ impl Repository {
         let mut items = vec![restore_put(restore, "attribute_not_exists(pk)")?, self.job_put(job)?];
         if let Some(p) = new_preview {
             items.extend(new_preview_puts(p)?);
+        }
+        let existing_preview = match (restore.target_kind, &restore.preview_id) {
+            (TargetKind::Preview, Some(id)) => Some(id),
+            _ => None,
+        };
+        if let Some(id) = existing_preview {
+            items.push(preview_restoring(id, restore.created_at)?);
         }
         if lock_project {
             let lock = to_item(
@@ -89,6 +116,9 @@ impl Repository {
                     if let Some(lock) = self.lifecycle_lock(&restore.project_id).await? {
                         return Ok(Err(RestoreConflict::Locked(lock.job_id)));
                     }
+                }
+                if existing_preview.is_some() {
+                    return Ok(Err(RestoreConflict::PreviewNotReady));
                 }
                 Ok(Err(RestoreConflict::PreviewNameTaken))
             }
