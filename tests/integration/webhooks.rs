@@ -149,3 +149,44 @@ async fn cli_manages_endpoints_of_the_projects_organization() {
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["webhook_endpoints"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_keys_and_member_sessions_cannot_read_org_webhooks_or_deliveries() {
+    use crate::harness::SESSION_SECRET;
+    use capydb_shared::auth::{sign_session, OrgRole, SessionClaims};
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let base = format!("/v1/organizations/{}/webhook-endpoints", env.org);
+    let (status, created) = env.post(&base, json!({ "url": PUBLIC_URL })).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["webhook_endpoint"]["id"].as_str().unwrap().to_string();
+
+    let (status, key) = env
+        .post(
+            &format!("/v1/organizations/{}/api-keys", env.org),
+            json!({ "name": "one project", "project_id": project,
+                    "scopes": ["organizations:read", "backups:read", "projects:read"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    let project_key = key["plaintext_key"].as_str().unwrap().to_string();
+    let member = sign_session(
+        &SessionClaims {
+            sub: "usr_member".into(),
+            org_id: env.org.to_string(),
+            org_role: OrgRole::Member,
+            exp: (chrono::Utc::now() + chrono::Duration::hours(1)).timestamp(),
+        },
+        SESSION_SECRET,
+    );
+    for who in [&project_key, &member] {
+        for path in [base.clone(), format!("{base}/{id}/deliveries")] {
+            let (status, body) = env.call("GET", &path, Some(who), None, None).await;
+            assert_eq!(status, 403, "{path}: {body}");
+            assert!(!body.to_string().contains(&id), "{body}");
+        }
+    }
+    // The org-wide admin key still reads both.
+    assert_eq!(env.get(&base).await.0, 200);
+    assert_eq!(env.get(&format!("{base}/{id}/deliveries")).await.0, 200);
+}

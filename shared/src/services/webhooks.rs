@@ -156,10 +156,12 @@ fn refresh_health(endpoint: &mut WebhookEndpoint, now: chrono::DateTime<chrono::
     endpoint.health = health(endpoint.failing_since, now);
 }
 
+/// Reading endpoints and deliveries needs what changing them needs (an org-wide key or an org
+/// admin): their payloads carry every project's ids, backup keys and errors.
 pub(crate) fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
     let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
     principal.require_org(&org)?;
-    principal.require_scope(Scope::OrganizationsRead)?;
+    principal.require_org_admin(Scope::OrganizationsRead)?;
     Ok(org)
 }
 
