@@ -114,6 +114,9 @@ pub fn verify_session(token: &str, secret: &str) -> Result<SessionClaims, Error>
         })
 }
 
+/// How many keys above a key are checked; deeper chains are not made in practice.
+const MAX_KEY_DEPTH: usize = 16;
+
 /// Resolves a bearer token to a principal.
 pub async fn authenticate(
     repo: &Repository,
@@ -127,6 +130,20 @@ pub async fn authenticate(
             .await?
             .ok_or_else(|| Error::Unauthenticated("API key is not valid".into()))?;
         key.is_usable(now).map_err(|m| Error::Unauthenticated(m.into()))?;
+        // Every key above it must still be usable: revoking a key revokes what it created.
+        let mut parent = key.parent_key_id.clone();
+        for _ in 0..MAX_KEY_DEPTH {
+            let Some(id) = parent else { break };
+            let above = repo.get_api_key(&key.org_id, &id).await?;
+            match above.filter(|k| k.is_usable(now).is_ok()) {
+                Some(k) => parent = k.parent_key_id,
+                None => {
+                    return Err(Error::Unauthenticated(
+                        "API key is not valid: the key that created it was revoked or has expired".into(),
+                    ))
+                }
+            }
+        }
         return Ok(Principal {
             org_id: key.org_id,
             credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes, project_id: key.project_id },

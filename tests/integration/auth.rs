@@ -53,6 +53,7 @@ async fn missing_invalid_expired_and_revoked_credentials_get_401() {
         project_id: None,
         expires_at: Some(Utc::now() - Duration::minutes(1)),
         revoked_at: None,
+        parent_key_id: None,
         created_at: Utc::now() - Duration::days(1),
     };
     env.ctx.repo.create_api_key(&key, &api_keys::hash(&expired), None).await.unwrap();
@@ -170,4 +171,56 @@ async fn sessions_act_by_org_role() {
     assert_eq!(status, 201, "{body}");
     let stranger = session(&OrgId::generate(), OrgRole::Admin, Duration::hours(1));
     assert_eq!(env.call("GET", &format!("/v1/projects/{project}"), Some(&stranger), None, None).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_cannot_outlive_the_key_that_created_it() {
+    let env = TestEnv::new().await;
+    let keys = format!("/v1/organizations/{}/api-keys", env.org);
+    let parent_expiry = Utc::now() + Duration::hours(1);
+    let (status, parent) = env
+        .post(&keys, json!({ "name": "parent", "expires_at": parent_expiry.to_rfc3339(), "scopes": ["api_keys:read", "api_keys:write", "projects:read"] }))
+        .await;
+    assert_eq!(status, 201, "{parent}");
+    let parent_key = parent["plaintext_key"].as_str().unwrap().to_string();
+    let parent_id = parent["api_key"]["id"].as_str().unwrap().to_string();
+
+    for asked in [None, Some(Utc::now() + Duration::days(30))] {
+        let mut body = json!({ "name": "child", "scopes": ["projects:read"] });
+        if let Some(at) = asked {
+            body["expires_at"] = json!(at.to_rfc3339());
+        }
+        let (status, child) = env.call("POST", &keys, Some(&parent_key), Some(body), None).await;
+        assert_eq!(status, 201, "{child}");
+        let expires = chrono::DateTime::parse_from_rfc3339(child["api_key"]["expires_at"].as_str().expect("capped"))
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!((expires - parent_expiry).num_seconds().abs() <= 1, "{child}");
+        assert_eq!(child["api_key"]["parent_key_id"], parent_id.as_str());
+    }
+
+    // A grandchild, then revoke the parent: everything below it stops working.
+    let (_, child) = env
+        .call(
+            "POST",
+            &keys,
+            Some(&parent_key),
+            Some(json!({ "name": "c", "scopes": ["api_keys:write", "api_keys:read", "projects:read"] })),
+            None,
+        )
+        .await;
+    let child_key = child["plaintext_key"].as_str().unwrap().to_string();
+    let (status, grandchild) = env
+        .call("POST", &keys, Some(&child_key), Some(json!({ "name": "g", "scopes": ["projects:read"] })), None)
+        .await;
+    assert_eq!(status, 201, "{grandchild}");
+    let grandchild_key = grandchild["plaintext_key"].as_str().unwrap().to_string();
+    assert_eq!(env.call("GET", "/v1/projects", Some(&grandchild_key), None, None).await.0, 200);
+    let (status, _) = env.call("DELETE", &format!("{keys}/{parent_id}"), Some(&env.key), None, None).await;
+    assert_eq!(status, 200);
+    for key in [&child_key, &grandchild_key] {
+        let (status, body) = env.call("GET", "/v1/projects", Some(key), None, None).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("revoked"), "{body}");
+    }
 }

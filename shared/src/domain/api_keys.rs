@@ -21,6 +21,19 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The key that created this one: it stops working when any key above it is revoked or
+    /// expires, and never expires later than it.
+    #[serde(default)]
+    pub parent_key_id: Option<ApiKeyId>,
+}
+
+/// A child key's expiry: what was asked for, but never later than its parent's.
+pub fn capped_expiry(requested: Option<DateTime<Utc>>, parent: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (requested, parent) {
+        (Some(r), Some(p)) => Some(r.min(p)),
+        (r, None) => r,
+        (None, p) => p,
+    }
 }
 
 impl ApiKey {
@@ -53,6 +66,17 @@ pub fn display_prefix(plaintext: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_key_never_expires_after_its_parent() {
+        let now = Utc::now();
+        let (soon, later) = (Some(now + chrono::Duration::hours(1)), Some(now + chrono::Duration::days(9)));
+        assert_eq!(capped_expiry(None, soon), soon);
+        assert_eq!(capped_expiry(later, soon), soon);
+        assert_eq!(capped_expiry(soon, later), soon);
+        assert_eq!(capped_expiry(later, None), later);
+        assert_eq!(capped_expiry(None, None), None);
+    }
     use chrono::Duration;
 
     fn key(now: DateTime<Utc>) -> ApiKey {
@@ -65,6 +89,7 @@ mod tests {
             project_id: None,
             expires_at: Some(now + Duration::hours(1)),
             revoked_at: None,
+            parent_key_id: None,
             created_at: now,
         }
     }

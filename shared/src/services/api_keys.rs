@@ -1,7 +1,7 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::Context;
 use crate::adapters::dynamo::StoreError;
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::domain::api_keys::{self, ApiKey};
 use crate::domain::names::KeyName;
 use crate::domain::pagination::{Cursor, Page};
@@ -52,6 +52,12 @@ pub async fn create(
             return Ok((load(ctx, org, &prev.key_id).await?, None));
         }
     }
+    // A key made by a key cannot outlive it; sessions have no key above them.
+    let parent = match &principal.credential {
+        Credential::ApiKey { key_id, .. } => Some(load(ctx, org, key_id).await?),
+        Credential::Session { .. } => None,
+    };
+    let expires_at = api_keys::capped_expiry(new.expires_at, parent.as_ref().and_then(|p| p.expires_at));
     let plaintext = api_keys::generate_plaintext();
     let mut scopes = new.scopes;
     scopes.sort();
@@ -63,8 +69,9 @@ pub async fn create(
         display_prefix: api_keys::display_prefix(&plaintext),
         scopes,
         project_id: new.project_id,
-        expires_at: new.expires_at,
+        expires_at,
         revoked_at: None,
+        parent_key_id: parent.map(|p| p.id),
         created_at: now,
     };
     let record = idempotency.map(|k| k.record(&Created { key_id: key.id.clone() }, now));

@@ -35,6 +35,7 @@ pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: 
             project_id: None,
             expires_at: None,
             revoked_at: None,
+            parent_key_id: None,
             created_at: now,
         };
         ctx.repo.create_api_key(&key, &api_keys::hash(plaintext), None).await?;
