@@ -5,8 +5,10 @@
 use crate::handlers::{
     api_keys, backups, integrations, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
 };
-use crate::http::{error_response, HttpResult};
+use crate::http::{authenticate, error_response, idempotency_key, HttpResult};
+use capydb_shared::services::idempotency::{self, Replay};
 use capydb_shared::services::Context;
+use capydb_shared::Error;
 use lambda_http::{Body, Request, Response};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,8 +255,59 @@ pub fn route(id: RouteId) -> &'static Route {
     ROUTES.iter().find(|r| r.id == id).expect("every RouteId is in ROUTES")
 }
 
-/// Runs the handler of `id`; errors become their HTTP responses here, in one place.
+/// POSTs whose service writes its idempotency record in the same transaction as its change
+/// (so a retry can never create twice); every other POST is made idempotent by
+/// [`replayable`].
+const OWN_IDEMPOTENCY: [RouteId; 4] =
+    [RouteId::ProjectsCreate, RouteId::ApiKeysCreate, RouteId::BackupsCreate, RouteId::RestoresCreate];
+
+/// Runs the handler of `id`; errors become their HTTP responses here, in one place. Every POST
+/// honours `Idempotency-Key`.
 pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
+    let post = route(id).method == "POST";
+    if post && !OWN_IDEMPOTENCY.contains(&id) && req.headers().contains_key("idempotency-key") {
+        return replayable(id, ctx, req).await;
+    }
+    run(id, ctx, req).await
+}
+
+/// A POST with an `Idempotency-Key`: the first request runs and its answer is kept for a day;
+/// a retry with the same body gets that answer again, another body gets 422, and a retry while
+/// the first still runs gets 409.
+async fn replayable(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
+    let key = match authenticate(ctx, &req).await.and_then(|p| idempotency_key(&req, &p)) {
+        Ok(Some(key)) => key,
+        Ok(None) => return run(id, ctx, req).await,
+        Err(e) => return error_response(&e),
+    };
+    match idempotency::begin_response(ctx, &key).await {
+        Err(e) => error_response(&e),
+        Ok(Replay::InProgress) => error_response(&Error::Conflict {
+            message: "a request with this Idempotency-Key is still in progress; retry shortly".into(),
+            job_id: None,
+        }),
+        Ok(Replay::Respond { status, body }) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("idempotent-replayed", "true")
+            .body(Body::from(body))
+            .expect("stored response parts are valid"),
+        Ok(Replay::Run) => {
+            let response = run(id, ctx, req).await;
+            let body: &[u8] = match response.body() {
+                Body::Text(t) => t.as_bytes(),
+                Body::Binary(b) => b,
+                _ => &[],
+            };
+            if let Err(e) = idempotency::finish_response(ctx, &key, response.status().as_u16(), body).await {
+                tracing::error!(error = %e, "could not keep the response for its Idempotency-Key");
+            }
+            response
+        }
+    }
+}
+
+async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
     let result: HttpResult = match id {
         RouteId::ProjectsCreate => projects::create(ctx, req).await,
         RouteId::ProjectsList => projects::list(ctx, req).await,

@@ -11,6 +11,7 @@ mod backups;
 mod cli;
 mod deliveries;
 mod failures;
+mod idempotency;
 mod integrations;
 mod isolation;
 mod pins;

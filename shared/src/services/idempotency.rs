@@ -54,6 +54,56 @@ impl IdempotencyKey {
     }
 }
 
+/// What to do with a POST that carries an `Idempotency-Key` and has no transaction of its own
+/// to record it in.
+pub enum Replay {
+    /// First time: run it, then [`finish_response`].
+    Run,
+    /// Answered before: send this again.
+    Respond { status: u16, body: Vec<u8> },
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+pub async fn begin_response(ctx: &super::Context, key: &IdempotencyKey) -> Result<Replay, Error> {
+    let stored = match ctx.repo.reserve_response(&key.scope, &key.request_hash, ctx.clock.now()).await? {
+        Ok(()) => return Ok(Replay::Run),
+        Err(stored) => stored,
+    };
+    if stored.request_hash != key.request_hash {
+        return Err(Error::IdempotencyMismatch);
+    }
+    match (stored.status, stored.body_enc) {
+        (Some(status), Some(body)) => {
+            let body = ctx.secrets.open(&body).map_err(|e| Error::Internal(format!("idempotent response: {e}")))?;
+            Ok(Replay::Respond { status, body: body.into_bytes() })
+        }
+        _ => Ok(Replay::InProgress),
+    }
+}
+
+/// Keeps the answer for retries (sealed: it may show a secret once), or, for a failure on our
+/// side (5xx), forgets the key so that a retry runs again.
+pub async fn finish_response(
+    ctx: &super::Context,
+    key: &IdempotencyKey,
+    status: u16,
+    body: &[u8],
+) -> Result<(), Error> {
+    if status >= 500 {
+        return Ok(ctx.repo.release_response(&key.scope).await?);
+    }
+    let record = crate::adapters::dynamo::StoredResponse {
+        scope: key.scope.clone(),
+        request_hash: key.request_hash.clone(),
+        status: Some(status),
+        body_enc: Some(ctx.secrets.seal(&String::from_utf8_lossy(body))),
+        created_at: ctx.clock.now(),
+        expires_at_epoch: 0,
+    };
+    Ok(ctx.repo.complete_response(record).await?)
+}
+
 /// After a write lost the race for `key` to an identical request, the winner's result.
 pub async fn winner<T: DeserializeOwned>(key: Option<&IdempotencyKey>, repo: &Repository) -> Result<T, Error> {
     let key = key.ok_or_else(|| Error::Internal("idempotency conflict without a key".into()))?;

@@ -68,3 +68,68 @@ impl Repository {
         }
     }
 }
+
+/// A replayable response for a POST whose change has no transaction of its own to carry an
+/// idempotency record: reserved before the handler runs, filled in after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub scope: String,
+    pub request_hash: String,
+    /// `None` while the first request is still running.
+    pub status: Option<u16>,
+    /// The response body, sealed (it may hold a secret shown once).
+    pub body_enc: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at_epoch: i64,
+}
+
+fn response_pk(scope: &str) -> String {
+    format!("IDEMRESP#{scope}")
+}
+
+impl Repository {
+    /// Reserves `scope` for this request; `Err(existing)` when it is already taken.
+    pub async fn reserve_response(
+        &self,
+        scope: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), StoredResponse>, StoreError> {
+        let record = StoredResponse {
+            scope: scope.to_string(),
+            request_hash: request_hash.to_string(),
+            status: None,
+            body_enc: None,
+            created_at: now,
+            expires_at_epoch: (now + Duration::hours(24)).timestamp(),
+        };
+        let item = to_item(
+            &record,
+            Keys { pk: response_pk(scope), sk: "IDEM".into(), item_type: "idempotent_response", gsi1: None, due: None },
+        )?;
+        match self.put_item(item, Some("attribute_not_exists(pk)")).await {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed) => {
+                match self.get_item::<StoredResponse>(&response_pk(scope), "IDEM").await? {
+                    Some(existing) => Ok(Err(existing)),
+                    // Released between our write and our read: the caller may retry.
+                    None => Err(StoreError::ConditionFailed),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn complete_response(&self, mut record: StoredResponse) -> Result<(), StoreError> {
+        let pk = response_pk(&record.scope);
+        record.expires_at_epoch = (record.created_at + Duration::hours(24)).timestamp();
+        let item =
+            to_item(&record, Keys { pk, sk: "IDEM".into(), item_type: "idempotent_response", gsi1: None, due: None })?;
+        self.put_item(item, None).await
+    }
+
+    /// Forgets a reservation whose request failed on our side, so that a retry runs again.
+    pub async fn release_response(&self, scope: &str) -> Result<(), StoreError> {
+        self.delete_item(&response_pk(scope), "IDEM").await
+    }
+}

@@ -17,7 +17,7 @@ mod schedules;
 pub mod schema;
 mod webhooks;
 
-pub use idempotency::IdempotencyRecord;
+pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use jobs::{JobCondition, RecordWrite};
 pub use restores::{LifecycleLock, RestoreConflict};
 pub use schedules::RunKind;
@@ -130,6 +130,18 @@ impl Repository {
             .await
             .map_err(backend)?;
         out.item.map(from_item).transpose()
+    }
+
+    async fn delete_item(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn put_item(&self, item: Item, condition: Option<&str>) -> Result<(), StoreError> {
