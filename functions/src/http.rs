@@ -32,6 +32,7 @@ pub fn error_response(err: &Error) -> Response<Body> {
         Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
         Error::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
         Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::Store(_) | Error::ObjectStore(_) | Error::DataPlane(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
@@ -55,6 +56,9 @@ pub fn error_response(err: &Error) -> Response<Body> {
     let mut response = respond(status, &body).expect("error body serializes");
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert("www-authenticate", "Bearer".parse().expect("static header"));
+    }
+    if let Error::RateLimited { retry_after_seconds, .. } = err {
+        response.headers_mut().insert("retry-after", (*retry_after_seconds).into());
     }
     response
 }

@@ -25,6 +25,9 @@ pub enum Error {
     IdempotencyMismatch,
     #[error("{0}")]
     Unprocessable(String),
+    /// Too many requests of this kind for now; worth retrying after `retry_after_seconds`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_seconds: u64 },
     #[error("storage unavailable: {0}")]
     Store(StoreError),
     #[error("object storage unavailable: {0}")]

@@ -14,6 +14,7 @@ mod failures;
 mod idempotency;
 mod integrations;
 mod isolation;
+mod limits;
 mod pins;
 mod pitr;
 mod projects;

@@ -12,6 +12,9 @@ use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, ProjectId, RestorePointId};
 use crate::Error;
 
+/// Restore points a project may create in one minute.
+pub const PER_MINUTE: u32 = 10;
+
 pub struct NewRestorePoint {
     pub label: BackupLabel,
     pub kind: RestorePointKind,
@@ -30,6 +33,14 @@ pub async fn create(
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
     if new.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
         return Err(Error::invalid("note", format!("note must be at most {NOTE_MAX_CHARS} characters")));
+    }
+    // A point in time writes to the region cluster's WAL: creation is bounded per project.
+    let now = ctx.clock.now();
+    if !ctx.repo.take_restore_point_slot(&project.id, &now.format("%Y%m%d%H%M").to_string(), PER_MINUTE).await? {
+        return Err(Error::RateLimited {
+            message: format!("at most {PER_MINUTE} restore points per project per minute; try again shortly"),
+            retry_after_seconds: 60 - u64::from(now.timestamp().rem_euclid(60) as u32),
+        });
     }
     if new.kind == RestorePointKind::Pitr {
         return create_pitr(ctx, &project, new).await;

@@ -16,6 +16,7 @@ use super::jobs::{Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
 use super::{projects, Context};
 use crate::adapters::dynamo::RecordWrite;
+use crate::adapters::dynamo::{LIFECYCLE_LOCK, PITR_LOCK};
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
 use crate::domain::backups::{Backup, BackupKind, BackupState, VerificationState};
@@ -346,9 +347,24 @@ fn completed(ctx: &Context, mut l: Loaded, mut records: Vec<RecordWrite>) -> Out
     }
     // The seam for follow-ups (deployment integrations re-pushing env vars) is the
     // `restore.completed` event: the completion function acts on it.
-    records.push(RecordWrite::ReleaseLock { project_id: l.project.id.clone(), job_id: l.restore.job_id.clone() });
+    records.extend(lock_releases(&l));
     records.push(RecordWrite::Restore(l.restore));
     Outcome { error: None, records, events }
+}
+
+/// The locks this restore took when it was requested (and only those: another job may hold one
+/// it did not take, and the finishing transaction must not depend on that).
+fn lock_releases(l: &Loaded) -> Vec<RecordWrite> {
+    let took =
+        [(l.restore.target_kind != TargetKind::NewPreview, LIFECYCLE_LOCK), (l.restore.pitr.is_some(), PITR_LOCK)];
+    took.into_iter()
+        .filter(|(took, _)| *took)
+        .map(|(_, lock)| RecordWrite::ReleaseLock {
+            project_id: l.project.id.clone(),
+            job_id: l.restore.job_id.clone(),
+            lock,
+        })
+        .collect()
 }
 
 fn failed(ctx: &Context, mut l: Loaded, reason: String) -> Outcome {
@@ -371,7 +387,7 @@ fn failed(ctx: &Context, mut l: Loaded, reason: String) -> Outcome {
         p.updated_at = now;
         records.push(RecordWrite::Preview(p));
     }
-    records.push(RecordWrite::ReleaseLock { project_id: l.project.id.clone(), job_id: l.restore.job_id.clone() });
+    records.extend(lock_releases(&l));
     records.push(RecordWrite::Restore(l.restore));
     Outcome { error: Some(reason), records, events }
 }

@@ -85,6 +85,18 @@ pub async fn request(
         return Err(Error::Conflict { message: "the project database is not ready".into(), job_id: None });
     }
     let region = ctx.region(&project.region)?;
+    // Planning a moment switches the cluster's WAL; only one point-in-time restore per project
+    // runs at a time (checked again in the transaction).
+    let pitr_source = requested_time.is_some()
+        || match &req.restore_point_id {
+            Some(raw) => restore_points::find(ctx, &project.id, raw).await?.kind == RestorePointKind::Pitr,
+            None => false,
+        };
+    if pitr_source {
+        if let Some(held) = ctx.repo.pitr_lock(&project.id).await? {
+            return Err(pitr_running(&held.job_id));
+        }
+    }
     let (source, point) = match (&req.backup_key, &req.restore_point_id, requested_time) {
         (Some(key), _, _) => {
             (Source::Backup(Box::new(source_backup(ctx, &project, key, req.allow_unverified_backup).await?)), None)
@@ -179,6 +191,7 @@ pub async fn request(
         Ok(Ok(())) => Ok(Requested { restore, job, preview }),
         Ok(Err(RestoreConflict::Locked(running))) => Err(locked(&running)),
         Ok(Err(RestoreConflict::PreviewNameTaken)) => Err(name_taken()),
+        Ok(Err(RestoreConflict::PitrRunning(running))) => Err(pitr_running(&running)),
         Ok(Err(RestoreConflict::PreviewNotReady)) => Err(Error::Conflict {
             message: "the preview database is not ready: another restore into it is in progress, or it was deleted"
                 .into(),
@@ -237,6 +250,15 @@ impl Source {
 fn locked(job: &JobId) -> Error {
     Error::Conflict {
         message: format!("another change to this project is in progress (job {job}); try again when it has finished"),
+        job_id: Some(job.to_string()),
+    }
+}
+
+fn pitr_running(job: &JobId) -> Error {
+    Error::Conflict {
+        message: format!(
+            "a point-in-time restore of this project is already running (job {job}); one runs at a time, try again when it has finished"
+        ),
         job_id: Some(job.to_string()),
     }
 }

@@ -49,10 +49,11 @@ pub enum RecordWrite {
     Project(Project),
     Restore(Restore),
     Preview(PreviewDatabase),
-    /// Frees the project for the next lifecycle change, if this job holds it.
+    /// Frees one of the project's locks (`LIFECYCLE_LOCK`, `PITR_LOCK`), which this job holds.
     ReleaseLock {
         project_id: ProjectId,
         job_id: JobId,
+        lock: &'static str,
     },
 }
 
@@ -182,7 +183,7 @@ impl Repository {
                 RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)")?,
                 RecordWrite::Restore(r) => restore_put(r, "attribute_exists(pk)")?,
                 RecordWrite::Preview(p) => preview_put(p, "attribute_exists(pk)")?,
-                RecordWrite::ReleaseLock { project_id, job_id } => lock_release(project_id, job_id),
+                RecordWrite::ReleaseLock { project_id, job_id, lock } => lock_release(project_id, job_id, lock),
             });
         }
         for e in events {

@@ -19,7 +19,7 @@ mod webhooks;
 
 pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use jobs::{JobCondition, RecordWrite};
-pub use restores::{LifecycleLock, RestoreConflict};
+pub use restores::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
 pub use schedules::RunKind;
 
 use crate::domain::pagination::{Cursor, Page};

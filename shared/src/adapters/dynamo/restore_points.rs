@@ -6,7 +6,7 @@ use super::{put, s, to_item, Keys, Repository, StoreError};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restore_points::RestorePoint;
 use crate::ids::{ProjectId, RestorePointId};
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 fn point_sk(id: &RestorePointId) -> String {
@@ -47,6 +47,37 @@ impl Repository {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Counts one restore point against the project's allowance for the minute `minute`
+    /// (`yyyymmddhhmm`); `false` when `limit` were already made in it.
+    pub async fn take_restore_point_slot(
+        &self,
+        project: &ProjectId,
+        minute: &str,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let expires = chrono::Utc::now().timestamp() + 3600;
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(project_pk(project)))
+            .key("sk", s(format!("RATE#restore_points#{minute}")))
+            .condition_expression("attribute_not_exists(made) OR made < :limit")
+            .update_expression("ADD made :one SET #type = :type, expires_at_epoch = :exp")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":type", s("rate"))
+            .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(super::backend(e)),
         }
     }
 

@@ -12,7 +12,11 @@ use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
-const LOCK_SK: &str = "LOCK#lifecycle";
+/// Serialises changes to a project's data (overwrites of the project or of a preview).
+pub const LIFECYCLE_LOCK: &str = "LOCK#lifecycle";
+/// At most one point-in-time restore per project at a time: each one makes the region cluster
+/// switch WAL and starts a whole-cluster recovery instance.
+pub const PITR_LOCK: &str = "LOCK#pitr";
 
 fn restore_sk(id: &RestoreId) -> String {
     format!("RESTORE#{id}")
@@ -31,13 +35,13 @@ pub(crate) fn restore_put(r: &Restore, condition: &str) -> Result<TransactWriteI
     Ok(put(item, Some(condition)))
 }
 
-pub(crate) fn lock_release(project: &ProjectId, job: &JobId) -> TransactWriteItem {
+pub(crate) fn lock_release(project: &ProjectId, job: &JobId, lock: &str) -> TransactWriteItem {
     TransactWriteItem::builder()
         .delete(
             Delete::builder()
                 .table_name("__TABLE__")
                 .key("pk", s(project_pk(project)))
-                .key("sk", s(LOCK_SK))
+                .key("sk", s(lock))
                 .condition_expression("attribute_not_exists(pk) OR job_id = :job")
                 .expression_attribute_values(":job", s(job.to_string()))
                 .build()
@@ -52,6 +56,8 @@ pub enum RestoreConflict {
     /// Another job holds the project's lifecycle lock.
     Locked(JobId),
     PreviewNameTaken,
+    /// Another point-in-time restore of the project is running.
+    PitrRunning(JobId),
     /// The existing preview to restore into is not `ready` (another restore, or deleted).
     PreviewNotReady,
 }
@@ -96,16 +102,13 @@ impl Repository {
         if let Some(id) = existing_preview {
             items.push(preview_restoring(id, restore.created_at)?);
         }
-        if lock_project {
+        for (take, sk) in [(lock_project, LIFECYCLE_LOCK), (restore.pitr.is_some(), PITR_LOCK)] {
+            if !take {
+                continue;
+            }
             let lock = to_item(
                 &LifecycleLock { job_id: job.id.clone() },
-                Keys {
-                    pk: project_pk(&restore.project_id),
-                    sk: LOCK_SK.into(),
-                    item_type: "lock",
-                    gsi1: None,
-                    due: None,
-                },
+                Keys { pk: project_pk(&restore.project_id), sk: sk.into(), item_type: "lock", gsi1: None, due: None },
             )?;
             items.push(put(lock, Some("attribute_not_exists(pk)")));
         }
@@ -115,6 +118,11 @@ impl Repository {
                 if lock_project {
                     if let Some(lock) = self.lifecycle_lock(&restore.project_id).await? {
                         return Ok(Err(RestoreConflict::Locked(lock.job_id)));
+                    }
+                }
+                if restore.pitr.is_some() {
+                    if let Some(lock) = self.pitr_lock(&restore.project_id).await? {
+                        return Ok(Err(RestoreConflict::PitrRunning(lock.job_id)));
                     }
                 }
                 if existing_preview.is_some() {
@@ -127,7 +135,11 @@ impl Repository {
     }
 
     pub async fn lifecycle_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
-        self.get_item(&project_pk(project), LOCK_SK).await
+        self.get_item(&project_pk(project), LIFECYCLE_LOCK).await
+    }
+
+    pub async fn pitr_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
+        self.get_item(&project_pk(project), PITR_LOCK).await
     }
 
     pub async fn get_restore(&self, project: &ProjectId, id: &RestoreId) -> Result<Option<Restore>, StoreError> {
