@@ -69,6 +69,35 @@ async fn change(env: &TestEnv, url: &str, sql: &str) {
     let _ = env;
 }
 
+/// An org admin, for calling the services directly while the runtime is stopped.
+fn admin_principal(env: &TestEnv) -> capydb_shared::auth::Principal {
+    capydb_shared::auth::Principal {
+        org_id: env.org.clone(),
+        credential: capydb_shared::auth::Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
+    }
+}
+
+/// A restore of `key` into `target`, as the API would build it.
+fn backup_request(
+    key: &str,
+    target: capydb_shared::domain::restores::TargetKind,
+    preview_name: Option<&str>,
+) -> capydb_shared::services::restores::RestoreRequest {
+    use capydb_shared::domain::previews::{PreviewName, TtlHours};
+    use capydb_shared::domain::restores::TargetKind;
+    capydb_shared::services::restores::RestoreRequest {
+        backup_key: Some(key.to_string()),
+        restore_point_id: None,
+        restore_time: None,
+        target_kind: target,
+        preview_id: None,
+        preview_name: preview_name.map(|n| PreviewName::parse(n).unwrap()),
+        ttl: TtlHours::parse(None).unwrap(),
+        confirm_project_overwrite: target == TargetKind::Project,
+        allow_unverified_backup: false,
+    }
+}
+
 fn admin_session(env: &TestEnv, role: OrgRole) -> String {
     let claims = SessionClaims {
         sub: "usr_ops".into(),
@@ -431,12 +460,10 @@ async fn unknown_keys_are_not_found_and_unverified_backups_need_an_explicit_flag
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_again() {
     use capydb_shared::adapters::dynamo::JobCondition;
-    use capydb_shared::auth::{Credential, Principal};
     use capydb_shared::domain::jobs::JobState;
-    use capydb_shared::domain::previews::TtlHours;
     use capydb_shared::domain::restores::{safety_database, staging_database, TargetKind};
     use capydb_shared::services::backup_pipeline::decompressing;
-    use capydb_shared::services::restores::{request, RestoreRequest};
+    use capydb_shared::services::restores::request;
     use capydb_shared::services::sweeper::sweep_jobs;
 
     let mut env = TestEnv::new().await;
@@ -447,21 +474,8 @@ async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_ag
 
     // No workers: the test plays a first attempt that gets as far as the swap, then dies.
     env.stop().await;
-    let admin = Principal {
-        org_id: env.org.clone(),
-        credential: Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
-    };
-    let req = RestoreRequest {
-        backup_key: Some(key.clone()),
-        restore_point_id: None,
-        restore_time: None,
-        target_kind: TargetKind::Project,
-        preview_id: None,
-        preview_name: None,
-        ttl: TtlHours::parse(None).unwrap(),
-        confirm_project_overwrite: true,
-        allow_unverified_backup: false,
-    };
+    let admin = admin_principal(&env);
+    let req = backup_request(&key, TargetKind::Project, None);
     let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
     let mut claimed = done.job.clone();
     claimed.state = JobState::Running;
@@ -497,11 +511,10 @@ async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_ag
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
-    use capydb_shared::auth::{Credential, Principal};
-    use capydb_shared::domain::previews::{PreviewName, PreviewState, TtlHours};
+    use capydb_shared::domain::previews::{PreviewState, TtlHours};
     use capydb_shared::domain::restores::TargetKind;
     use capydb_shared::services::previews;
-    use capydb_shared::services::restores::{request, RestoreRequest};
+    use capydb_shared::services::restores::request;
 
     let mut env = TestEnv::new().await;
     let (project, _) = project_with(&env, &["v1"]).await;
@@ -511,21 +524,8 @@ async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
 
     // No workers: the restore into the preview stays in flight while we try everything else.
     env.stop().await;
-    let admin = Principal {
-        org_id: env.org.clone(),
-        credential: Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
-    };
-    let req = RestoreRequest {
-        backup_key: Some(key.clone()),
-        restore_point_id: None,
-        restore_time: None,
-        target_kind: TargetKind::Preview,
-        preview_id: None,
-        preview_name: Some(PreviewName::parse("busy").unwrap()),
-        ttl: TtlHours::parse(None).unwrap(),
-        confirm_project_overwrite: false,
-        allow_unverified_backup: false,
-    };
+    let admin = admin_principal(&env);
+    let req = backup_request(&key, TargetKind::Preview, Some("busy"));
     let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
     let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.state, PreviewState::Restoring);

@@ -49,6 +49,20 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// An `UpdateItem`'s answer; `None` when its condition did not hold.
+fn updated(
+    res: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
+    >,
+) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, StoreError> {
+    match res {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+        Err(e) => Err(backend(e)),
+    }
+}
+
 fn backend<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
     // The SDK's own Display says only "service error"; the context carries the cause.
     StoreError::Backend(DisplayErrorContext(&e).to_string())

@@ -112,10 +112,9 @@ impl Repository {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match res {
-            Ok(out) => Ok(Some(super::from_item(out.attributes.unwrap_or_default())?)),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(super::backend(e)),
+        match super::updated(res)? {
+            Some(out) => Ok(Some(super::from_item(out.attributes.unwrap_or_default())?)),
+            None => Ok(None),
         }
     }
 

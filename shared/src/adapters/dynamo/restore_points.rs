@@ -74,11 +74,7 @@ impl Repository {
             .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(super::backend(e)),
-        }
+        Ok(super::updated(res)?.is_some())
     }
 
     pub async fn restore_point_label_taken(&self, project: &ProjectId, label: &str) -> Result<bool, StoreError> {

@@ -60,11 +60,7 @@ impl Repository {
             .expression_attribute_values(":l", to_attr(&update.last_success_at)?)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(super::backend(e)),
-        }
+        Ok(super::updated(res)?.is_some())
     }
 
     pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
