@@ -165,9 +165,6 @@ pub trait DataPlane: Send + Sync {
     async fn drop_role(&self, region: &RegionConfig, role: &str) -> Result<(), DataPlaneError>;
     async fn rename_database(&self, region: &RegionConfig, from: &str, to: &str) -> Result<(), DataPlaneError>;
     async fn database_exists(&self, region: &RegionConfig, database: &str) -> Result<bool, DataPlaneError>;
-    /// Puts `staging` in the place of `live` in one transaction, after closing `live` to new
-    /// sessions and ending its current ones; the old `live` is kept under the name `keep_as`
-    /// (closed to connections). Nothing changes if any step fails.
     /// Starts a physical base backup of the whole cluster: a tar stream on `reader`, WAL not
     /// included (the archive has it; the backup ends only once its WAL is archived).
     async fn base_backup(&self, region: &RegionConfig) -> Result<DumpProcess, DataPlaneError>;
@@ -176,6 +173,14 @@ pub trait DataPlane: Send + Sync {
     async fn switch_wal(&self, region: &RegionConfig) -> Result<String, DataPlaneError>;
     /// Places a named restore point in the WAL; returns its LSN.
     async fn create_restore_point(&self, region: &RegionConfig, name: &str) -> Result<String, DataPlaneError>;
+    /// Closes `database` to new sessions and ends its current ones (before a swap). Reopens it
+    /// and fails if sessions do not end.
+    async fn close_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+    /// Lets sessions connect to `database` again, if it exists. Idempotent.
+    async fn open_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError>;
+    /// Puts `staging` in the place of the closed `live` in one transaction; the old `live` is kept
+    /// under the name `keep_as`, open to connections. Nothing changes if it fails; `live` then
+    /// stays closed until [`DataPlane::open_database`].
     async fn swap_databases(
         &self,
         region: &RegionConfig,

@@ -6,6 +6,7 @@ use capydb_shared::adapters::aws;
 use capydb_shared::config::{Config, RegionConfig};
 use capydb_shared::domain::api_keys;
 use capydb_shared::ids::OrgId;
+use capydb_shared::services::checkpoints::{Checkpoints, Halted};
 use capydb_shared::services::wal_archive::HelperConfig;
 use capydb_shared::services::{bootstrap, Context};
 use serde_json::Value;
@@ -216,6 +217,17 @@ impl TestEnv {
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
         self.ctx = Context::from_config(config(&self.name, &worker, &self.extra)).await;
         self.start().await;
+    }
+
+    /// Restarts the runtime with workers that stop dead at `checkpoint` (see
+    /// [`Checkpoints`]); the returned handle says when one got there. [`TestEnv::crash_and_restart`]
+    /// then plays the crash, and its fresh workers halt nowhere.
+    pub async fn halt_at(&mut self, checkpoint: &str) -> Halted {
+        self.stop().await;
+        let (points, halted) = Checkpoints::halting_at(checkpoint);
+        self.ctx.checkpoints = points;
+        self.start().await;
+        halted
     }
 
     /// Stops the runtime: nothing serves HTTP or runs jobs until [`TestEnv::start`].

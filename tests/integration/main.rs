@@ -21,5 +21,6 @@ mod projects;
 mod receivers;
 mod restores;
 mod schedules;
+mod swap_crashes;
 mod wal;
 mod webhooks;

@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
 /// A project on local-1 with `accounts` holding one row per name; returns (project, database).
-async fn project_with(env: &TestEnv, names: &[&str]) -> (String, String) {
+pub(crate) async fn project_with(env: &TestEnv, names: &[&str]) -> (String, String) {
     let project = env.project("local-1").await;
     let db = env.database_of(&project).await;
     let (_, c) = env.get(&format!("/v1/projects/{project}/connections")).await;
@@ -23,24 +23,24 @@ async fn project_with(env: &TestEnv, names: &[&str]) -> (String, String) {
     (project, db)
 }
 
-async fn names_in(url: &str) -> Vec<String> {
+pub(crate) async fn names_in(url: &str) -> Vec<String> {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
     tokio::spawn(conn);
     client.query("SELECT name FROM accounts ORDER BY name", &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
 }
 
-async fn project_url(env: &TestEnv, project: &str) -> String {
+pub(crate) async fn project_url(env: &TestEnv, project: &str) -> String {
     let (_, c) = env.get(&format!("/v1/projects/{project}/connections")).await;
     c["connections"]["direct_url"].as_str().unwrap().to_string()
 }
 
-async fn preview_url(env: &TestEnv, preview: &str) -> String {
+pub(crate) async fn preview_url(env: &TestEnv, preview: &str) -> String {
     let (status, p) = env.get(&format!("/v1/preview-databases/{preview}")).await;
     assert_eq!(status, 200, "{p}");
     p["preview_database"]["connection"]["direct_url"].as_str().expect("connection for credentials:read").to_string()
 }
 
-async fn backup(env: &TestEnv, project: &str) -> String {
+pub(crate) async fn backup(env: &TestEnv, project: &str) -> String {
     let (_, created) = env.post(&format!("/v1/projects/{project}/backups"), json!({})).await;
     let job = env.wait_job(created["job"]["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "completed", "{job}");
@@ -49,11 +49,11 @@ async fn backup(env: &TestEnv, project: &str) -> String {
     b["backup"]["backup_key"].as_str().unwrap().to_string()
 }
 
-async fn restore(env: &TestEnv, project: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+pub(crate) async fn restore(env: &TestEnv, project: &str, body: Value, key: Option<&str>) -> (u16, Value) {
     env.call("POST", &format!("/v1/projects/{project}/restores"), Some(key.unwrap_or(&env.key)), Some(body), None).await
 }
 
-async fn restore_done(env: &TestEnv, project: &str, body: Value) -> Value {
+pub(crate) async fn restore_done(env: &TestEnv, project: &str, body: Value) -> Value {
     let (status, r) = restore(env, project, body, None).await;
     assert_eq!(status, 202, "{r}");
     let job = env.wait_job(r["job"]["id"].as_str().unwrap()).await;
@@ -62,7 +62,7 @@ async fn restore_done(env: &TestEnv, project: &str, body: Value) -> Value {
     got["restore"].clone()
 }
 
-async fn change(env: &TestEnv, url: &str, sql: &str) {
+pub(crate) async fn change(env: &TestEnv, url: &str, sql: &str) {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client.batch_execute(sql).await.unwrap();
@@ -98,7 +98,7 @@ fn backup_request(
     }
 }
 
-fn admin_session(env: &TestEnv, role: OrgRole) -> String {
+pub(crate) fn admin_session(env: &TestEnv, role: OrgRole) -> String {
     let claims = SessionClaims {
         sub: "usr_ops".into(),
         org_id: env.org.to_string(),
@@ -455,58 +455,6 @@ async fn unknown_keys_are_not_found_and_unverified_backups_need_an_explicit_flag
     assert_eq!(r["state"], "failed", "{r}");
     assert!(r["error"].as_str().unwrap().contains("pg_restore failed"), "{r}");
     assert!(!env.scratch_left("local-1", "capydb_stage_", r["id"].as_str().unwrap()).await);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restore_whose_worker_died_after_the_swap_finishes_without_swapping_again() {
-    use capydb_shared::adapters::dynamo::JobCondition;
-    use capydb_shared::domain::jobs::JobState;
-    use capydb_shared::domain::restores::{safety_database, staging_database, TargetKind};
-    use capydb_shared::services::backup_pipeline::decompressing;
-    use capydb_shared::services::restores::request;
-    use capydb_shared::services::sweeper::sweep_jobs;
-
-    let mut env = TestEnv::new().await;
-    let (project, db) = project_with(&env, &["before"]).await;
-    let key = backup(&env, &project).await;
-    let url = project_url(&env, &project).await;
-    change(&env, &url, "INSERT INTO accounts VALUES ('after')").await;
-
-    // No workers: the test plays a first attempt that gets as far as the swap, then dies.
-    env.stop().await;
-    let admin = admin_principal(&env);
-    let req = backup_request(&key, TargetKind::Project, None);
-    let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
-    let mut claimed = done.job.clone();
-    claimed.state = JobState::Running;
-    claimed.attempts = 1;
-    claimed.claimed_by = Some("a-worker-that-dies".into());
-    claimed.lease_until = Some(Utc::now() + Duration::seconds(60));
-    assert!(env.ctx.repo.update_job(&claimed, &JobCondition::Pending { attempts: 0 }).await.unwrap());
-    let region = env.region("local-1").clone();
-    let (stage, safety) = (staging_database(&done.restore.id), safety_database(&done.restore.id));
-    let dp = &env.ctx.data_plane;
-    let stored = env.ctx.repo.get_project(&project.parse().unwrap()).await.unwrap().unwrap();
-    let owner = capydb_shared::services::projects::login(&env.ctx, &stored).unwrap();
-    dp.create_database(&region, &stage, &owner.role).await.unwrap();
-    let (archive, _) = decompressing(env.ctx.objects.get(&key).await.unwrap());
-    // No size: the dying worker streamed it with one job (the path for archives of unknown size).
-    dp.restore(&region, &stage, archive, None, &owner).await.unwrap();
-    dp.swap_databases(&region, &db, &stage, &safety).await.unwrap();
-
-    // Its lease runs out; the sweeper re-queues the job and a real worker takes it over.
-    env.start().await;
-    let report = sweep_jobs(&env.ctx, Utc::now() + Duration::minutes(2)).await.unwrap();
-    assert_eq!(report.requeued, 1, "{report:?}");
-    let job = env.wait_job(done.job.id.as_str()).await;
-    assert_eq!(job["state"], "completed", "{job}");
-    assert_eq!(job["attempts"], 2);
-    assert_eq!(names_in(&url).await, vec!["before"]);
-    let (_, r) = env.get(&format!("/v1/projects/{project}/restores/{}", done.restore.id)).await;
-    let safety_id = r["restore"]["safety_backup_id"].as_str().expect("the safety copy was still taken");
-    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{safety_id}")).await;
-    assert_eq!(b["backup"]["verification_state"], "verified", "{b}");
-    assert!(!env.scratch_left("local-1", "capydb_safety_", done.restore.id.as_str()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

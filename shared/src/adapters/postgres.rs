@@ -483,6 +483,38 @@ impl DataPlane for PostgresDataPlane {
         Ok(row.is_some())
     }
 
+    async fn close_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
+        let db = ident(database)?;
+        let client = self.connect(region, None).await?;
+        self.exec(&client, &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).await?;
+        // Ended sessions take a moment to go away.
+        for _ in 0..50 {
+            let left: i64 = client
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&database],
+                )
+                .await
+                .map_err(|e| DataPlaneError::Sql(db_error(&e)))?
+                .get(0);
+            if left == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = self.exec(&client, &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).await;
+        Err(DataPlaneError::Sql(format!("sessions on {database} did not end")))
+    }
+
+    async fn open_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
+        let db = ident(database)?;
+        let client = self.connect(region, None).await?;
+        if self.database_exists(region, database).await? {
+            self.exec(&client, &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).await?;
+        }
+        Ok(())
+    }
+
     async fn swap_databases(
         &self,
         region: &RegionConfig,
@@ -492,30 +524,28 @@ impl DataPlane for PostgresDataPlane {
     ) -> Result<(), DataPlaneError> {
         let (l, st, k) = (ident(live)?, ident(staging)?, ident(keep_as)?);
         let client = self.connect(region, None).await?;
-        self.exec(&client, &format!("ALTER DATABASE {l} ALLOW_CONNECTIONS false")).await?;
+        // The kept copy is reopened in the same transaction: it has a name no client knows, and
+        // our own dump of it must be able to connect, whenever that dump runs.
+        let swap = format!(
+            "BEGIN; ALTER DATABASE {l} RENAME TO {k}; ALTER DATABASE {k} ALLOW_CONNECTIONS true; \
+             ALTER DATABASE {st} RENAME TO {l}; COMMIT;"
+        );
         let mut last = String::new();
-        // Ended sessions take a moment to go away; the rename fails while any remain.
-        for _ in 0..50 {
-            client
-                .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", &[&live])
-                .await
-                .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
-            match client
-                .batch_execute(&format!(
-                    "BEGIN; ALTER DATABASE {l} RENAME TO {k}; ALTER DATABASE {st} RENAME TO {l}; COMMIT;"
-                ))
-                .await
-            {
-                // The kept copy has a name no client knows; reopen it for our own dump of it.
-                Ok(()) => return self.exec(&client, &format!("ALTER DATABASE {k} ALLOW_CONNECTIONS true")).await,
+        for _ in 0..20 {
+            match client.batch_execute(&swap).await {
+                Ok(()) => return Ok(()),
                 Err(e) => {
                     let _ = client.batch_execute("ROLLBACK").await;
                     last = db_error(&e);
+                    // A session that was still going away when the database closed.
+                    client
+                        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", &[&live])
+                        .await
+                        .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             }
         }
-        let _ = client.batch_execute(&format!("ALTER DATABASE {l} ALLOW_CONNECTIONS true")).await;
         Err(DataPlaneError::Sql(format!("could not swap databases: {last}")))
     }
 }

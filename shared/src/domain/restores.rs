@@ -39,6 +39,21 @@ pub enum RestoreState {
     Failed,
 }
 
+/// How far a restore got in changing its target, recorded as each step ends so that an attempt
+/// after a crash resumes from there and never swaps twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreStep {
+    /// Data is being built in the staging database; the target is untouched.
+    #[default]
+    Staging,
+    /// The restored data is in the target. For a project, the old production data is in the
+    /// safety database and `safety_backup_id` names the backup being taken of it.
+    Swapped,
+    /// The safety backup's outcome is recorded; the safety database may be dropped if it verified.
+    SafetyRecorded,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Restore {
     pub id: RestoreId,
@@ -60,6 +75,8 @@ pub struct Restore {
     pub error: Option<String>,
     /// For project overwrites: the backup holding production as it was just before.
     pub safety_backup_id: Option<BackupId>,
+    #[serde(default)]
+    pub step: RestoreStep,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,

@@ -1,3 +1,4 @@
+use super::checkpoints::Checkpoints;
 use crate::adapters::aws;
 use crate::adapters::crypto::SecretBox;
 use crate::adapters::dynamo::Repository;
@@ -26,6 +27,7 @@ pub struct Context {
     pub scheduler: EventBridgeScheduler,
     pub webhook_sender: WebhookSender,
     pub providers: EnvProviders,
+    pub checkpoints: Checkpoints,
 }
 
 impl Context {
@@ -59,6 +61,7 @@ impl Context {
             clock: Arc::new(SystemClock),
             secrets,
             scheduler,
+            checkpoints: Checkpoints::default(),
         }
     }
 

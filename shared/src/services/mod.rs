@@ -7,6 +7,7 @@ pub mod backup_worker;
 pub mod backups;
 pub mod base_backups;
 pub mod bootstrap;
+pub mod checkpoints;
 pub mod completion;
 pub mod context;
 pub mod deliveries;

@@ -15,7 +15,7 @@ use super::base_backups;
 use super::jobs::{Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
 use super::{projects, Context};
-use crate::adapters::dynamo::RecordWrite;
+use crate::adapters::dynamo::{JobCondition, RecordWrite};
 use crate::adapters::dynamo::{LIFECYCLE_LOCK, PITR_LOCK};
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
@@ -25,10 +25,11 @@ use crate::domain::jobs::Job;
 use crate::domain::previews::{PreviewDatabase, PreviewState};
 use crate::domain::projects::Project;
 use crate::domain::restores::{
-    safety_database, staging_database, PitrSource, Restore, RestoreState, TargetKind, SAFETY_RETENTION_DAYS,
+    safety_database, staging_database, PitrSource, Restore, RestoreState, RestoreStep, TargetKind,
+    SAFETY_RETENTION_DAYS,
 };
 use crate::ids::BackupId;
-use crate::ports::{Login, ObjectStoreError};
+use crate::ports::{DataPlaneError, Login, ObjectStoreError};
 use crate::Error;
 use chrono::Duration;
 use serde_json::json;
@@ -67,8 +68,12 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
     // A retried attempt whose predecessor died after the swap must not swap again: the data is
     // in place, and only the steps after the swap remain.
     if swap_done(ctx, &l).await? {
-        tracing::warn!(restore = %l.restore.id, "resuming after a completed swap");
-        return Ok(after_swap(ctx, l, job, progress).await);
+        tracing::warn!(restore = %l.restore.id, step = ?l.restore.step, "resuming after a completed swap");
+        return after_swap(ctx, l, job, progress).await;
+    }
+    // One that died between closing the target and swapping left it closed to connections.
+    if job.attempts > 1 {
+        reopen_target(ctx, &l).await?;
     }
 
     let staged = stage(ctx, &l, &staging, progress).await;
@@ -80,66 +85,174 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
     }
 
     progress.phase("swapping");
-    let swapped = match l.restore.target_kind {
-        // `stage` refused a preview target whose preview is gone.
-        TargetKind::NewPreview | TargetKind::Preview if l.preview.is_none() => {
-            Err(crate::ports::DataPlaneError::Sql("the target preview database no longer exists".into()))
-        }
-        TargetKind::NewPreview => {
-            let p = l.preview.as_ref().map(|p| p.database_name.clone()).unwrap_or_default();
-            ctx.data_plane.rename_database(&l.region, &staging, &p).await
-        }
-        TargetKind::Preview => {
-            let p = l.preview.as_ref().map(|p| p.database_name.clone()).unwrap_or_default();
-            let old = format!("capydb_old_{}", l.restore.id);
-            ctx.data_plane.swap_databases(&l.region, &p, &staging, &old).await
-        }
-        TargetKind::Project => {
-            ctx.data_plane
-                .swap_databases(&l.region, &l.project.database_name, &staging, &safety_database(&l.restore.id))
-                .await
-        }
-    };
-    if let Err(e) = swapped {
+    if let Err(e) = swap(ctx, &l, &staging).await {
         let _ = ctx.data_plane.drop_database(&l.region, &staging).await;
+        reopen_target(ctx, &l).await?;
         return Ok(failed(ctx, l, format!("could not put the restored data in place: {e}")));
     }
-
-    Ok(after_swap(ctx, l, job, progress).await)
+    ctx.checkpoints.reached("restore.swapped").await;
+    after_swap(ctx, l, job, progress).await
 }
 
-/// Whether an earlier attempt already put the data in place (its kept database, or the new
-/// preview's database, exists).
+/// The database the restored data replaces (none for a new preview).
+fn target_database(l: &Loaded) -> Option<String> {
+    match l.restore.target_kind {
+        TargetKind::NewPreview => None,
+        TargetKind::Preview => l.preview.as_ref().map(|p| p.database_name.clone()),
+        TargetKind::Project => Some(l.project.database_name.clone()),
+    }
+}
+
+/// Where the replaced data goes in the swap.
+fn kept_database(l: &Loaded) -> String {
+    match l.restore.target_kind {
+        TargetKind::Project => safety_database(&l.restore.id),
+        _ => format!("capydb_old_{}", l.restore.id),
+    }
+}
+
+async fn reopen_target(ctx: &Context, l: &Loaded) -> Result<(), Error> {
+    if let Some(db) = target_database(l) {
+        ctx.data_plane.open_database(&l.region, &db).await?;
+    }
+    Ok(())
+}
+
+/// Puts staging in the target's place: the target is closed to sessions, then one transaction
+/// renames it away and staging in.
+async fn swap(ctx: &Context, l: &Loaded, staging: &str) -> Result<(), DataPlaneError> {
+    // `stage` refused a preview target whose preview is gone; it may have gone since.
+    let gone = || DataPlaneError::Sql("the target preview database no longer exists".into());
+    if l.restore.target_kind == TargetKind::NewPreview {
+        let preview = l.preview.as_ref().ok_or_else(gone)?;
+        return ctx.data_plane.rename_database(&l.region, staging, &preview.database_name).await;
+    }
+    let live = target_database(l).ok_or_else(gone)?;
+    ctx.data_plane.close_database(&l.region, &live).await?;
+    ctx.checkpoints.reached("restore.closed").await;
+    ctx.data_plane.swap_databases(&l.region, &live, staging, &kept_database(l)).await
+}
+
+/// Whether an earlier attempt already put the data in place: its record says so, or the swap's
+/// trace is on the cluster (the new preview's database, or the replaced data under its kept
+/// name, which exists from the swap's commit until the step after it is recorded).
 async fn swap_done(ctx: &Context, l: &Loaded) -> Result<bool, Error> {
-    let marker = match l.restore.target_kind {
+    if l.restore.step >= RestoreStep::Swapped {
+        return Ok(true);
+    }
+    let trace = match l.restore.target_kind {
         TargetKind::NewPreview => l.preview.as_ref().map(|p| p.database_name.clone()),
-        TargetKind::Preview => Some(format!("capydb_old_{}", l.restore.id)),
-        TargetKind::Project => Some(safety_database(&l.restore.id)),
+        _ => Some(kept_database(l)),
     };
-    match marker {
+    match trace {
         Some(db) => Ok(ctx.data_plane.database_exists(&l.region, &db).await?),
         None => Ok(false),
     }
 }
 
+/// Writes the restore's progress (and the safety backup's record) while the job is still ours.
+async fn record(ctx: &Context, job: &Job, records: Vec<RecordWrite>) -> Result<(), Error> {
+    let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: job.attempts };
+    if ctx.repo.record_progress(job, &owner, &records).await? {
+        Ok(())
+    } else {
+        Err(Error::Internal("the job was taken over by another attempt".into()))
+    }
+}
+
 /// What follows the swap: dropping a preview's old data, or the project's safety copy.
-async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &ProgressReporter) -> Outcome {
-    let mut records = Vec::new();
+async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
     match l.restore.target_kind {
         TargetKind::NewPreview => {}
         TargetKind::Preview => {
-            let old = format!("capydb_old_{}", l.restore.id);
+            if l.restore.step < RestoreStep::Swapped {
+                l.restore.step = RestoreStep::Swapped;
+                record(ctx, job, vec![RecordWrite::Restore(l.restore.clone())]).await?;
+            }
+            let old = kept_database(&l);
             if let Err(e) = ctx.data_plane.drop_database(&l.region, &old).await {
                 tracing::error!(database = old, error = %e, "could not drop the preview's previous data");
             }
         }
-        TargetKind::Project => {
-            let safety = safety_copy(ctx, &l, job, progress).await;
-            l.restore.safety_backup_id = Some(safety.id.clone());
-            records.push(RecordWrite::NewBackup(safety));
-        }
+        TargetKind::Project => keep_safety_copy(ctx, &mut l, job, progress).await?,
     }
-    completed(ctx, l, records)
+    Ok(completed(ctx, l, Vec::new()))
+}
+
+/// The old production data (now the safety database) becomes a `pre_restore` backup. Its record
+/// exists, with the swap recorded, before any work on it; its outcome is recorded before the
+/// safety database is dropped, which happens only once that backup verified. So a crash at any
+/// point leaves either the database or a verified backup of it, and always the record.
+async fn keep_safety_copy(ctx: &Context, l: &mut Loaded, job: &Job, progress: &ProgressReporter) -> Result<(), Error> {
+    let safety = safety_database(&l.restore.id);
+    let mut backup = match &l.restore.safety_backup_id {
+        Some(id) => ctx
+            .repo
+            .get_backup(&l.project.id, id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("the safety backup {id} has no record")))?,
+        None => {
+            let backup = safety_backup(ctx, l, job);
+            l.restore.safety_backup_id = Some(backup.id.clone());
+            l.restore.step = RestoreStep::Swapped;
+            record(ctx, job, vec![RecordWrite::NewBackup(backup.clone()), RecordWrite::Restore(l.restore.clone())])
+                .await?;
+            backup
+        }
+    };
+    if l.restore.step < RestoreStep::SafetyRecorded {
+        backup.state = BackupState::Running;
+        progress.phase("saving safety copy");
+        let taken = match projects::login(ctx, &l.project) {
+            Ok(login) => backup_worker::take(ctx, &l.region, &safety, &login, &mut backup, progress).await,
+            Err(e) => Err(e.to_string()),
+        };
+        let now = ctx.clock.now();
+        backup.updated_at = now;
+        backup.completed_at = Some(now);
+        match taken {
+            Ok(Taken::Verified) => backup.state = BackupState::Completed,
+            Ok(Taken::VerificationFailed(reason)) | Err(reason) => {
+                tracing::error!(restore = %l.restore.id, reason, "safety backup failed; safety database kept");
+                safety_kept(&mut backup, &reason, &safety);
+            }
+        }
+        l.restore.step = RestoreStep::SafetyRecorded;
+        record(ctx, job, vec![RecordWrite::Backup(backup.clone()), RecordWrite::Restore(l.restore.clone())]).await?;
+        ctx.checkpoints.reached("restore.safety_recorded").await;
+    }
+    if backup.state == BackupState::Completed {
+        if let Err(e) = ctx.data_plane.drop_database(&l.region, &safety).await {
+            tracing::error!(database = safety, error = %e, "could not drop the safety database");
+        }
+        ctx.checkpoints.reached("restore.safety_dropped").await;
+    }
+    Ok(())
+}
+
+fn safety_backup(ctx: &Context, l: &Loaded, job: &Job) -> Backup {
+    let now = ctx.clock.now();
+    let mut backup = Backup::new(
+        BackupId::generate(),
+        l.project.id.clone(),
+        l.project.org_id.clone(),
+        job.id.clone(),
+        Some(format!("before restore {}", l.restore.id)),
+        BackupKind::PreRestore,
+        l.project.database_name.clone(),
+        now,
+    );
+    backup.expires_at = Some(now + Duration::days(SAFETY_RETENTION_DAYS));
+    backup
+}
+
+/// A safety backup that could not be taken: the data it should hold stays on the cluster.
+fn safety_kept(backup: &mut Backup, reason: &str, safety: &str) {
+    backup.state = BackupState::Failed;
+    backup.error = Some(format!("{reason}; the previous data is kept on the cluster as database {safety}"));
+    if backup.verification_state == VerificationState::Pending {
+        backup.verification_state = VerificationState::Failed;
+    }
 }
 
 /// Restores the source into a fresh staging database owned by the target's role, connected as
@@ -260,49 +373,6 @@ async fn stage_pitr(
     result
 }
 
-/// Dumps the old production database (now the safety copy) into a `pre_restore` backup. The
-/// safety database is dropped only when that backup verified; otherwise it stays on the cluster.
-async fn safety_copy(ctx: &Context, l: &Loaded, job: &Job, progress: &ProgressReporter) -> Backup {
-    let now = ctx.clock.now();
-    let safety = safety_database(&l.restore.id);
-    let mut backup = Backup::new(
-        BackupId::generate(),
-        l.project.id.clone(),
-        l.project.org_id.clone(),
-        job.id.clone(),
-        Some(format!("before restore {}", l.restore.id)),
-        BackupKind::PreRestore,
-        l.project.database_name.clone(),
-        now,
-    );
-    backup.expires_at = Some(now + Duration::days(SAFETY_RETENTION_DAYS));
-    progress.phase("saving safety copy");
-    let taken = match projects::login(ctx, &l.project) {
-        Ok(login) => backup_worker::take(ctx, &l.region, &safety, &login, &mut backup, progress).await,
-        Err(e) => Err(e.to_string()),
-    };
-    let now = ctx.clock.now();
-    backup.updated_at = now;
-    backup.completed_at = Some(now);
-    match taken {
-        Ok(Taken::Verified) => {
-            backup.state = BackupState::Completed;
-            if let Err(e) = ctx.data_plane.drop_database(&l.region, &safety).await {
-                tracing::error!(database = safety, error = %e, "could not drop the safety database");
-            }
-        }
-        Ok(Taken::VerificationFailed(reason)) | Err(reason) => {
-            backup.state = BackupState::Failed;
-            backup.error = Some(format!("{reason}; the previous data is kept on the cluster as database {safety}"));
-            if backup.verification_state == VerificationState::Pending {
-                backup.verification_state = VerificationState::Failed;
-            }
-            tracing::error!(restore = %l.restore.id, reason, "safety backup failed; safety database kept");
-        }
-    }
-    backup
-}
-
 fn restore_event(kind: &str, l: &Loaded, now: chrono::DateTime<chrono::Utc>) -> Event {
     Event::new(
         kind,
@@ -392,13 +462,38 @@ fn failed(ctx: &Context, mut l: Loaded, reason: String) -> Outcome {
     Outcome { error: Some(reason), records, events }
 }
 
-/// A restore job that will not run again: staging is dropped, the target stays as it was.
+/// A restore job that will not run again. Before the swap, staging is dropped and the target
+/// reopened, as it was. After it, the target holds the restored data, so the restore completed;
+/// a safety copy it did not finish is recorded as failed, its data kept on the cluster.
 pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
-    match load(ctx, job).await? {
-        Some(l) => {
-            let _ = ctx.data_plane.drop_database(&l.region, &staging_database(&l.restore.id)).await;
-            Ok(failed(ctx, l, reason.to_string()))
-        }
-        None => Ok(Outcome { error: Some(reason.to_string()), records: vec![], events: vec![] }),
+    let Some(mut l) = load(ctx, job).await? else {
+        return Ok(Outcome { error: Some(reason.to_string()), records: vec![], events: vec![] });
+    };
+    if !swap_done(ctx, &l).await? {
+        let _ = ctx.data_plane.drop_database(&l.region, &staging_database(&l.restore.id)).await;
+        reopen_target(ctx, &l).await?;
+        return Ok(failed(ctx, l, reason.to_string()));
     }
+    let mut records = Vec::new();
+    if l.restore.target_kind == TargetKind::Project && l.restore.step < RestoreStep::SafetyRecorded {
+        let safety = safety_database(&l.restore.id);
+        let unfinished = format!("the safety copy was not finished ({reason})");
+        match &l.restore.safety_backup_id {
+            Some(id) => {
+                let mut backup =
+                    ctx.repo.get_backup(&l.project.id, id).await?.ok_or_else(|| Error::not_found("backup"))?;
+                safety_kept(&mut backup, &unfinished, &safety);
+                backup.updated_at = ctx.clock.now();
+                records.push(RecordWrite::Backup(backup));
+            }
+            None => {
+                let mut backup = safety_backup(ctx, &l, job);
+                safety_kept(&mut backup, &unfinished, &safety);
+                l.restore.safety_backup_id = Some(backup.id.clone());
+                records.push(RecordWrite::NewBackup(backup));
+            }
+        }
+        l.restore.step = RestoreStep::SafetyRecorded;
+    }
+    Ok(completed(ctx, l, records))
 }

@@ -13,7 +13,7 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{self, PreviewDatabase, PreviewName, PreviewState, TtlHours};
 use crate::domain::projects::{Project, ProjectState};
 use crate::domain::restore_points::RestorePointKind;
-use crate::domain::restores::{PitrSource, Restore, RestoreState, TargetKind};
+use crate::domain::restores::{PitrSource, Restore, RestoreState, RestoreStep, TargetKind};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, PreviewId, RestoreId};
 use crate::Error;
@@ -177,6 +177,7 @@ pub async fn request(
         state: RestoreState::Pending,
         error: None,
         safety_backup_id: None,
+        step: RestoreStep::Staging,
         created_at: now,
         started_at: None,
         completed_at: None,

@@ -1,6 +1,6 @@
 //! The job sweep (scheduled every minute): reads only the due index's recent hours, re-queues
-//! jobs whose worker died, fails them once attempts run out, and re-announces pending jobs that
-//! no worker picked up.
+//! jobs whose worker died, ends them once attempts run out (failed, unless their work had
+//! finished), and re-announces pending jobs that no worker picked up.
 
 use super::jobs::{abandoned, job_event};
 use super::Context;
@@ -18,6 +18,8 @@ pub struct SweepReport {
     pub requeued: u32,
     pub kicked: u32,
     pub failed: u32,
+    /// Jobs out of attempts whose work had in fact finished (a restore's data in place).
+    pub completed: u32,
 }
 
 pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport, Error> {
@@ -53,8 +55,9 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                 SweepAction::Fail(reason) => {
                     let outcome = abandoned(ctx, &job, &reason).await?;
                     let mut done = job.clone();
-                    done.state = JobState::Failed;
-                    done.error = Some(reason);
+                    // A restore whose data is already in place completed, whatever came after.
+                    done.state = if outcome.error.is_none() { JobState::Completed } else { JobState::Failed };
+                    done.error = outcome.error.clone();
                     done.completed_at = Some(now);
                     done.updated_at = now;
                     done.lease_until = None;
@@ -65,7 +68,10 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                         lease_until: job.lease_until.expect("running"),
                     };
                     if ctx.repo.transition_job(&done, &cond, &outcome.records, &events).await? {
-                        report.failed += 1;
+                        match done.state {
+                            JobState::Completed => report.completed += 1,
+                            _ => report.failed += 1,
+                        }
                     }
                 }
             }

@@ -15,7 +15,7 @@ use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
 use crate::domain::restores::Restore;
 use crate::ids::{JobId, ProjectId};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -55,6 +55,17 @@ pub enum RecordWrite {
         job_id: JobId,
         lock: &'static str,
     },
+}
+
+fn record_item(record: &RecordWrite) -> Result<TransactWriteItem, StoreError> {
+    match record {
+        RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)"),
+        RecordWrite::NewBackup(b) => backup_put(b, "attribute_not_exists(pk)"),
+        RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)"),
+        RecordWrite::Restore(r) => restore_put(r, "attribute_exists(pk)"),
+        RecordWrite::Preview(p) => preview_put(p, "attribute_exists(pk)"),
+        RecordWrite::ReleaseLock { project_id, job_id, lock } => Ok(lock_release(project_id, job_id, lock)),
+    }
 }
 
 type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
@@ -176,19 +187,37 @@ impl Repository {
         events: &[Event],
     ) -> Result<bool, StoreError> {
         let mut items = vec![TransactWriteItem::builder().put(self.conditional_job_put(job, condition)?).build()];
-        for record in records {
-            items.push(match record {
-                RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)")?,
-                RecordWrite::NewBackup(b) => backup_put(b, "attribute_not_exists(pk)")?,
-                RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)")?,
-                RecordWrite::Restore(r) => restore_put(r, "attribute_exists(pk)")?,
-                RecordWrite::Preview(p) => preview_put(p, "attribute_exists(pk)")?,
-                RecordWrite::ReleaseLock { project_id, job_id, lock } => lock_release(project_id, job_id, lock),
-            });
-        }
+        items.extend(records.iter().map(record_item).collect::<Result<Vec<_>, _>>()?);
         for e in events {
             items.push(event_put(e)?);
         }
+        self.transact_if(items).await
+    }
+
+    /// Records how far a running job got (its subject records), only while `job` is still held
+    /// under `condition`: a worker presumed dead writes nothing. `Ok(false)` when it is not.
+    pub async fn record_progress(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+    ) -> Result<bool, StoreError> {
+        let (expr, names, values) = condition.expression()?;
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(&job.id)))
+            .key("sk", s("JOB"))
+            .condition_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+        items.extend(records.iter().map(record_item).collect::<Result<Vec<_>, _>>()?);
+        self.transact_if(items).await
+    }
+
+    async fn transact_if(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
