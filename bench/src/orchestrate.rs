@@ -169,13 +169,21 @@ async fn load(ctx: &Context, stack: &Stack, org: &OrgId, name: &str, loader: Loa
     let job = ctx.repo.list_jobs(&id, 10, None).await?.items.into_iter().next().context("provisioning job")?;
     jobs::run(ctx, &job.id).await?;
     let db = project.database_name.clone();
+    // Loaded by the project's own role, as a customer would: the backup connects as that role
+    // and reads only what it owns.
+    let login = capydb_shared::services::projects::login(ctx, &project)?;
+    let as_tenant = |tool: &str| {
+        let mut cmd = stack.pg_command(tool);
+        cmd.env("PGUSER", &login.role).env("PGPASSWORD", &login.password);
+        cmd
+    };
     let (table, description) = match loader {
         Loader::Pgbench(scale) => {
-            run_ok(stack.pg_command("pgbench").args(["-i", "-q", "-s", &scale.to_string(), &db]))?;
+            run_ok(as_tenant("pgbench").args(["-i", "-q", "-s", &scale.to_string(), &db]))?;
             ("pgbench_accounts", format!("pgbench scale {scale}"))
         }
         Loader::Mixed(rows) => {
-            psql(stack, &db, &mixed_sql(rows))?;
+            run_ok(as_tenant("psql").args(["-Xq", "-v", "ON_ERROR_STOP=1", "-d", &db, "-c", &mixed_sql(rows)]))?;
             ("orders", format!("mixed types, {rows} rows"))
         }
     };
