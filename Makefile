@@ -3,17 +3,19 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint unit integration bench clean
+.PHONY: dev test deps lint walkthrough unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
 	infra/dev.sh
 
-## Everything CI runs: formatting, lints, template lint, unit and integration tests.
+## Everything CI runs: formatting, lints, template lint, the README walkthrough, unit and
+## integration tests.
+# The walkthrough runs first, so the binaries it uses come from `make dev`'s build alone.
 # Lambda binaries carry no tests of their own: `--lib --test '*'` skips linking a test
 # harness for each of them. The integration suite runs the `capydb` binary and the clusters run
 # the WAL archive helper; both are built first.
-test: deps lint
+test: deps lint walkthrough
 	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
 	cargo test --workspace --lib --test '*' --no-fail-fast
 
@@ -24,6 +26,10 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+
+## The README's walkthrough against a `make dev` of its own (other ports, a throw-away state folder).
+walkthrough: deps
+	$(VENV)/bin/python tests/walkthrough.py
 
 unit:
 	cargo test --workspace --lib

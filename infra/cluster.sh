@@ -61,8 +61,11 @@ case "$cmd" in
       helper=${CAPYDB_WAL_HELPER:?archive on needs CAPYDB_WAL_HELPER (the capydb-wal-archive binary)}
       walcfg=${CAPYDB_WAL_CONFIG:?archive on needs CAPYDB_WAL_CONFIG (the JSON config of the helper)}
       as_pg mkdir -p "$dir/bin"
-      as_pg tee "$dir/bin/capydb-wal-archive" <"$helper" >/dev/null
-      as_pg chmod 0755 "$dir/bin/capydb-wal-archive"
+      # Written beside and renamed into place: an archiver still running the old binary keeps
+      # its file, and never sees a half-written one.
+      as_pg tee "$dir/bin/.capydb-wal-archive.new" <"$helper" >/dev/null
+      as_pg chmod 0755 "$dir/bin/.capydb-wal-archive.new"
+      as_pg mv -f "$dir/bin/.capydb-wal-archive.new" "$dir/bin/capydb-wal-archive"
       as_pg tee "$dir/wal-archive.json" <"$walcfg" >/dev/null
       {
         echo "archive_mode = on"
@@ -73,10 +76,25 @@ case "$cmd" in
     else
       as_pg rm -f "$dir/data/capydb-archive.conf"
     fi
-    if ! as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-      as_pg "$BIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null \
-        || { tail -20 "$dir/server.log" >&2; exit 1; }
+    # A postmaster that still holds the data directory is reused if it accepts connections; one
+    # that is starting is waited for, and one that is shutting down is let finish first.
+    for _ in $(seq 1 120); do
+      as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || break
+      "$BIN/pg_isready" -q -h "$dir" -p "$port" -U postgres && exit 0
+      sleep 0.5
+    done
+    if as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      echo "cluster.sh: a postmaster still holds $dir/data and does not accept connections" >&2
+      exit 1
     fi
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null \
+      || { tail -20 "$dir/server.log" >&2; exit 1; }
+    for _ in $(seq 1 120); do
+      "$BIN/pg_isready" -q -h "$dir" -p "$port" -U postgres && exit 0
+      sleep 0.5
+    done
+    echo "cluster.sh: $dir started but does not accept connections; see $dir/server.log" >&2
+    exit 1
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then

@@ -16,6 +16,7 @@ cd "$ROOT"
 cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive -p capydb-cli --bin capydb
 # `--build-only` stops here (CI checks that a fresh clone gets every README binary this way).
 [ "${1:-}" != "--build-only" ] || exit 0
+echo "built; starting the local stack" >&2
 
 secret() { [ -s "$1" ] || head -c 32 /dev/urandom | base64 > "$1"; chmod 600 "$1"; cat "$1"; }
 PG_PASSWORD=$(secret "$STATE/pg-admin-password" | tr -dc 'A-Za-z0-9' | head -c 24)
@@ -29,26 +30,45 @@ if [ ! -e "$CLUSTERS" ]; then
   if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
     mkdir -p "$CLUSTERS"
   else
-    outside=/var/tmp/capydb-dev-$(echo "$ROOT" | sha256sum | cut -c1-12)
+    outside=/var/tmp/capydb-dev-$(echo "$STATE" | sha256sum | cut -c1-12)
     mkdir -p "$outside"
     ln -s "$outside" "$CLUSTERS"
   fi
 fi
 chmod 755 "$(readlink -f "$CLUSTERS")"
 
-pids=()
+# One stack per state folder. A `make dev` started while an earlier one still stops waits for
+# it (the lock is held until the clusters are down); fd 9 is closed for every child, so only
+# this script holds it.
+exec 9>"$STATE/dev.lock"
+if ! flock -n 9; then
+  echo "an earlier make dev (pid $(cat "$STATE/dev.pid" 2>/dev/null || echo '?')) is still running or stopping; waiting up to 60 s" >&2
+  flock -w 60 9 || { echo "it is still running: stop it first (Ctrl-C in its shell)" >&2; exit 1; }
+fi
+echo $$ >"$STATE/dev.pid"
+
+moto_pid='' runtime_pid=''
+# Stop in dependency order: the runtime (no new work), then the clusters (their last WAL
+# segment is archived while moto still answers), then moto.
 cleanup() {
   trap - EXIT INT TERM
+  local started=$SECONDS
   echo "stopping the local stack" >&2
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-1" || true
-  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-2" || true
-  wait 2>/dev/null || true
+  [ -z "$runtime_pid" ] || { kill "$runtime_pid" 2>/dev/null || true; wait "$runtime_pid" 2>/dev/null || true; }
+  local runtime_done=$SECONDS
+  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-1" 9>&- || true
+  "$ROOT/infra/cluster.sh" stop "$CLUSTERS/local-2" 9>&- || true
+  local clusters_done=$SECONDS
+  [ -z "$moto_pid" ] || { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+  rm -f "$STATE/dev.pid"
+  echo "stopped in $((SECONDS - started)) s (runtime $((runtime_done - started)) s, clusters $((clusters_done - runtime_done)) s, moto $((SECONDS - clusters_done)) s)" >&2
 }
 trap cleanup EXIT INT TERM
 
-"$STATE/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
-pids+=($!)
+# In a session of its own: Ctrl-C reaches the whole foreground process group, and moto exits on
+# SIGINT; it must outlive the clusters' last WAL push, so only `cleanup` stops it.
+setsid "$ROOT/.capydb/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 9>&- &
+moto_pid=$!
 for _ in $(seq 1 100); do
   (echo >"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && break
   sleep 0.1
@@ -59,8 +79,10 @@ done
 printf '{"bucket":"capydb-dev","region":"local-1","aws_region":"us-east-1","endpoint_url":"http://127.0.0.1:%s","create_bucket":true}\n' \
   "$MOTO_PORT" > "$STATE/wal-archive.json"
 export CAPYDB_WAL_HELPER=$ROOT/target/debug/capydb-wal-archive CAPYDB_WAL_CONFIG=$STATE/wal-archive.json
-"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-1" "$PG1_PORT" "$PG_PASSWORD" on
-"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-2" "$PG2_PORT" "$PG_PASSWORD" off
+# `start` returns once the cluster accepts connections (see cluster.sh), so the runtime never
+# provisions against a cluster that is still starting.
+"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-1" "$PG1_PORT" "$PG_PASSWORD" on 9>&-
+"$ROOT/infra/cluster.sh" start "$CLUSTERS/local-2" "$PG2_PORT" "$PG_PASSWORD" off 9>&-
 
 region() { printf '{"name":"%s","admin_url":"postgres://postgres:%s@127.0.0.1:%s/postgres","public_host":"127.0.0.1","public_port":%s,"wal_archiving":%s}' "$1" "$PG_PASSWORD" "$2" "$2" "$3"; }
 export CAPYDB_REGIONS="[$(region local-1 "$PG1_PORT" true),$(region local-2 "$PG2_PORT" false)]"
@@ -72,6 +94,6 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true
 export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=warn}
 
-"$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" &
-pids+=($!)
-wait "${pids[-1]}"
+"$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" 9>&- &
+runtime_pid=$!
+wait "$runtime_pid"

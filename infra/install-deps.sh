@@ -7,8 +7,8 @@
 # The Rust toolchain itself must already be installed (rustup); this script checks for it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE=${CAPYDB_STATE_DIR:-$ROOT/.capydb}
-VENV=$STATE/venv
+# The venv is a tool install, shared by every state folder (a second stack on other ports too).
+VENV=$ROOT/.capydb/venv
 
 say() { echo "install-deps: $*" >&2; }
 

@@ -69,3 +69,38 @@ async fn regions_say_which_cluster_archives_wal() {
         assert!(t("earliest_restore_time") <= t("latest_restore_time"), "{local1}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_whose_provisioning_failed_is_provisioned_again_and_keeps_its_data() {
+    use capydb_shared::domain::projects::ProjectState;
+    use capydb_shared::services::bootstrap;
+
+    let env = TestEnv::new().await;
+    let project = env.project("local-1").await;
+    env.tenant_sql(&project, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (7);").await;
+    let id = project.parse().unwrap();
+    assert!(!bootstrap::reprovision(&env.ctx, &id).await.unwrap(), "a ready project is left alone");
+
+    // What a provisioning that met a cluster still starting leaves behind.
+    let mut stored = env.ctx.repo.get_project(&id).await.unwrap().unwrap();
+    stored.state = ProjectState::Failed;
+    stored.error = Some("provisioning failed: cannot reach region cluster local-1".into());
+    env.ctx.repo.update_project(&stored).await.unwrap();
+    let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
+    assert_eq!(p["project"]["state"], "failed");
+
+    assert!(bootstrap::reprovision(&env.ctx, &id).await.unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
+        if p["project"]["state"] == "ready" {
+            assert!(p["project"]["error"].is_null(), "{p}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready again: {p}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let client = env.tenant_db(&project).await;
+    let row = client.query_one("SELECT id FROM kept", &[]).await.expect("the tenant still connects");
+    assert_eq!(row.get::<_, i32>(0), 7, "provisioning again repairs; it never replaces the data");
+}

@@ -1,11 +1,14 @@
 //! The demo organisation, project and admin key of `make dev`. Their ids and the key are kept
 //! in the state folder, so a restarted stack keeps the same exports working.
 
+use anyhow::{bail, Context as _};
 use capydb_shared::domain::api_keys;
+use capydb_shared::domain::projects::ProjectState;
 use capydb_shared::ids::{OrgId, ProjectId};
 use capydb_shared::services::{bootstrap, Context};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Demo {
@@ -31,5 +34,30 @@ pub async fn ensure(ctx: &Context, state_dir: &Path, region: &str) -> anyhow::Re
     };
     bootstrap::organization(ctx, &demo.org_id, "Demo organization", &demo.api_key).await?;
     bootstrap::project(ctx, &demo.org_id, &demo.project_id, "demo", region).await?;
+    ready(ctx, &demo.project_id).await?;
     Ok(demo)
+}
+
+/// Waits until the demo project is ready (the exports are printed only then). A provisioning
+/// that failed is queued again, a few times, before giving up with its error.
+async fn ready(ctx: &Context, id: &ProjectId) -> anyhow::Result<()> {
+    const TRIES: u32 = 3;
+    let mut tries = 1;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let project = ctx.repo.get_project(id).await?.context("the demo project vanished")?;
+        match project.state {
+            ProjectState::Ready => return Ok(()),
+            ProjectState::Failed if tries < TRIES => {
+                tracing::warn!(error = ?project.error, "the demo project's provisioning failed; provisioning it again");
+                bootstrap::reprovision(ctx, id).await?;
+                tries += 1;
+            }
+            ProjectState::Failed => {
+                bail!("the demo project could not be provisioned: {}", project.error.unwrap_or_default())
+            }
+            _ if Instant::now() > deadline => bail!("the demo project is still {:?} after 3 minutes", project.state),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }

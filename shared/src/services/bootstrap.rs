@@ -76,3 +76,28 @@ pub async fn project(
     ctx.repo.create_project(&project, &job, None).await?;
     Ok(project)
 }
+
+/// Provisions a project again whose provisioning failed (say, its region cluster was still
+/// starting). Provisioning is idempotent, so this repairs whatever the first attempt left.
+/// `Ok(false)` when the project is not `failed` (or changed meanwhile).
+pub async fn reprovision(ctx: &Context, project_id: &ProjectId) -> Result<bool, Error> {
+    let Some(seen) = ctx.repo.get_project(project_id).await? else {
+        return Err(Error::not_found("project"));
+    };
+    if seen.state != ProjectState::Failed {
+        return Ok(false);
+    }
+    let now = ctx.clock.now();
+    let mut project = seen.clone();
+    project.state = ProjectState::Provisioning;
+    project.error = None;
+    project.updated_at = now;
+    let job = Job::new(
+        JobType::ProvisionProject,
+        project.org_id.clone(),
+        project.id.clone(),
+        ctx.config.job_max_attempts,
+        now,
+    );
+    Ok(ctx.repo.reprovision_project(&project, &job, &seen).await?)
+}

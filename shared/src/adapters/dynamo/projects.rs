@@ -52,6 +52,21 @@ impl Repository {
         self.due_items(bucket, now, "project").await
     }
 
+    /// Puts a project that exists back to provisioning together with its new provisioning job,
+    /// only if it is still in the state the caller saw (`updated_at`).
+    pub async fn reprovision_project(&self, project: &Project, job: &Job, seen: &Project) -> Result<bool, StoreError> {
+        let mut put = project_put(project, "updated_at = :seen")?;
+        if let Some(p) = put.put.as_mut() {
+            p.expression_attribute_values =
+                Some(std::collections::HashMap::from([(":seen".to_string(), super::to_attr(&seen.updated_at)?)]));
+        }
+        match self.transact(vec![put, self.job_put(job)?]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Replaces a project record that exists.
     pub async fn update_project(&self, project: &Project) -> Result<(), StoreError> {
         self.transact(vec![project_put(project, "attribute_exists(pk)")?]).await
