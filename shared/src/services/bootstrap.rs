@@ -1,10 +1,10 @@
 //! Operator bootstrap: an organisation and its first admin API key. Idempotent, so the local
 //! runtime can run it on every start with the ids and key it saved.
 
+use super::projects::provisioning_job;
 use super::Context;
 use crate::adapters::crypto::random_password;
 use crate::domain::api_keys::{self, ApiKey};
-use crate::domain::jobs::{Job, JobType};
 use crate::domain::organizations::Organization;
 use crate::domain::projects::{database_name, role_name, Project, ProjectState};
 use crate::domain::scopes::Scope;
@@ -72,7 +72,7 @@ pub async fn project(
         created_at: now,
         updated_at: now,
     };
-    let job = Job::new(JobType::ProvisionProject, org_id.clone(), project_id.clone(), ctx.config.job_max_attempts, now);
+    let job = provisioning_job(ctx, &project);
     ctx.repo.create_project(&project, &job, None).await?;
     Ok(project)
 }
@@ -92,12 +92,6 @@ pub async fn reprovision(ctx: &Context, project_id: &ProjectId) -> Result<bool, 
     project.state = ProjectState::Provisioning;
     project.error = None;
     project.updated_at = now;
-    let job = Job::new(
-        JobType::ProvisionProject,
-        project.org_id.clone(),
-        project.id.clone(),
-        ctx.config.job_max_attempts,
-        now,
-    );
+    let job = provisioning_job(ctx, &project);
     Ok(ctx.repo.reprovision_project(&project, &job, &seen).await?)
 }

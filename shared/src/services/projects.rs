@@ -56,13 +56,7 @@ pub async fn create(
         updated_at: now,
         id,
     };
-    let job = Job::new(
-        JobType::ProvisionProject,
-        project.org_id.clone(),
-        project.id.clone(),
-        ctx.config.job_max_attempts,
-        now,
-    );
+    let job = provisioning_job(ctx, &project);
     let record =
         idempotency.map(|k| k.record(&Created { project_id: project.id.clone(), job_id: job.id.clone() }, now));
     match ctx.repo.create_project(&project, &job, record.as_ref()).await {
@@ -158,4 +152,15 @@ pub fn connection_strings(ctx: &Context, project: &Project) -> Result<Connection
         host: region.public_host.clone(),
         port: region.public_port,
     })
+}
+
+/// The job that creates (or repairs) a project's role and database.
+pub(crate) fn provisioning_job(ctx: &Context, project: &Project) -> Job {
+    Job::new(
+        JobType::ProvisionProject,
+        project.org_id.clone(),
+        project.id.clone(),
+        ctx.config.job_max_attempts,
+        project.updated_at,
+    )
 }
