@@ -60,6 +60,9 @@ fn start_stack() -> Stack {
         "moto_server not found at {}: run `make deps` (infra/install-deps.sh) to install moto and PostgreSQL",
         moto.display()
     );
+    // Everything the stack needs is checked before anything starts, so a missing piece leaks
+    // no process.
+    let wal_helper = wal_helper_binary();
     let dir = PathBuf::from(format!("/tmp/capydb-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("test state dir");
     let log = std::fs::File::create(dir.join("moto.log")).expect("moto log");
@@ -70,9 +73,26 @@ fn start_stack() -> Stack {
         .stderr(log)
         .spawn()
         .expect("moto_server starts");
+    let cluster_sh = repo_root().join("infra/cluster.sh");
+    // Tears the stack down when this test process exits, however it exits — also when a
+    // cluster below fails to start (a panic here is retried by the next test).
+    let cleanup = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {moto} 2>/dev/null; \
+         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; rm -rf {dir}",
+        pid = std::process::id(),
+        moto = moto_child.id(),
+        sh = cluster_sh.display(),
+        dir = dir.display()
+    );
+    let watchdog = Command::new("setsid")
+        .args(["bash", "-c", &cleanup])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cleanup watchdog starts");
 
     let pg_password = format!("it{}", std::process::id());
-    let cluster_sh = repo_root().join("infra/cluster.sh");
     // local-1 archives its WAL into one bucket shared by every test of this process (the cluster
     // is shared too); the helper creates the bucket on its first push.
     let wal_config = dir.join("wal-archive.json");
@@ -98,7 +118,7 @@ fn start_stack() -> Stack {
             .arg(port.to_string())
             .arg(&pg_password)
             .arg(if archive { "on" } else { "off" })
-            .env("CAPYDB_WAL_HELPER", wal_helper_binary())
+            .env("CAPYDB_WAL_HELPER", &wal_helper)
             .env("CAPYDB_WAL_CONFIG", &wal_config)
             .output()
             .expect("cluster.sh runs");
@@ -116,23 +136,6 @@ fn start_stack() -> Stack {
             wal_archiving: archive,
         });
     }
-
-    // Tears the stack down when this test process exits, however it exits.
-    let cleanup = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {moto} 2>/dev/null; \
-         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; rm -rf {dir}",
-        pid = std::process::id(),
-        moto = moto_child.id(),
-        sh = cluster_sh.display(),
-        dir = dir.display()
-    );
-    let watchdog = Command::new("setsid")
-        .args(["bash", "-c", &cleanup])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cleanup watchdog starts");
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err() {
