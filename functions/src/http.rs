@@ -6,6 +6,7 @@ use capydb_shared::services::idempotency::IdempotencyKey;
 use capydb_shared::services::Context;
 use capydb_shared::Error;
 use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -47,13 +48,11 @@ pub fn error_response(err: &Error) -> Response<Body> {
     } else {
         err.to_string()
     };
-    let mut body = json!({ "error": message, "code": code });
-    match err {
+    let mut response = problem(status, code, &message, |body| match err {
         Error::InvalidField { field, .. } => body["field"] = json!(field),
         Error::Conflict { job_id: Some(job), .. } => body["job_id"] = json!(job),
         _ => {}
-    }
-    let mut response = respond(status, &body).expect("error body serializes");
+    });
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert("www-authenticate", "Bearer".parse().expect("static header"));
     }
@@ -61,6 +60,95 @@ pub fn error_response(err: &Error) -> Response<Body> {
         response.headers_mut().insert("retry-after", (*retry_after_seconds).into());
     }
     response
+}
+
+tokio::task_local! {
+    /// The id of the request being answered, for its error body and log lines.
+    static REQUEST_ID: String;
+}
+
+/// A request's id: API Gateway's own where there is one (so its access log and ours agree),
+/// else a fresh `req_…`. It is sent back as `X-Request-Id`, carried in every error body, and on
+/// every log line of the request.
+pub struct RequestScope {
+    id: String,
+    span: tracing::Span,
+}
+
+impl RequestScope {
+    pub fn of(req: &Request) -> Self {
+        Self::with_id(gateway_request_id(req), req.method().as_str(), req.uri().path())
+    }
+
+    /// For an answer given before there is a Lambda request (the local front's own 404 and 413).
+    pub fn with_id(id: Option<String>, method: &str, path: &str) -> Self {
+        let id = id.unwrap_or_else(|| format!("req_{}", ulid::Ulid::new().to_string().to_lowercase()));
+        let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+        RequestScope { id, span }
+    }
+
+    pub async fn answer(self, handle: impl std::future::Future<Output = Response<Body>>) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let mut response =
+            REQUEST_ID.scope(self.id.clone(), tracing::Instrument::instrument(handle, self.span.clone())).await;
+        self.span.in_scope(|| {
+            tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "answered")
+        });
+        if let Ok(value) = self.id.parse() {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
+}
+
+fn gateway_request_id(req: &Request) -> Option<String> {
+    let id = match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(c) => c.request_id.clone()?,
+        _ => return None,
+    };
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).then_some(id)
+}
+
+/// An error answer: `{error, code, request_id}` plus what `extra` adds (`field`, `job_id`).
+pub fn problem(status: StatusCode, code: &str, message: &str, extra: impl FnOnce(&mut Value)) -> Response<Body> {
+    let mut body = json!({ "error": message, "code": code });
+    if let Ok(id) = REQUEST_ID.try_with(Clone::clone) {
+        body["request_id"] = json!(id);
+    }
+    extra(&mut body);
+    respond(status, &body).expect("error body serializes")
+}
+
+/// Largest request body accepted: every request of this API is a small JSON object.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The answer to a body too large (413) or not JSON by its `Content-Type` (415), given before
+/// any handler runs; `None` for a body the handler may read.
+pub fn refuse_body(req: &Request) -> Option<Response<Body>> {
+    let body = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Some(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the request body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len()),
+            |_| {},
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" {
+        return None;
+    }
+    let got = if content_type.is_empty() { "no Content-Type".to_string() } else { format!("`{content_type}`") };
+    Some(problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        &format!("request bodies must be JSON with `Content-Type: application/json` (got {got})"),
+        |_| {},
+    ))
 }
 
 /// `Authorization: Bearer <token>` or `X-API-Key: <token>`.
@@ -174,6 +262,27 @@ mod tests {
 
     fn request(body: &str) -> Request {
         http::Request::builder().method("POST").uri("/v1/x").body(Body::from(body.to_string())).unwrap()
+    }
+
+    fn typed(body: &str, content_type: Option<&str>) -> Request {
+        let mut req = request(body);
+        if let Some(ct) = content_type {
+            req.headers_mut().insert("content-type", ct.parse().unwrap());
+        }
+        req
+    }
+
+    #[test]
+    fn only_json_bodies_within_the_limit_reach_a_handler() {
+        let status = |req: Request| refuse_body(&req).map(|r| r.status().as_u16());
+        assert_eq!(status(typed("", None)), None, "no body needs no type");
+        assert_eq!(status(typed("{}", Some("application/json"))), None);
+        assert_eq!(status(typed("{}", Some("Application/JSON; charset=utf-8"))), None);
+        assert_eq!(status(typed("{}", None)), Some(415));
+        assert_eq!(status(typed("{}", Some("text/plain"))), Some(415));
+        assert_eq!(status(typed("{}", Some("application/jsonx"))), Some(415));
+        let big = format!("{{\"label\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(status(typed(&big, Some("application/json"))), Some(413));
     }
 
     #[test]

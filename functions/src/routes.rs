@@ -5,7 +5,7 @@
 use crate::handlers::{
     api_keys, backups, integrations, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
 };
-use crate::http::{authenticate, error_response, idempotency_key, HttpResult};
+use crate::http::{authenticate, error_response, idempotency_key, refuse_body, HttpResult, RequestScope};
 use capydb_shared::services::idempotency::{self, Replay};
 use capydb_shared::services::Context;
 use capydb_shared::Error;
@@ -264,11 +264,19 @@ const OWN_IDEMPOTENCY: [RouteId; 4] =
 /// Runs the handler of `id`; errors become their HTTP responses here, in one place. Every POST
 /// honours `Idempotency-Key`.
 pub async fn dispatch(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
-    let post = route(id).method == "POST";
-    if post && !OWN_IDEMPOTENCY.contains(&id) && req.headers().contains_key("idempotency-key") {
-        return replayable(id, ctx, req).await;
-    }
-    run(id, ctx, req).await
+    let scope = RequestScope::of(&req);
+    scope
+        .answer(async {
+            if let Some(refused) = refuse_body(&req) {
+                return refused;
+            }
+            let post = route(id).method == "POST";
+            if post && !OWN_IDEMPOTENCY.contains(&id) && req.headers().contains_key("idempotency-key") {
+                return replayable(id, ctx, req).await;
+            }
+            run(id, ctx, req).await
+        })
+        .await
 }
 
 /// A POST with an `Idempotency-Key`: the first request runs and its answer is kept for a day;

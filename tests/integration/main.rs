@@ -19,6 +19,7 @@ mod pins;
 mod pitr;
 mod projects;
 mod receivers;
+mod requests;
 mod restores;
 mod schedules;
 mod swap_crashes;

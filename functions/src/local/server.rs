@@ -1,14 +1,15 @@
 //! The HTTP front: turns each request into the `lambda_http::Request` API Gateway would send
 //! (path and query parameters included) and calls the route's handler.
 
-use crate::http::error_response;
+use crate::http::{error_response, problem, RequestScope};
 use crate::routes::{dispatch, resolve, NoRoute};
 use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use capydb_shared::services::Context;
 use capydb_shared::Error;
-use lambda_http::{Body, RequestExt};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, RequestExt, Response};
 use std::collections::HashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -25,27 +26,42 @@ pub async fn serve(listener: TcpListener, ctx: Context, cancel: CancellationToke
 }
 
 async fn handle(State(ctx): State<Context>, req: AxumRequest) -> AxumResponse {
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
     let response = match to_lambda(req).await {
         Ok((route, request)) => dispatch(route, &ctx, request).await,
-        Err(e) => error_response(&e),
+        Err(refused) => RequestScope::with_id(None, &method, &path).answer(async { refused() }).await,
     };
     let (parts, body) = response.into_parts();
     AxumResponse::from_parts(parts, AxumBody::from(body.to_vec()))
 }
 
-async fn to_lambda(req: AxumRequest) -> Result<(crate::routes::RouteId, lambda_http::Request), Error> {
+/// What the front answers itself, as API Gateway would, built inside the request's scope.
+type Refusal = Box<dyn FnOnce() -> Response<Body> + Send>;
+
+async fn to_lambda(req: AxumRequest) -> Result<(crate::routes::RouteId, lambda_http::Request), Refusal> {
     let (parts, body) = req.into_parts();
     let (route, params) = match resolve(parts.method.as_str(), parts.uri.path()) {
         Ok(found) => found,
         // API Gateway answers unmatched routes with 404 whatever the method.
         Err(NoRoute::MethodNotAllowed) => {
-            return Err(Error::NotFound(format!("{} on {}", parts.method, parts.uri.path())))
+            let e = Error::NotFound(format!("{} on {}", parts.method, parts.uri.path()));
+            return Err(Box::new(move || error_response(&e)));
         }
-        Err(NoRoute::UnknownPath) => return Err(Error::not_found(format!("route {}", parts.uri.path()))),
+        Err(NoRoute::UnknownPath) => {
+            let e = Error::not_found(format!("route {}", parts.uri.path()));
+            return Err(Box::new(move || error_response(&e)));
+        }
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| Error::BadRequest(format!("request body exceeds {MAX_BODY} bytes")))?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| -> Refusal {
+        Box::new(|| {
+            problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &format!("the request body exceeds {MAX_BODY} bytes"),
+                |_| {},
+            )
+        })
+    })?;
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
         query.entry(k.into_owned()).or_default().push(v.into_owned());
