@@ -38,8 +38,34 @@ impl Api {
         self.send(Method::PATCH, path, Some(body), None).await
     }
 
+    /// POSTs `body`. Every POST carries an `Idempotency-Key` (the caller's, or one made here), so
+    /// a retry after a lost answer, a 429 or a 503 cannot do the work twice.
     pub async fn post(&self, path: &str, body: Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
-        self.send(Method::POST, path, Some(body), idempotency_key).await
+        let key = idempotency_key
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("capydb-cli-{}", ulid::Ulid::new().to_string().to_lowercase()));
+        self.send(Method::POST, path, Some(body), Some(&key)).await
+    }
+
+    /// A list route (`path` may carry `?limit=`): one page, or with `all` every page, following
+    /// `next_cursor`; the answer is the first page's, holding every item.
+    pub async fn list(&self, path: &str, collection: &str, all: bool) -> Result<Value, CliError> {
+        let mut first = self.get(path).await?;
+        if !all {
+            return Ok(first);
+        }
+        let mut items = take_items(&mut first, collection);
+        let mut cursor = first["next_cursor"].as_str().map(str::to_string);
+        while let Some(c) = cursor {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let encoded: String = url::form_urlencoded::byte_serialize(c.as_bytes()).collect();
+            let mut page = self.get(&format!("{path}{separator}cursor={encoded}")).await?;
+            items.extend(take_items(&mut page, collection));
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        first[collection] = Value::Array(items);
+        first["next_cursor"] = Value::Null;
+        Ok(first)
     }
 
     async fn send(
@@ -50,25 +76,48 @@ impl Api {
         idem: Option<&str>,
     ) -> Result<Value, CliError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
+        let mut attempt = 1;
+        loop {
+            let mut req = self.http.request(method.clone(), &url).bearer_auth(&self.key);
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            if let Some(k) = idem {
+                req = req.header("Idempotency-Key", k);
+            }
+            let outcome = req.send().await;
+            let retry_in = match &outcome {
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => Some(backoff(attempt, None)),
+                Ok(resp) if RETRYABLE.contains(&resp.status()) => Some(backoff(attempt, retry_after(resp))),
+                _ => None,
+            };
+            match retry_in {
+                Some(wait) if attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return self.answer(outcome).await,
+            }
         }
-        if let Some(k) = idem {
-            req = req.header("Idempotency-Key", k);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| CliError::Other(format!("cannot reach the CapyDB API at {}: {e}", self.base)))?;
+    }
+
+    async fn answer(&self, outcome: reqwest::Result<reqwest::Response>) -> Result<Value, CliError> {
+        let resp =
+            outcome.map_err(|e| CliError::Other(format!("cannot reach the CapyDB API at {}: {e}", self.base)))?;
         let status = resp.status();
+        let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         let text = resp.text().await.map_err(|e| CliError::Other(e.to_string()))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(value);
         }
-        let message =
+        let mut message =
             value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
+        if status.is_server_error() {
+            if let Some(id) = request_id {
+                message.push_str(&format!(" (request {id})"));
+            }
+        }
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => CliError::Auth(message),
             StatusCode::NOT_FOUND => CliError::NotFound(message),
@@ -76,5 +125,44 @@ impl Api {
             s if s.is_client_error() => CliError::Usage(message),
             _ => CliError::Other(message),
         })
+    }
+}
+
+/// Answers worth another try: throttled, or the service briefly unavailable.
+const RETRYABLE: [StatusCode; 4] = [
+    StatusCode::TOO_MANY_REQUESTS,
+    StatusCode::BAD_GATEWAY,
+    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::GATEWAY_TIMEOUT,
+];
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The server's `Retry-After` (capped at 30 s), else 0.5 s doubling per attempt.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after.map(|d| d.min(Duration::from_secs(30))).unwrap_or(Duration::from_millis(500 << (attempt - 1).min(5)))
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let seconds = resp.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn take_items(page: &mut Value, collection: &str) -> Vec<Value> {
+    match page[collection].take() {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_honours_retry_after_up_to_a_cap() {
+        assert_eq!(backoff(1, None), Duration::from_millis(500));
+        assert_eq!(backoff(3, None), Duration::from_secs(2));
+        assert_eq!(backoff(2, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(backoff(2, Some(Duration::from_secs(3600))), Duration::from_secs(30));
     }
 }

@@ -1,5 +1,6 @@
 //! `capydb`: the CapyDB command-line client. `main.rs` only calls [`main`].
 
+mod api_keys;
 mod client;
 mod exit;
 mod integrations;
@@ -71,6 +72,9 @@ enum Command {
     /// Vercel / Netlify: keep the project's DATABASE_URL in step after restores.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCmd),
+    /// The organisation's API keys: list, create (scoped, per project, expiring) and revoke.
+    #[command(subcommand)]
+    ApiKeys(api_keys::ApiKeysCmd),
 }
 
 #[derive(Subcommand)]
@@ -94,7 +98,7 @@ enum RestorePointsCmd {
         #[arg(long)]
         note: Option<String>,
     },
-    List,
+    List(ListArgs),
     Delete {
         restore_point_id: String,
     },
@@ -135,18 +139,13 @@ struct RestoreArgs {
 
 #[derive(Subcommand)]
 enum RestoresCmd {
-    List {
-        #[arg(long, default_value_t = 25)]
-        limit: u32,
-    },
-    Get {
-        restore_id: String,
-    },
+    List(ListArgs),
+    Get { restore_id: String },
 }
 
 #[derive(Subcommand)]
 enum PreviewCmd {
-    List,
+    List(ListArgs),
     /// Show a preview database (id or name), with its connection URL.
     Get {
         preview: String,
@@ -160,6 +159,25 @@ enum PreviewCmd {
         #[arg(long)]
         ttl_hours: u32,
     },
+}
+
+/// Paging of a list command.
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    /// Items per page (1-100).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100))]
+    limit: u32,
+    /// Every page, following `next_cursor`.
+    #[arg(long)]
+    all: bool,
+}
+
+impl ListArgs {
+    /// `path?limit=N` (or `&limit=N`), and the collection's every page with `--all`.
+    pub(crate) async fn fetch(&self, api: &Api, path: &str, collection: &str) -> Result<Value, CliError> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        api.list(&format!("{path}{separator}limit={}", self.limit), collection, self.all).await
+    }
 }
 
 #[derive(Args)]
@@ -182,7 +200,7 @@ enum ProjectsCmd {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    List,
+    List(ListArgs),
     /// Show a project (default: --project).
     Get {
         id: Option<String>,
@@ -201,10 +219,7 @@ enum BackupsCmd {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    List {
-        #[arg(long, default_value_t = 25)]
-        limit: u32,
-    },
+    List(ListArgs),
     Get {
         backup_id: String,
     },
@@ -242,10 +257,7 @@ enum JobsCmd {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    List {
-        #[arg(long, default_value_t = 25)]
-        limit: u32,
-    },
+    List(ListArgs),
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -311,6 +323,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(cmd) => jobs(&cli, &api, cmd, out).await,
         Command::Webhooks(cmd) => webhooks::run(&cli, &api, cmd, out).await,
         Command::Integrations(cmd) => integrations::run(&cli, &api, cmd, out).await,
+        Command::ApiKeys(cmd) => api_keys::run(&cli, &api, cmd, out).await,
         Command::Regions(RegionsCmd::List) => {
             let v = api.get("/v1/regions").await?;
             match out {
@@ -336,7 +349,8 @@ async fn preview_id(cli: &Cli, api: &Api, id_or_name: &str) -> Result<String, Cl
     if id_or_name.starts_with("pvw_") {
         return Ok(id_or_name.to_string());
     }
-    let v = api.get(&format!("/v1/projects/{}/preview-databases?limit=100", cli.project()?)).await?;
+    let path = format!("/v1/projects/{}/preview-databases?limit=100", cli.project()?);
+    let v = api.list(&path, "preview_databases", true).await?;
     v["preview_databases"]
         .as_array()
         .and_then(|list| list.iter().find(|p| p["name"] == id_or_name))
@@ -374,12 +388,13 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
                 Format::Table => print_project(&project["project"]),
             }
         }
-        ProjectsCmd::List => {
-            let v = api.get("/v1/projects?limit=100").await?;
+        ProjectsCmd::List(list) => {
+            let v = list.fetch(api, "/v1/projects", "projects").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["projects"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "projects",
                     &[
                         ("ID", &|p| field(p, "id")),
                         ("NAME", &|p| field(p, "name")),
@@ -477,12 +492,13 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
             }
             fail_if_failed(&job)
         }
-        BackupsCmd::List { limit } => {
-            let v = api.get(&format!("/v1/projects/{project}/backups?limit={limit}")).await?;
+        BackupsCmd::List(list) => {
+            let v = list.fetch(api, &format!("/v1/projects/{project}/backups"), "backups").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["backups"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "backups",
                     &[
                         ("ID", &|b| field(b, "id")),
                         ("LABEL", &|b| field(b, "label")),
@@ -601,12 +617,13 @@ async fn jobs(cli: &Cli, api: &Api, cmd: &JobsCmd, out: Format) -> Result<(), Cl
                 fail_if_failed(&job)?;
             }
         }
-        JobsCmd::List { limit } => {
-            let v = api.get(&format!("/v1/projects/{}/jobs?limit={limit}", cli.project()?)).await?;
+        JobsCmd::List(list) => {
+            let v = list.fetch(api, &format!("/v1/projects/{}/jobs", cli.project()?), "jobs").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["jobs"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "jobs",
                     &[
                         ("ID", &|j| field(j, "id")),
                         ("TYPE", &|j| field(j, "type")),

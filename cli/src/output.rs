@@ -56,6 +56,14 @@ pub fn table(rows: &[Value], columns: &[Column<'_>]) {
     println!("{t}");
 }
 
+/// The table of a list answer's `collection`, and a word on stderr when more pages exist.
+pub fn listing(v: &Value, collection: &str, columns: &[Column<'_>]) {
+    table(v[collection].as_array().map(Vec::as_slice).unwrap_or_default(), columns);
+    if v["next_cursor"].is_string() {
+        eprintln!("(more {} exist: --all lists every one)", collection.replace('_', " "));
+    }
+}
+
 /// `key: value` lines for one record.
 pub fn record(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

@@ -120,12 +120,13 @@ async fn describe_outcome(api: &Api, project: &str, r: &Value) -> Result<(), Cli
 pub async fn history(cli: &Cli, api: &Api, cmd: &RestoresCmd, out: Format) -> Result<(), CliError> {
     let project = cli.project()?;
     match cmd {
-        RestoresCmd::List { limit } => {
-            let v = api.get(&format!("/v1/projects/{project}/restores?limit={limit}")).await?;
+        RestoresCmd::List(list) => {
+            let v = list.fetch(api, &format!("/v1/projects/{project}/restores"), "restores").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["restores"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "restores",
                     &[
                         ("ID", &|r| field(r, "id")),
                         ("STATE", &|r| field(r, "state")),
@@ -180,12 +181,14 @@ pub async fn previews(cli: &Cli, api: &Api, cmd: &PreviewCmd, out: Format) -> Re
         Format::Table => print_preview(&v["preview_database"]),
     };
     match cmd {
-        PreviewCmd::List => {
-            let v = api.get(&format!("/v1/projects/{}/preview-databases?limit=100", cli.project()?)).await?;
+        PreviewCmd::List(list) => {
+            let path = format!("/v1/projects/{}/preview-databases", cli.project()?);
+            let v = list.fetch(api, &path, "preview_databases").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["preview_databases"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "preview_databases",
                     &[
                         ("ID", &|p| field(p, "id")),
                         ("NAME", &|p| field(p, "name")),
@@ -239,12 +242,13 @@ pub async fn points(cli: &Cli, api: &Api, cmd: &RestorePointsCmd, out: Format) -
                 }
             }
         }
-        RestorePointsCmd::List => {
-            let v = api.get(&format!("/v1/projects/{project}/restore-points?limit=100")).await?;
+        RestorePointsCmd::List(list) => {
+            let v = list.fetch(api, &format!("/v1/projects/{project}/restore-points"), "restore_points").await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => output::table(
-                    v["restore_points"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                Format::Table => output::listing(
+                    &v,
+                    "restore_points",
                     &[
                         ("ID", &|p| field(p, "id")),
                         ("LABEL", &|p| field(p, "label")),

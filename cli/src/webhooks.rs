@@ -2,14 +2,14 @@
 
 use crate::client::Api;
 use crate::output::{self, field};
-use crate::{Cli, CliError, Format};
+use crate::{Cli, CliError, Format, ListArgs};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
 #[derive(Subcommand)]
 pub enum WebhooksCmd {
     /// The organisation's endpoints and their health.
-    List,
+    List(ListArgs),
     /// Add an endpoint; prints its signing secret, which is shown only this once.
     Create {
         /// The receiver: a public https:// URL.
@@ -44,9 +44,8 @@ pub enum WebhooksCmd {
     /// Recent deliveries to an endpoint, newest first, with their attempts.
     Deliveries {
         webhook_id: String,
-        /// How many (1-100).
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
+        #[command(flatten)]
+        list: ListArgs,
     },
     /// Send a `webhook.test` event now (one attempt) and show how the receiver answered.
     Test {
@@ -60,7 +59,7 @@ pub enum WebhooksCmd {
 }
 
 /// The organisation: `--org` / `CAPYDB_ORG`, else the project's.
-async fn org(cli: &Cli, api: &Api) -> Result<String, CliError> {
+pub(crate) async fn org(cli: &Cli, api: &Api) -> Result<String, CliError> {
     if let Some(org) = &cli.org {
         return Ok(org.clone());
     }
@@ -73,11 +72,12 @@ async fn org(cli: &Cli, api: &Api) -> Result<String, CliError> {
 pub async fn run(cli: &Cli, api: &Api, cmd: &WebhooksCmd, out: Format) -> Result<(), CliError> {
     let base = format!("/v1/organizations/{}/webhook-endpoints", org(cli, api).await?);
     let v = match cmd {
-        WebhooksCmd::List => {
-            let v = api.get(&format!("{base}?limit=100")).await?;
+        WebhooksCmd::List(list) => {
+            let v = list.fetch(api, &base, "webhook_endpoints").await?;
             if out == Format::Table {
-                output::table(
-                    v["webhook_endpoints"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                output::listing(
+                    &v,
+                    "webhook_endpoints",
                     &[
                         ("ID", &|e| field(e, "id")),
                         ("URL", &|e| field(e, "url")),
@@ -139,11 +139,12 @@ pub async fn run(cli: &Cli, api: &Api, cmd: &WebhooksCmd, out: Format) -> Result
             }
             v
         }
-        WebhooksCmd::Deliveries { webhook_id, limit } => {
-            let v = api.get(&format!("{base}/{webhook_id}/deliveries?limit={limit}")).await?;
+        WebhooksCmd::Deliveries { webhook_id, list } => {
+            let v = list.fetch(api, &format!("{base}/{webhook_id}/deliveries"), "deliveries").await?;
             if out == Format::Table {
-                output::table(
-                    v["deliveries"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                output::listing(
+                    &v,
+                    "deliveries",
                     &[
                         ("ID", &|d| field(d, "id")),
                         ("EVENT", &|d| field(d, "event_type")),

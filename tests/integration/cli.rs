@@ -128,3 +128,112 @@ async fn backups_schedule_set_get_disable() {
     assert_eq!(out.status.code(), Some(2), "out of range is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cron_hour"));
 }
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_list_page_by_page_or_all_and_revoking_stops_the_key() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let mut secrets = Vec::new();
+    for name in ["ci", "dashboard", "reader"] {
+        let out = env.cli(
+            &["api-keys", "create", "--name", name, "--scopes", "projects:read,backups:read", "-o", "json"],
+            Some(&project),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["api_key"]["scopes"], serde_json::json!(["projects:read", "backups:read"]));
+        secrets
+            .push((v["api_key"]["id"].as_str().unwrap().to_string(), v["plaintext_key"].as_str().unwrap().to_string()));
+    }
+    let table = env.cli(&["api-keys", "create", "--name", "shown-once"], Some(&project));
+    assert!(
+        stdout(&table).contains("shown only this once") && stdout(&table).contains("capy_live_"),
+        "{}",
+        stdout(&table)
+    );
+
+    let page = env.cli(&["api-keys", "list", "--limit", "2"], Some(&project));
+    assert!(page.status.success(), "{}", stderr(&page));
+    assert_eq!(stdout(&page).lines().filter(|l| l.contains("key_")).count(), 2, "{}", stdout(&page));
+    assert!(stderr(&page).contains("more api keys exist: --all"), "{}", stderr(&page));
+    let all = env.cli(&["api-keys", "list", "--limit", "2", "--all", "-o", "json"], Some(&project));
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(all["api_keys"].as_array().unwrap().len(), 5, "the bootstrap key and four created: {all}");
+    assert!(all["next_cursor"].is_null());
+    assert!(all["api_keys"].as_array().unwrap().iter().all(|k| k.get("plaintext_key").is_none()));
+    assert_eq!(env.cli(&["api-keys", "list", "--limit", "0"], Some(&project)).status.code(), Some(2));
+
+    let (id, secret) = &secrets[0];
+    let as_key = |key: &str| {
+        let mut cmd = std::process::Command::new(crate::harness::cli_binary());
+        cmd.args(["backups", "list"])
+            .env("CAPYDB_API_URL", &env.api)
+            .env("CAPYDB_API_KEY", key)
+            .env("CAPYDB_PROJECT", &project);
+        cmd.output().unwrap()
+    };
+    assert!(as_key(secret).status.success(), "the new key works");
+    let revoked = env.cli(&["api-keys", "revoke", id], Some(&project));
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert_eq!(as_key(secret).status.code(), Some(3), "a revoked key is refused");
+}
+
+/// A stand-in API that answers a POST with 503, then 429, then 202, and keeps the
+/// `Idempotency-Key` of each attempt.
+async fn flaky_api() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let state = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let seen = state.clone();
+        async move {
+            let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let attempt = {
+                let mut s = seen.lock().unwrap();
+                s.push(key);
+                s.len()
+            };
+            match attempt {
+                1 => (StatusCode::SERVICE_UNAVAILABLE, "{}").into_response(),
+                2 => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response(),
+                _ => (
+                    StatusCode::ACCEPTED,
+                    [("content-type", "application/json")],
+                    r#"{"job":{"id":"job_x"},"backup":{"id":"bkp_x"}}"#,
+                )
+                    .into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_is_retried_after_503_and_429_with_one_idempotency_key() {
+    let (url, seen) = flaky_api().await;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::harness::cli_binary())
+            .args(["backups", "create", "--label", "retried"])
+            .env("CAPYDB_API_URL", url)
+            .env("CAPYDB_API_KEY", "capy_live_x")
+            .env("CAPYDB_PROJECT", "prj_x")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Backup bkp_x queued"), "{}", stdout(&out));
+    let keys = seen.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "two retries: {keys:?}");
+    assert!(keys[0].starts_with("capydb-cli-"), "{keys:?}");
+    assert!(keys.iter().all(|k| k == &keys[0]), "one key for every attempt: {keys:?}");
+}
