@@ -38,6 +38,17 @@ impl Api {
         self.send(Method::PATCH, path, Some(body), None).await
     }
 
+    /// GETs an absolute URL handed out by the API (a presigned download), without our key: the
+    /// URL carries its own authorisation, and the key must never reach object storage.
+    pub async fn fetch(&self, url: &str) -> Result<reqwest::Response, CliError> {
+        let resp = self.http.get(url).timeout(Duration::from_secs(24 * 3600)).send().await;
+        let resp = resp.map_err(|e| CliError::Other(format!("cannot download: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(CliError::Other(format!("the download answered HTTP {}", resp.status())));
+        }
+        Ok(resp)
+    }
+
     /// POSTs `body`. Every POST carries an `Idempotency-Key` (the caller's, or one made here), so
     /// a retry after a lost answer, a 429 or a 503 cannot do the work twice.
     pub async fn post(&self, path: &str, body: Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod client;
+mod download;
 mod exit;
 mod integrations;
 mod output;
@@ -225,6 +226,16 @@ enum BackupsCmd {
     },
     Delete {
         backup_id: String,
+    },
+    /// Download a completed backup's archive, its SHA-256 checked as it is written.
+    Download {
+        backup_id: String,
+        /// Where to write it (default `<backup id>.dump.zst`, or `.dump` with --decompress).
+        #[arg(short = 'f', long = "file")]
+        file: Option<std::path::PathBuf>,
+        /// Write the plain pg_dump archive, ready for `pg_restore -d <database> <file>`.
+        #[arg(long)]
+        decompress: bool,
     },
     /// The project's daily backup schedule.
     #[command(subcommand)]
@@ -522,6 +533,9 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
             Ok(())
         }
         BackupsCmd::Schedule(cmd) => schedule(api, project, cmd, out).await,
+        BackupsCmd::Download { backup_id, file, decompress } => {
+            download::run(api, project, backup_id, file.as_deref(), *decompress, out).await
+        }
         BackupsCmd::Delete { backup_id } => {
             let v = api.delete(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
             match out {

@@ -27,6 +27,7 @@ pub enum RouteId {
     BackupsList,
     BackupsGet,
     BackupsDelete,
+    BackupsDownloadUrl,
     RestoresCreate,
     RestoresList,
     RestoresGet,
@@ -158,6 +159,13 @@ pub const ROUTES: &[Route] = &[
     route!(BackupsCreate, "POST", "/v1/projects/{project_id}/backups", "BackupsCreateFunction", "backups-create"),
     route!(BackupsList, "GET", "/v1/projects/{project_id}/backups", "BackupsListFunction", "backups-list"),
     route!(BackupsGet, "GET", "/v1/projects/{project_id}/backups/{backup_id}", "BackupsGetFunction", "backups-get"),
+    route!(
+        BackupsDownloadUrl,
+        "POST",
+        "/v1/projects/{project_id}/backups/{backup_id}/download-url",
+        "BackupsDownloadUrlFunction",
+        "backups-download-url"
+    ),
     route!(
         BackupsDelete,
         "DELETE",
@@ -330,6 +338,7 @@ async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
         RouteId::BackupsCreate => backups::create(ctx, req).await,
         RouteId::BackupsList => backups::list(ctx, req).await,
         RouteId::BackupsGet => backups::get(ctx, req).await,
+        RouteId::BackupsDownloadUrl => backups::download_url(ctx, req).await,
         RouteId::BackupsDelete => backups::delete(ctx, req).await,
         RouteId::RestoresCreate => restores::create(ctx, req).await,
         RouteId::RestoresList => restores::list(ctx, req).await,

@@ -64,6 +64,11 @@ pub trait ObjectStore: Send + Sync {
         let _ = (key, body, content_type, metadata);
         Err(ObjectStoreError::Backend("this object store cannot store metadata".into()))
     }
+    /// A URL that reads the object without credentials until `expires_in` has passed.
+    async fn presigned_get(&self, key: &str, expires_in: std::time::Duration) -> Result<String, ObjectStoreError> {
+        let _ = (key, expires_in);
+        Err(ObjectStoreError::Backend("this object store cannot hand out URLs".into()))
+    }
     /// The object's size, time and metadata; `None` when it does not exist.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectStoreError> {
         let _ = key;

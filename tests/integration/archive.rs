@@ -6,7 +6,7 @@ use crate::harness::TestEnv;
 use capydb_shared::adapters::pg_archive::{stage, toc_offsets};
 use std::process::{Command, Stdio};
 
-fn pg_command(env: &TestEnv, tool: &str, database: &str) -> Command {
+pub(crate) fn pg_command(env: &TestEnv, tool: &str, database: &str) -> Command {
     let url = url::Url::parse(&env.region("local-1").admin_url).unwrap();
     let mut cmd = Command::new(tool);
     cmd.env("PGHOST", url.host_str().unwrap())

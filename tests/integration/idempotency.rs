@@ -29,6 +29,10 @@ fn ids(v: &Value) -> String {
             found.push(format!("{field}={id}"));
         }
     }
+    // A download URL is its own answer: a replay hands out the same one.
+    if let Some(url) = v["url"].as_str() {
+        found.push(format!("url={url}"));
+    }
     found.join(",")
 }
 
@@ -42,6 +46,7 @@ async fn every_post_route_replays_a_retry_and_refuses_another_body() {
     assert_eq!(env.wait_job(b["job"]["id"].as_str().unwrap()).await["state"], "completed");
     let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{}", b["backup"]["id"].as_str().unwrap())).await;
     let backup_key = b["backup"]["backup_key"].as_str().unwrap().to_string();
+    let backup_id = b["backup"]["id"].as_str().unwrap().to_string();
     let (_, r) = env.post(&format!("/v1/projects/{project}/restores"), json!({ "backup_key": backup_key })).await;
     assert_eq!(env.wait_job(r["job"]["id"].as_str().unwrap()).await["state"], "completed");
     let preview = r["restore"]["preview_id"].as_str().unwrap().to_string();
@@ -82,6 +87,11 @@ async fn every_post_route_replays_a_retry_and_refuses_another_body() {
                 json!({ "backup_key": backup_key, "preview_name": "retry" }),
                 json!({ "backup_key": backup_key, "preview_name": "other" }),
             ),
+            RouteId::BackupsDownloadUrl => (
+                format!("/v1/projects/{project}/backups/{backup_id}/download-url"),
+                json!({ "expires_in_seconds": 600 }),
+                json!({ "expires_in_seconds": 900 }),
+            ),
             RouteId::PreviewsExtend => (
                 format!("/v1/preview-databases/{preview}/extend"),
                 json!({ "ttl_hours": 48 }),
@@ -121,7 +131,7 @@ async fn every_post_route_replays_a_retry_and_refuses_another_body() {
         assert_eq!((status, refused["code"].as_str()), (422, Some("idempotency_key_reused")), "{path}: {refused}");
         covered += 1;
     }
-    assert_eq!(covered, 11);
+    assert_eq!(covered, 12);
     // Retries created nothing twice.
     let (_, eps) = env.get(&hooks).await;
     assert_eq!(eps["webhook_endpoints"].as_array().unwrap().len(), 2, "{eps}");

@@ -10,6 +10,7 @@ mod auth;
 mod backups;
 mod cli;
 mod deliveries;
+mod downloads;
 mod failures;
 mod idempotency;
 mod integrations;

@@ -1,6 +1,7 @@
 use super::paging;
 use crate::http::{authenticate, idempotency_key, path_param, respond, HttpResult, JsonBody};
 use crate::views;
+use capydb_shared::domain::backups::DownloadTtl;
 use capydb_shared::domain::names::BackupLabel;
 use capydb_shared::services::{backups, Context};
 use lambda_http::http::StatusCode;
@@ -35,4 +36,13 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let backup =
         backups::delete(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
     respond(StatusCode::OK, &json!({ "backup": backup, "deleted": true }))
+}
+
+pub async fn download_url(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let body = JsonBody::parse(&req, &["expires_in_seconds"])?;
+    let ttl = DownloadTtl::parse(body.opt_int("expires_in_seconds", "60 to 86400")?)?;
+    let (project, backup) = (path_param(&req, "project_id"), path_param(&req, "backup_id"));
+    let download = backups::download_url(ctx, &principal, &project, &backup, ttl).await?;
+    respond(StatusCode::OK, &download)
 }

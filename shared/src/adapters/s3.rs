@@ -3,6 +3,7 @@
 use crate::ports::{BoxReader, ObjectInfo, ObjectStore, ObjectStoreError};
 use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use aws_sdk_s3::Client;
@@ -149,6 +150,13 @@ impl ObjectStore for S3ObjectStore {
             }
             Err(e) => Err(backend(e)),
         }
+    }
+
+    async fn presigned_get(&self, key: &str, expires_in: std::time::Duration) -> Result<String, ObjectStoreError> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(|e| ObjectStoreError::Backend(e.to_string()))?;
+        let request =
+            self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(backend)?;
+        Ok(request.uri().to_string())
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectStoreError> {

@@ -184,3 +184,41 @@ mod tests {
         assert_eq!(backup_id_of_key(&p, "projects/x/backups/y.dump.zst"), None);
     }
 }
+
+/// How long a download URL works: `expires_in_seconds`, 60 to 86400, default 900.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadTtl(u32);
+
+impl DownloadTtl {
+    pub const DEFAULT_SECONDS: u32 = 900;
+
+    pub fn parse(value: Option<i64>) -> Result<Self, crate::Error> {
+        match value {
+            None => Ok(DownloadTtl(Self::DEFAULT_SECONDS)),
+            Some(s @ 60..=86_400) => Ok(DownloadTtl(s as u32)),
+            Some(s) => Err(crate::Error::invalid(
+                "expires_in_seconds",
+                format!("expires_in_seconds must be from 60 to 86400 (got {s})"),
+            )),
+        }
+    }
+
+    pub fn seconds(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod download_tests {
+    use super::*;
+
+    #[test]
+    fn download_ttl_defaults_to_15_minutes_and_names_its_range() {
+        assert_eq!(DownloadTtl::parse(None).unwrap().seconds(), 900);
+        assert_eq!(DownloadTtl::parse(Some(86_400)).unwrap().seconds(), 86_400);
+        for bad in [59, 86_401, -1] {
+            let e = DownloadTtl::parse(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("60 to 86400"), "{e}");
+        }
+    }
+}

@@ -10,10 +10,11 @@ use sha2::Sha256;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Every event a receiver can subscribe to.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 11] = [
     "backup.completed",
     "backup.failed",
     "backup.missed",
+    "backup.downloaded",
     "restore.completed",
     "restore.failed",
     "preview.ready",

@@ -1,8 +1,9 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::{projects, restore_points, Context};
 use crate::adapters::dynamo::StoreError;
-use crate::auth::Principal;
-use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState};
+use crate::auth::{Credential, OrgRole, Principal};
+use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState, DownloadTtl};
+use crate::domain::events::Event;
 use crate::domain::jobs::{Job, JobType};
 use crate::domain::names::BackupLabel;
 use crate::domain::pagination::{Cursor, Page};
@@ -152,4 +153,75 @@ pub async fn delete(
     ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
     ctx.repo.delete_backup(&backup).await?;
     Ok(backup)
+}
+
+/// Where to fetch a backup's archive: a URL that needs no credentials until `expires_at`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadUrl {
+    pub backup_id: BackupId,
+    pub url: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub format: String,
+    pub compression: String,
+}
+
+/// A download URL for a completed backup. The archive is the data itself, so this needs
+/// `credentials:read` beside `backups:read` (and the org `admin` role for a session), and every
+/// URL handed out is recorded as a `backup.downloaded` event.
+pub async fn download_url(
+    ctx: &Context,
+    principal: &Principal,
+    raw_project: &str,
+    raw_backup: &str,
+    ttl: DownloadTtl,
+) -> Result<DownloadUrl, Error> {
+    if let Credential::Session { role, .. } = &principal.credential {
+        if *role != OrgRole::Admin {
+            return Err(Error::Forbidden("downloading a backup needs the organization `admin` role".into()));
+        }
+    }
+    principal.require_scope(Scope::CredentialsRead)?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let backup = find(ctx, &project, raw_backup).await?;
+    let (BackupState::Completed, Some(key), Some(sha256), Some(size_bytes)) =
+        (backup.state, &backup.backup_key, &backup.sha256, backup.size_bytes)
+    else {
+        let state = serde_json::to_value(backup.state).ok().and_then(|v| v.as_str().map(str::to_string));
+        return Err(Error::Conflict {
+            message: format!(
+                "backup {} is {}; only a completed backup can be downloaded",
+                backup.id,
+                state.unwrap_or_default()
+            ),
+            job_id: None,
+        });
+    };
+    let seconds = ttl.seconds();
+    let url = ctx.objects.presigned_get(key, std::time::Duration::from_secs(seconds.into())).await?;
+    let now = ctx.clock.now();
+    let download = DownloadUrl {
+        backup_id: backup.id.clone(),
+        url,
+        expires_at: now + chrono::Duration::seconds(seconds.into()),
+        sha256: sha256.clone(),
+        size_bytes,
+        format: backup.format.clone(),
+        compression: backup.compression.clone(),
+    };
+    let by = match &principal.credential {
+        Credential::ApiKey { key_id, .. } => serde_json::json!({ "api_key_id": key_id }),
+        Credential::Session { user_id, .. } => serde_json::json!({ "user_id": user_id }),
+    };
+    let event = Event::new(
+        "backup.downloaded",
+        project.org_id.clone(),
+        Some(project.id.clone()),
+        now,
+        serde_json::json!({ "project_id": project.id, "backup_id": backup.id, "backup_key": key,
+                            "expires_at": download.expires_at, "by": by }),
+    );
+    ctx.repo.put_event(&event).await?;
+    Ok(download)
 }

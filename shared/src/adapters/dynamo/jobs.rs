@@ -225,6 +225,11 @@ impl Repository {
         }
     }
 
+    /// An outbox event on its own (an audit event of a read, such as a download).
+    pub async fn put_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.transact(vec![event_put(event)?]).await
+    }
+
     /// Jobs whose due time in `bucket` is at or before `now`.
     pub async fn due_jobs(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
         self.due_items(bucket, now, "job").await
