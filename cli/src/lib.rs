@@ -196,8 +196,9 @@ enum ProjectsCmd {
     Create {
         #[arg(long)]
         name: String,
+        /// Region (default: the service's first).
         #[arg(long)]
-        region: String,
+        region: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -387,7 +388,11 @@ fn project_record(p: &Value) -> Vec<(&'static str, String)> {
 async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Result<(), CliError> {
     match cmd {
         ProjectsCmd::Create { name, region, wait } => {
-            let v = api.post("/v1/projects", json!({ "name": name, "region": region }), None).await?;
+            let mut body = json!({ "name": name });
+            if let Some(r) = region {
+                body["region"] = json!(r);
+            }
+            let v = api.post("/v1/projects", body, None).await?;
             let id = field(&v["project"], "id");
             if wait.wait {
                 let job = wait::job(api, &field(&v["job"], "id"), wait.wait_timeout).await?;

@@ -3,7 +3,8 @@
 //! `template.yaml`.
 
 use crate::handlers::{
-    api_keys, backups, integrations, jobs, previews, projects, regions, restore_points, restores, schedules, webhooks,
+    api_keys, backups, integrations, jobs, me, previews, projects, regions, restore_points, restores, schedules,
+    webhooks,
 };
 use crate::http::{authenticate, error_response, idempotency_key, refuse_body, HttpResult, RequestScope};
 use capydb_shared::services::idempotency::{self, Replay};
@@ -18,6 +19,7 @@ pub enum RouteId {
     ProjectsGet,
     ProjectsConnections,
     RegionsList,
+    Me,
     ApiKeysCreate,
     ApiKeysList,
     ApiKeysRevoke,
@@ -145,6 +147,7 @@ pub const ROUTES: &[Route] = &[
         "projects-connections"
     ),
     route!(RegionsList, "GET", "/v1/regions", "RegionsListFunction", "regions-list"),
+    route!(Me, "GET", "/v1/me", "MeFunction", "me"),
     route!(ApiKeysCreate, "POST", "/v1/organizations/{org_id}/api-keys", "ApiKeysCreateFunction", "api-keys-create"),
     route!(ApiKeysList, "GET", "/v1/organizations/{org_id}/api-keys", "ApiKeysListFunction", "api-keys-list"),
     route!(
@@ -330,6 +333,7 @@ async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
         RouteId::ProjectsGet => projects::get(ctx, req).await,
         RouteId::ProjectsConnections => projects::connections(ctx, req).await,
         RouteId::RegionsList => regions::list(ctx, req).await,
+        RouteId::Me => me::get(ctx, req).await,
         RouteId::ApiKeysCreate => api_keys::create(ctx, req).await,
         RouteId::ApiKeysList => api_keys::list(ctx, req).await,
         RouteId::ApiKeysRevoke => api_keys::revoke(ctx, req).await,

@@ -224,3 +224,33 @@ async fn a_key_cannot_outlive_the_key_that_created_it() {
         assert!(body["error"].as_str().unwrap().contains("revoked"), "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_names_the_callers_organization_credential_and_scopes() {
+    let env = TestEnv::new().await;
+    let (status, me) = env.get("/v1/me").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["organization_id"], env.org.as_str());
+    assert_eq!((me["credential_type"].as_str(), me["project_id"].is_null()), (Some("api_key"), true), "{me}");
+    assert!(me["api_key_id"].as_str().unwrap().starts_with("key_"), "{me}");
+    assert!(me["scopes"].as_array().unwrap().iter().any(|s| s == "backups:write"), "{me}");
+
+    let project = env.project("local-2").await;
+    let (_, created) = env
+        .post(
+            &format!("/v1/organizations/{}/api-keys", env.org),
+            serde_json::json!({ "name": "narrow", "scopes": ["backups:read"], "project_id": project }),
+        )
+        .await;
+    let narrow = created["plaintext_key"].as_str().unwrap();
+    let (status, me) = env.call("GET", "/v1/me", Some(narrow), None, None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["scopes"].clone(), me["project_id"].as_str()),
+        (serde_json::json!(["backups:read"]), Some(project.as_str()))
+    );
+    assert_eq!(me["api_key_id"], created["api_key"]["id"]);
+
+    let (status, _) = env.call("GET", "/v1/me", None, None, None).await;
+    assert_eq!(status, 401);
+}

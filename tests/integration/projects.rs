@@ -104,3 +104,13 @@ async fn a_project_whose_provisioning_failed_is_provisioned_again_and_keeps_its_
     let row = client.query_one("SELECT id FROM kept", &[]).await.expect("the tenant still connects");
     assert_eq!(row.get::<_, i32>(0), 7, "provisioning again repairs; it never replaces the data");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_created_by_name_alone_lands_in_the_default_region() {
+    let env = TestEnv::new().await;
+    let (status, body) = env.post("/v1/projects", json!({ "name": "just-a-name" })).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["project"]["region"], "local-1", "the first configured region: {body}");
+    let job = env.wait_job(body["job"]["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "completed", "{job}");
+}

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod backups;
 pub mod integrations;
 pub mod jobs;
+pub mod me;
 pub mod previews;
 pub mod projects;
 pub mod regions;

@@ -11,7 +11,7 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let body = JsonBody::parse(&req, &["name", "region"])?;
     let name = ProjectName::parse(body.str("name")?)?;
-    let region = body.str("region")?;
+    let region = body.opt_str("region")?;
     let idem = idempotency_key(&req, &principal)?;
     let (project, job) = projects::create(ctx, &principal, name, region, idem.as_ref()).await?;
     respond(StatusCode::ACCEPTED, &json!({ "project": views::project(&project), "job": views::job(&job) }))

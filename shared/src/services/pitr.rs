@@ -107,8 +107,8 @@ pub async fn wait_archived(
     }
 }
 
-/// Requests may name a moment up to this far ahead of the service's clock (clock skew); it is
-/// clamped to the latest restorable moment like any time after it. Later ones are refused.
+/// A restore point may be placed up to this far ahead of the service's clock (clock skew);
+/// later ones are refused, since nobody can mark a moment that has not happened.
 pub fn future_tolerance() -> chrono::Duration {
     chrono::Duration::seconds(60)
 }
@@ -186,16 +186,8 @@ pub async fn plan_time(
     requested: DateTime<Utc>,
 ) -> Result<PitrSource, Error> {
     require_archiving(region)?;
-    let now = ctx.clock.now();
-    if requested > now + future_tolerance() {
-        return Err(Error::invalid(
-            field,
-            format!(
-                "{field} {} is in the future; ask for a moment up to now (a moment after the latest archived one is restored as the latest)",
-                requested.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        ));
-    }
+    // A moment past the archive's end, however far ahead, is restored as its end and reported
+    // as clamped (CapyDB's published behaviour).
     let w = window_reaching(ctx, region, Some(requested), None).await?;
     let Some(window) = &w.window else { return Err(no_window(region, &w)) };
     if requested < window.earliest {

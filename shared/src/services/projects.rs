@@ -24,13 +24,23 @@ pub async fn create(
     ctx: &Context,
     principal: &Principal,
     name: ProjectName,
-    region: &str,
+    region: Option<&str>,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<(Project, Job), Error> {
     principal.require_scope(Scope::ProjectsWrite)?;
     if principal.project_restriction().is_some() {
         return Err(Error::Forbidden("a project-scoped API key cannot create projects".into()));
     }
+    // Without a region, the first configured one (CAPYDB_REGIONS lists the default first).
+    let region = match region {
+        Some(r) => r,
+        None => ctx
+            .config
+            .regions
+            .first()
+            .map(|r| r.name.as_str())
+            .ok_or_else(|| Error::Internal("no region is configured".into()))?,
+    };
     if ctx.config.region(region).is_none() {
         let names = ctx.config.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
         return Err(Error::invalid("region", format!("region must be one of: {names}")));
