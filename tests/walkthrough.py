@@ -4,7 +4,8 @@
 `make dev` starts on ports and a state folder of its own; the code blocks the README marks with
 `<!-- walkthrough: NAME -->` run in bash with the exports `make dev` printed, exactly as written.
 Between them this script checks what the README promises: the backup verified, the preview holds
-the 1000 rows, the overwrite and its printed undo put back what they say. Then the stack is
+the 1000 rows, the overwrite and its printed undo put back what they say, a point-in-time
+restore point brings back the rows from before a dropped table. Then the stack is
 stopped as Ctrl-C would (SIGINT to its process group), started again at once, takes a backup,
 and is stopped again, leaving no process behind.
 
@@ -37,7 +38,7 @@ def readme_blocks():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         text = f.read()
     found = dict(re.findall(r"<!-- walkthrough: ([a-z-]+) -->\n```sh\n(.*?)```", text, re.S))
-    for name in ("data", "backup", "restore", "schedule"):
+    for name in ("data", "backup", "restore", "schedule", "pitr"):
         if name not in found:
             fail(f"README.md has no block marked <!-- walkthrough: {name} -->")
     return found
@@ -197,6 +198,13 @@ def main():
             fail("the schedule was not set to 03:05")
 
         # Ctrl-C and `make dev` again at once, while the first one is still stopping.
+        # Point in time: the restore point was placed while production held the 10 rows.
+        out = run(exports, blocks["pitr"], "pitr")
+        if not re.search(r"^\s*10\s*$", out, re.M):
+            fail("the preview restored to the restore point does not hold the 10 rows from before the drop")
+        if not re.search(r"Restored \S+ \(point in time\) into preview database just-now", out):
+            fail("the restore to the current moment did not say which moment it restored")
+
         first_stopped = stack.interrupt()
         exports_again, restarted, _, ready = stack.start()
         first_stop = first_stopped()
