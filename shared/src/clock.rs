@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// Time source. Sweeps and leases take `now` from here so tests can move time forward
 /// instead of sleeping.
@@ -10,7 +10,23 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Whole milliseconds: every timestamp the service records, and so every one the API
+    /// shows, has at most millisecond precision (as CapyDB's published API does).
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_whole_milliseconds() {
+        let now = SystemClock.now();
+        assert_eq!(now.timestamp_subsec_nanos() % 1_000_000, 0);
+        let json = serde_json::to_string(&now).unwrap();
+        let fraction = json.trim_matches('"').split('.').nth(1).unwrap_or("Z");
+        assert!(fraction.len() <= 4, "at most three digits before the Z: {json}");
     }
 }

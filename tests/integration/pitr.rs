@@ -7,7 +7,7 @@ use crate::harness::{TestEnv, WAL_BUCKET};
 use capydb_shared::config::RegionConfig;
 use capydb_shared::domain::wal::{format_lsn, BaseBackup, Segment, SEGMENT_BYTES};
 use capydb_shared::services::{base_backups, pitr};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{json, Value};
 
 async fn rows(url: &str) -> Vec<i32> {
@@ -216,8 +216,9 @@ async fn a_missing_segment_shrinks_the_window_and_a_restore_across_it_is_refused
     let env = TestEnv::new().await;
     let name = format!("it-gap-{}", &env.name[3..]);
     let region = RegionConfig { name: name.clone(), wal_archiving: true, ..env.ctx.region("local-1").unwrap().clone() };
-    let old = Utc::now() - Duration::hours(5);
-    let newer = Utc::now() - Duration::hours(2);
+    // Whole milliseconds, as the window reports them.
+    let old = (Utc::now() - Duration::hours(5)).trunc_subsecs(3);
+    let newer = (Utc::now() - Duration::hours(2)).trunc_subsecs(3);
     // Segments 3..=9 without 6; base backups before and after the hole.
     fake_archive(&env, &name, &[3, 4, 5, 7, 8, 9], &[("b-old", 3, 4, old), ("b-new", 7, 7, newer)]).await;
 

@@ -129,3 +129,53 @@ async fn list_parameters_out_of_range_are_refused_naming_the_parameter() {
         }
     }
 }
+
+/// Every RFC 3339 timestamp anywhere in `v` with more than three fractional digits.
+fn too_precise(v: &Value, at: &str, found: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            let is_time = s.len() >= 20 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T';
+            let digits = s.split_once('.').map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count());
+            if is_time && digits.is_some_and(|d| d > 3) {
+                found.push(format!("{at} = {s}"));
+            }
+        }
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, x)| too_precise(x, &format!("{at}[{i}]"), found)),
+        Value::Object(map) => map.iter().for_each(|(k, x)| too_precise(x, &format!("{at}.{k}"), found)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_have_at_most_millisecond_precision() {
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let (_, b) = env.post(&format!("/v1/projects/{project}/backups"), json!({ "label": "t" })).await;
+    env.wait_job(b["job"]["id"].as_str().unwrap()).await;
+    let (_, got) = env.get(&format!("/v1/projects/{project}/backups/{}", b["backup"]["id"].as_str().unwrap())).await;
+    let key = got["backup"]["backup_key"].as_str().unwrap().to_string();
+    let (_, r) = env.post(&format!("/v1/projects/{project}/restores"), json!({ "backup_key": key })).await;
+    env.wait_job(r["job"]["id"].as_str().unwrap()).await;
+    env.post(&format!("/v1/projects/{project}/restore-points"), json!({ "label": "p", "backup_key": key })).await;
+    let put = json!({ "cron_hour": 3, "cron_minute": 5, "is_active": true });
+    env.call("PUT", &format!("/v1/projects/{project}/scheduled-backups/default"), Some(&env.key), Some(put), None)
+        .await;
+
+    let mut found = Vec::new();
+    for path in [
+        format!("/v1/projects/{project}"),
+        format!("/v1/projects/{project}/jobs"),
+        format!("/v1/projects/{project}/backups"),
+        format!("/v1/projects/{project}/restores"),
+        format!("/v1/projects/{project}/preview-databases"),
+        format!("/v1/projects/{project}/restore-points"),
+        format!("/v1/projects/{project}/scheduled-backups"),
+        format!("/v1/organizations/{}/api-keys", env.org),
+        "/v1/regions".to_string(),
+    ] {
+        let (status, body) = env.get(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        too_precise(&body, &path, &mut found);
+    }
+    assert!(found.is_empty(), "timestamps finer than a millisecond: {found:#?}");
+}

@@ -1,7 +1,7 @@
 //! WAL archive arithmetic: segment names, LSNs, and the restorable window a set of archived
 //! segments and base backups gives. Pure; the services feed it listings.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 /// PostgreSQL's default WAL segment size; the clusters use it.
@@ -113,6 +113,15 @@ pub struct WindowReport {
     pub gaps: Vec<(Segment, Segment)>,
 }
 
+fn ceil_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = t.trunc_subsecs(3);
+    if floor == t {
+        t
+    } else {
+        floor + chrono::Duration::milliseconds(1)
+    }
+}
+
 /// The window the archive can restore: the newest unbroken run of segments (a gap cuts off
 /// everything before it), from the oldest base backup whose WAL lies entirely inside that run,
 /// to the newest archived segment.
@@ -142,10 +151,15 @@ pub fn window(segments: &[Archived], bases: &[BaseBackup]) -> WindowReport {
         .cloned()
         .collect();
     usable.sort_by_key(|b| b.completed_at);
-    let window = usable.first().map(|oldest| Window {
-        earliest: oldest.completed_at,
-        latest: last.archived_at.max(oldest.completed_at),
-        base_backups: usable.clone(),
+    // Whole milliseconds, as every timestamp the API shows: the earliest rounded up and the
+    // latest down, so both stay inside what the archive can restore.
+    let window = usable.first().map(|oldest| {
+        let earliest = ceil_ms(oldest.completed_at);
+        Window {
+            earliest,
+            latest: last.archived_at.max(oldest.completed_at).trunc_subsecs(3).max(earliest),
+            base_backups: usable.clone(),
+        }
     });
     WindowReport { window, gaps }
 }
@@ -220,5 +234,14 @@ mod tests {
         assert_eq!(window(&segs, &[]).window, None);
         assert_eq!(window(&segs, &[base("b", 5, 6, 9)]).window, None, "its end segment is not archived yet");
         assert_eq!(window(&[], &[base("b", 5, 6, 9)]).window, None);
+    }
+
+    #[test]
+    fn the_window_is_whole_milliseconds_inside_what_the_archive_holds() {
+        let base_end = t(0) + Duration::nanoseconds(1_500_001);
+        let last = t(10) + Duration::nanoseconds(2_999_999);
+        assert_eq!(ceil_ms(base_end), t(0) + Duration::milliseconds(2));
+        assert_eq!(ceil_ms(t(0)), t(0));
+        assert_eq!(last.trunc_subsecs(3), t(10) + Duration::milliseconds(2));
     }
 }
