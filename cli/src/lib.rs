@@ -6,6 +6,7 @@ mod download;
 mod exit;
 mod integrations;
 mod output;
+mod profile;
 mod restore;
 mod wait;
 mod webhooks;
@@ -32,12 +33,29 @@ struct Cli {
     org: Option<String>,
     #[arg(short, long, value_enum, default_value = "table", global = true)]
     output: Format,
+    /// Profile of the config file to use (see `capydb login`).
+    #[arg(long, env = "CAPYDB_PROFILE", global = true, default_value = "default")]
+    profile: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check an API URL and key and keep them in the profile (asks for what flags and
+    /// environment do not give; the key may come on stdin).
+    #[command(
+        after_help = "Example:\n  capydb login --api-url https://api.capydb.example\n  echo \"$KEY\" | capydb login --api-url https://api.capydb.example --profile ci"
+    )]
+    Login,
+    /// The profile's defaults: `config set project prj_…`, `config show`, `config unset org`.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Print shell completions: `capydb completions bash > ~/.local/share/bash-completion/completions/capydb`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Create, list and inspect projects.
     #[command(subcommand)]
     Projects(ProjectsCmd),
@@ -76,6 +94,30 @@ enum Command {
     /// The organisation's API keys: list, create (scoped, per project, expiring) and revoke.
     #[command(subcommand)]
     ApiKeys(api_keys::ApiKeysCmd),
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Set a default of the profile (flags and environment variables still win).
+    Set {
+        #[arg(value_enum)]
+        name: ConfigName,
+        value: String,
+    },
+    /// Remove a default from the profile.
+    Unset {
+        #[arg(value_enum)]
+        name: ConfigName,
+    },
+    /// Show the profile (the key masked) and where it is kept.
+    Show,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConfigName {
+    Project,
+    Org,
+    ApiUrl,
 }
 
 #[derive(Subcommand)]
@@ -274,7 +316,11 @@ enum JobsCmd {
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(e) = cli.fill_from_profile() {
+        eprintln!("error: {e}");
+        return e.code();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => 0,
@@ -286,6 +332,23 @@ pub fn main() -> i32 {
 }
 
 impl Cli {
+    /// What flags and environment left unset comes from the profile.
+    fn fill_from_profile(&mut self) -> Result<(), CliError> {
+        if matches!(self.command, Command::Completions { .. }) {
+            return Ok(());
+        }
+        let config = profile::load()?;
+        let Some(p) = config.profiles.get(&self.profile) else { return Ok(()) };
+        // `login` checks what it is given, not what the profile held before.
+        if !matches!(self.command, Command::Login) {
+            self.api_url = self.api_url.take().or_else(|| p.api_url.clone());
+            self.api_key = self.api_key.take().or_else(|| p.api_key.clone());
+        }
+        self.project = self.project.take().or_else(|| p.project.clone());
+        self.org = self.org.take().or_else(|| p.org.clone());
+        Ok(())
+    }
+
     fn api(&self) -> Result<Api, CliError> {
         let url = self
             .api_url
@@ -306,6 +369,16 @@ impl Cli {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Login => return login(&cli).await,
+        Command::Config(cmd) => return config(&cli, cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "capydb", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
     let api = cli.api()?;
     let out = cli.output;
     match &cli.command {
@@ -336,6 +409,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Webhooks(cmd) => webhooks::run(&cli, &api, cmd, out).await,
         Command::Integrations(cmd) => integrations::run(&cli, &api, cmd, out).await,
         Command::ApiKeys(cmd) => api_keys::run(&cli, &api, cmd, out).await,
+        Command::Login | Command::Config(_) | Command::Completions { .. } => unreachable!("answered above"),
         Command::Regions(RegionsCmd::List) => {
             let v = api.get("/v1/regions").await?;
             match out {
@@ -656,4 +730,85 @@ async fn jobs(cli: &Cli, api: &Api, cmd: &JobsCmd, out: Format) -> Result<(), Cl
         }
     }
     Ok(())
+}
+
+/// A line from stdin, after a prompt when a person is typing.
+fn ask(prompt: &str) -> Result<String, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Other(e.to_string()))?;
+    let line = line.trim().to_string();
+    if line.is_empty() {
+        return Err(CliError::Usage(format!("no {}: pass it as a flag or on stdin", prompt.to_lowercase())));
+    }
+    Ok(line)
+}
+
+async fn login(cli: &Cli) -> Result<(), CliError> {
+    let url = match &cli.api_url {
+        Some(u) => u.clone(),
+        None => ask("API URL")?,
+    };
+    let key = match &cli.api_key {
+        Some(k) => k.clone(),
+        None => ask("API key")?,
+    };
+    let me = Api::new(&url, &key)?.get("/v1/me").await?;
+    let mut config = profile::load()?;
+    let entry = config.profiles.entry(cli.profile.clone()).or_default();
+    entry.api_url = Some(url.clone());
+    entry.api_key = Some(key);
+    entry.org = me["organization_id"].as_str().map(str::to_string);
+    if let Some(p) = me["project_id"].as_str() {
+        entry.project.get_or_insert_with(|| p.to_string());
+    }
+    let path = profile::save(&config)?;
+    println!(
+        "Logged in to {url} as organization {} (profile {}, kept in {}).",
+        field(&me, "organization_id"),
+        cli.profile,
+        path.display()
+    );
+    Ok(())
+}
+
+fn config(cli: &Cli, cmd: &ConfigCmd) -> Result<(), CliError> {
+    let mut config = profile::load()?;
+    match cmd {
+        ConfigCmd::Show => {
+            let p = config.profiles.get(&cli.profile).cloned().unwrap_or_default();
+            let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            output::record(&[
+                ("profile", cli.profile.clone()),
+                ("file", profile::path()?.display().to_string()),
+                ("api_url", shown(&p.api_url)),
+                ("api_key", p.api_key.as_deref().map(profile::masked).unwrap_or_else(|| "-".into())),
+                ("project", shown(&p.project)),
+                ("org", shown(&p.org)),
+            ]);
+            return Ok(());
+        }
+        ConfigCmd::Set { name, value } => {
+            let entry = config.profiles.entry(cli.profile.clone()).or_default();
+            *slot(entry, *name) = Some(value.clone());
+        }
+        ConfigCmd::Unset { name } => {
+            let entry = config.profiles.entry(cli.profile.clone()).or_default();
+            *slot(entry, *name) = None;
+        }
+    }
+    profile::save(&config)?;
+    Ok(())
+}
+
+fn slot(p: &mut profile::Profile, name: ConfigName) -> &mut Option<String> {
+    match name {
+        ConfigName::Project => &mut p.project,
+        ConfigName::Org => &mut p.org,
+        ConfigName::ApiUrl => &mut p.api_url,
+    }
 }

@@ -237,3 +237,75 @@ async fn a_post_is_retried_after_503_and_429_with_one_idempotency_key() {
     assert!(keys[0].starts_with("capydb-cli-"), "{keys:?}");
     assert!(keys.iter().all(|k| k == &keys[0]), "one key for every attempt: {keys:?}");
 }
+
+/// `capydb` with only the given environment (no CAPYDB_* from the harness), config under `home`.
+fn bare_cli(home: &std::path::Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(crate::harness::cli_binary());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_keeps_a_profile_that_flags_and_environment_still_override() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new().await;
+    let project = env.project("local-2").await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let api = env.api.clone();
+    let key = env.key.clone();
+    let project2 = project.clone();
+    let home_path = h.to_path_buf();
+
+    let out = tokio::task::spawn_blocking(move || {
+        let h = home_path.as_path();
+        // The key on stdin, as a script would pass it.
+        let login = bare_cli(h, &["login", "--api-url", &api], &[], Some(&format!("{key}\n")));
+        assert!(login.status.success(), "{}", stderr(&login));
+        assert!(stdout(&login).contains("Logged in to"), "{}", stdout(&login));
+        let file = h.join("config/capydb/config.toml");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only its owner reads the key");
+        assert!(std::fs::read_to_string(&file).unwrap().contains(&key));
+
+        let set = bare_cli(h, &["config", "set", "project", &project2], &[], None);
+        assert!(set.status.success(), "{}", stderr(&set));
+        let listed = bare_cli(h, &["backups", "list", "-o", "json"], &[], None);
+        assert!(listed.status.success(), "the profile alone is enough: {}", stderr(&listed));
+        let show = bare_cli(h, &["config", "show"], &[], None);
+        assert!(stdout(&show).contains(&project2) && !stdout(&show).contains(&key), "{}", stdout(&show));
+
+        // The environment wins over the profile; another profile has nothing.
+        let bad = bare_cli(h, &["backups", "list"], &[("CAPYDB_API_KEY", "capy_live_wrong")], None);
+        assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+        let other = bare_cli(h, &["backups", "list", "--profile", "staging"], &[], None);
+        assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+        let wrong = bare_cli(h, &["login", "--api-url", &api, "--profile", "x"], &[], Some("capy_live_nope\n"));
+        assert_eq!(wrong.status.code(), Some(3), "a key that does not work is not kept: {}", stderr(&wrong));
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("[profiles.x]"));
+
+        let completions = bare_cli(h, &["completions", "bash"], &[], None);
+        assert!(completions.status.success() && stdout(&completions).contains("_capydb"), "{}", stderr(&completions));
+        listed
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["backups"].is_array(), "{v}");
+}
