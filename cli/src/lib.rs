@@ -4,6 +4,7 @@ mod api_keys;
 mod client;
 mod download;
 mod exit;
+mod help;
 mod integrations;
 mod output;
 mod profile;
@@ -316,7 +317,9 @@ enum JobsCmd {
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
-    let mut cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = help::attach(Cli::command()).get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = cli.fill_from_profile() {
         eprintln!("error: {e}");
         return e.code();
@@ -374,7 +377,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(cmd) => return config(&cli, cmd),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(*shell, &mut Cli::command(), "capydb", &mut std::io::stdout());
+            clap_complete::generate(*shell, &mut help::attach(Cli::command()), "capydb", &mut std::io::stdout());
             return Ok(());
         }
         _ => {}
@@ -810,5 +813,36 @@ fn slot(p: &mut profile::Profile, name: ConfigName) -> &mut Option<String> {
         ConfigName::Project => &mut p.project,
         ConfigName::Org => &mut p.org,
         ConfigName::ApiUrl => &mut p.api_url,
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, bool, bool)>) {
+        let subs: Vec<_> = cmd.get_subcommands().filter(|c| c.get_name() != "help").collect();
+        if subs.is_empty() {
+            let about = cmd.get_about().is_some_and(|a| !a.to_string().trim().is_empty());
+            let example = cmd.get_after_help().is_some_and(|h| h.to_string().contains("Example"));
+            out.push((path.clone(), about, example));
+        }
+        for s in subs {
+            leaves(s, format!("{path} {}", s.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_says_what_it_does_and_shows_an_example() {
+        let mut all = Vec::new();
+        leaves(&super::help::attach(Cli::command()), "capydb".into(), &mut all);
+        let missing: Vec<_> = all.iter().filter(|(_, about, example)| !about || !example).collect();
+        assert!(
+            missing.is_empty(),
+            "{} of {} commands lack a description or an example: {missing:#?}",
+            missing.len(),
+            all.len()
+        );
     }
 }
