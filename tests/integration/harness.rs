@@ -75,10 +75,12 @@ fn start_stack() -> Stack {
         .expect("moto_server starts");
     let cluster_sh = repo_root().join("infra/cluster.sh");
     // Tears the stack down when this test process exits, however it exits — also when a
-    // cluster below fails to start (a panic here is retried by the next test).
+    // cluster below fails to start (a panic here is retried by the next test). The clusters stop
+    // first, while moto still takes their last WAL segment; stopped the other way round, the
+    // archiver retries against a dead endpoint for a minute.
     let cleanup = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {moto} 2>/dev/null; \
-         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; rm -rf {dir}",
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; kill {moto} 2>/dev/null; rm -rf {dir}",
         pid = std::process::id(),
         moto = moto_child.id(),
         sh = cluster_sh.display(),

@@ -236,3 +236,36 @@ async fn other_tenants_cannot_reach_staging_or_verification_databases() {
     sandbox.remove().await;
     assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "the sandbox left files behind");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_abandoned_mid_way_leaves_no_server_and_no_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().unwrap();
+    // The sandbox runs as `postgres`, which must get through to its folder.
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = TestEnv::with_env(&[("CAPYDB_SCRATCH_DIR", scratch.path().display().to_string())]).await;
+    // An archive that never arrives: the restore waits in the sandbox until the work is dropped.
+    let (writer, reader) = tokio::io::duplex(64);
+    let dp = env.ctx.data_plane.clone();
+    let verifying = tokio::spawn(async move { dp.verify(Box::pin(reader), None, "abandoned_role").await });
+
+    let running =
+        || std::fs::read_dir(scratch.path()).unwrap().flatten().any(|d| d.path().join("data/postmaster.pid").exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !running() {
+        assert!(std::time::Instant::now() < deadline, "no sandbox server started");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // As a lost lease or a killed task would: the future is dropped, nothing awaits its cleanup.
+    verifying.abort();
+    assert!(verifying.await.unwrap_err().is_cancelled());
+    drop(writer);
+
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().flatten().map(|d| d.path()).collect();
+    assert!(left.is_empty(), "the sandbox's files are gone: {left:?}");
+    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let path = scratch.path().display().to_string();
+    let servers: Vec<_> =
+        String::from_utf8_lossy(&ps.stdout).lines().filter(|l| l.contains(&path)).map(str::to_string).collect();
+    assert!(servers.is_empty(), "no sandbox server outlives its work: {servers:?}");
+}

@@ -71,10 +71,44 @@ pub async fn give_to_postgres(tool: &'static str, path: &Path) -> Result<(), Dat
 }
 
 /// An instance's directory (`data/` inside it, its log beside) and the server tools it runs.
+/// Dropped without [`InstanceDir::remove`] (work abandoned mid-way: a lost lease, an aborted
+/// task), it stops the server and deletes its files itself, so no instance outlives its work.
 pub struct InstanceDir {
     pub dir: PathBuf,
     pub data: PathBuf,
     pub pg_ctl: PathBuf,
+    removed: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for InstanceDir {
+    fn drop(&mut self) {
+        if self.removed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if self.running() {
+            let mut stop = if running_as_root() {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(&self.pg_ctl);
+                c
+            } else {
+                std::process::Command::new(&self.pg_ctl)
+            };
+            let stopped = stop
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if let Err(e) = stopped {
+                tracing::error!(dir = %self.dir.display(), error = %e, "could not stop an abandoned instance");
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            tracing::error!(dir = %self.dir.display(), error = %e, "could not remove an abandoned instance");
+        }
+    }
 }
 
 impl InstanceDir {
@@ -90,7 +124,12 @@ impl InstanceDir {
             .tempdir_in(scratch_dir)
             .map_err(|e| io(tool_name, "cannot create the instance directory", e))?
             .keep();
-        Ok(InstanceDir { data: dir.join("data"), pg_ctl: tool(pg_bin_dir, "pg_ctl"), dir })
+        Ok(InstanceDir {
+            data: dir.join("data"),
+            pg_ctl: tool(pg_bin_dir, "pg_ctl"),
+            dir,
+            removed: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     pub fn log(&self) -> PathBuf {
@@ -140,6 +179,7 @@ impl InstanceDir {
 
     /// Stops the server (immediately: nothing in it is kept) and deletes every file.
     pub async fn remove(&self) {
+        self.removed.store(true, std::sync::atomic::Ordering::SeqCst);
         if self.running() {
             let stopped = as_postgres(&self.pg_ctl)
                 .arg("-D")
