@@ -249,8 +249,13 @@ async fn a_verification_abandoned_mid_way_leaves_no_server_and_no_files() {
     let dp = env.ctx.data_plane.clone();
     let verifying = tokio::spawn(async move { dp.verify(Box::pin(reader), None, "abandoned_role").await });
 
-    let running =
-        || std::fs::read_dir(scratch.path()).unwrap().flatten().any(|d| d.path().join("data/postmaster.pid").exists());
+    // The server accepts connections (initdb's own single-user runs also leave a postmaster.pid).
+    let running = || {
+        std::fs::read_dir(scratch.path()).unwrap().flatten().any(|d| {
+            std::fs::read_to_string(d.path().join("server.log"))
+                .is_ok_and(|log| log.contains("ready to accept connections"))
+        })
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !running() {
         assert!(std::time::Instant::now() < deadline, "no sandbox server started");
@@ -263,9 +268,22 @@ async fn a_verification_abandoned_mid_way_leaves_no_server_and_no_files() {
 
     let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().flatten().map(|d| d.path()).collect();
     assert!(left.is_empty(), "the sandbox's files are gone: {left:?}");
-    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
     let path = scratch.path().display().to_string();
-    let servers: Vec<_> =
-        String::from_utf8_lossy(&ps.stdout).lines().filter(|l| l.contains(&path)).map(str::to_string).collect();
+    let processes = || {
+        let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&path))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let servers: Vec<_> = processes().into_iter().filter(|l| l.contains("bin/postgres ")).collect();
     assert!(servers.is_empty(), "no sandbox server outlives its work: {servers:?}");
+    // A tool the dropped work had started (initdb, pg_restore) ends by itself once its files are
+    // gone; nothing of the sandbox may linger.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !processes().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "left running: {:?}", processes());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
