@@ -86,21 +86,7 @@ impl Drop for InstanceDir {
             return;
         }
         if self.running() {
-            let mut stop = if running_as_root() {
-                let mut c = std::process::Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(&self.pg_ctl);
-                c
-            } else {
-                std::process::Command::new(&self.pg_ctl)
-            };
-            let stopped = stop
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "immediate", "-w", "-t", "30", "stop"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let stopped = self.stop_command().status();
             if let Err(e) = stopped {
                 tracing::error!(dir = %self.dir.display(), error = %e, "could not stop an abandoned instance");
             }
@@ -177,19 +163,29 @@ impl InstanceDir {
         self.data.join("postmaster.pid").exists()
     }
 
+    /// `pg_ctl stop -m immediate` (nothing in the instance is kept), as the `postgres` user.
+    fn stop_command(&self) -> std::process::Command {
+        let mut stop = if running_as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&self.pg_ctl);
+            c
+        } else {
+            std::process::Command::new(&self.pg_ctl)
+        };
+        stop.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        stop
+    }
+
     /// Stops the server (immediately: nothing in it is kept) and deletes every file.
     pub async fn remove(&self) {
         self.removed.store(true, std::sync::atomic::Ordering::SeqCst);
         if self.running() {
-            let stopped = as_postgres(&self.pg_ctl)
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "immediate", "-w", "-t", "60", "stop"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await;
+            let stopped = Command::from(self.stop_command()).status().await;
             if let Err(e) = stopped {
                 tracing::error!(dir = %self.dir.display(), error = %e, "could not stop the instance");
             }
