@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint walkthrough unit integration bench clean
+.PHONY: dev test deps lint openapi walkthrough fuzz unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -26,10 +26,19 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator api/openapi.json
+
+## Regenerate api/openapi.json from the contract crate (a unit test fails while it is stale).
+openapi:
+	cargo run -q -p capydb-api --bin capydb-openapi > api/openapi.json
 
 ## The README's walkthrough against a `make dev` of its own (other ports, a throw-away state folder).
 walkthrough: deps
 	$(VENV)/bin/python tests/walkthrough.py
+
+## Fuzz a running `make dev` from its OpenAPI document (its exports in the environment).
+fuzz: deps
+	$(VENV)/bin/python tests/fuzz.py
 
 unit:
 	cargo test --workspace --lib

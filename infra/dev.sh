@@ -92,6 +92,8 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 # Local receivers (http://127.0.0.1:…) are fine here; a deployment refuses them.
 export CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true
+# Integrations talk to the runtime's own stand-ins for Vercel and Netlify (any token works).
+export CAPYDB_VERCEL_API_URL=http://$LISTEN/local/providers CAPYDB_NETLIFY_API_URL=http://$LISTEN/local/providers
 export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=warn}
 
 "$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" 9>&- &

@@ -5,7 +5,8 @@
 `<!-- walkthrough: NAME -->` run in bash with the exports `make dev` printed, exactly as written.
 Between them this script checks what the README promises: the backup verified, the preview holds
 the 1000 rows, the overwrite and its printed undo put back what they say, a point-in-time
-restore point brings back the rows from before a dropped table. Then the stack is
+restore point brings back the rows from before a dropped table, and the fuzzer (`tests/fuzz.py`)
+finds nothing in the API. Then the stack is
 stopped as Ctrl-C would (SIGINT to its process group), started again at once, takes a backup,
 and is stopped again, leaving no process behind.
 
@@ -204,6 +205,16 @@ def main():
             fail("the preview restored to the restore point does not hold the 10 rows from before the drop")
         if not re.search(r"Restored \S+ \(point in time\) into preview database just-now", out):
             fail("the restore to the current moment did not say which moment it restored")
+
+        # The API against its own document, on this same stack (`tests/fuzz.py`).
+        env = dict(os.environ)
+        for line in exports.splitlines():
+            m = re.match(r'export (CAPYDB_API_URL|CAPYDB_API_KEY)=(.*)$', line)
+            if m:
+                env[m.group(1)] = m.group(2)
+        fuzz = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fuzz.py")], cwd=ROOT, env=env, timeout=900)
+        if fuzz.returncode != 0:
+            fail(f"the fuzzer found failures (exit {fuzz.returncode}); see its report above")
 
         first_stopped = stack.interrupt()
         exports_again, restarted, _, ready = stack.start()

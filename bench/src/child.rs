@@ -75,6 +75,8 @@ async fn pipeline_only(admin_url: String, database: &str) -> anyhow::Result<Meas
         public_port: 0,
         pooled_port: None,
         wal_archiving: false,
+        display_name: None,
+        location: None,
     };
     let started = Instant::now();
     // The bench's own throwaway database: its admin may read it, as pg_dump's baseline does.

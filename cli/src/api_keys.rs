@@ -1,11 +1,11 @@
 //! `capydb api-keys …`: the organisation's API keys.
 
 use crate::client::Api;
-use crate::output::{self, field};
+use crate::output::{self, opt};
 use crate::webhooks::org;
 use crate::{Cli, CliError, Format, ListArgs};
+use capydb_api::identity::{ApiKey, ApiKeyCreateRequest, ApiKeyCreated, ApiKeyList, ApiKeyResponse};
 use clap::Subcommand;
-use serde_json::{json, Value};
 
 #[derive(Subcommand)]
 pub enum ApiKeysCmd {
@@ -32,67 +32,60 @@ pub enum ApiKeysCmd {
 
 pub async fn run(cli: &Cli, api: &Api, cmd: &ApiKeysCmd, out: Format) -> Result<(), CliError> {
     let base = format!("/v1/organizations/{}/api-keys", org(cli, api).await?);
-    let v = match cmd {
+    match cmd {
         ApiKeysCmd::List(list) => {
-            let v = list.fetch(api, &base, "api_keys").await?;
-            if out == Format::Table {
-                output::listing(
-                    &v,
-                    "api_keys",
+            let v: ApiKeyList = list.fetch(api, &base).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::listing(
+                    v,
+                    "API keys",
                     &[
-                        ("ID", &|k| field(k, "id")),
-                        ("NAME", &|k| field(k, "name")),
-                        ("PREFIX", &|k| field(k, "display_prefix")),
+                        ("ID", &|k| k.id.clone()),
+                        ("NAME", &|k| k.name.clone()),
+                        ("PREFIX", &|k| k.key_prefix.clone()),
                         ("SCOPES", &scopes_of),
-                        ("PROJECT", &|k| field(k, "project_id")),
-                        ("EXPIRES", &|k| field(k, "expires_at")),
-                        ("REVOKED", &|k| field(k, "revoked_at")),
-                        ("CREATED", &|k| field(k, "created_at")),
+                        ("PROJECT", &|k| opt(&k.project_id)),
+                        ("ACTIVE", &|k| k.is_active.to_string()),
+                        ("LAST USED", &|k| opt(&k.last_used_at)),
+                        ("EXPIRES", &|k| opt(&k.expires_at)),
+                        ("CREATED", &|k| k.created_at.to_string()),
                     ],
-                );
-                return Ok(());
+                ),
             }
-            v
         }
         ApiKeysCmd::Create { name, scopes, project_id, expires_at } => {
-            let mut body = json!({ "name": name });
-            if !scopes.is_empty() {
-                body["scopes"] = json!(scopes);
+            let request = ApiKeyCreateRequest {
+                name: name.clone(),
+                scopes: (!scopes.is_empty()).then(|| scopes.clone()),
+                project_id: project_id.clone(),
+                expires_at: expires_at.clone(),
+            };
+            let v: ApiKeyCreated = api.post(&base, &request, None).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => {
+                    let key = &v.api_key;
+                    println!("API key {} ({}) created with scopes {}.", key.id, key.name, scopes_of(key));
+                    println!("Its secret is shown only this once:\n  {}", opt(&v.plaintext_api_key));
+                }
             }
-            if let Some(p) = project_id {
-                body["project_id"] = json!(p);
-            }
-            if let Some(e) = expires_at {
-                body["expires_at"] = json!(e);
-            }
-            let v = api.post(&base, body, None).await?;
-            if out == Format::Table {
-                let key = &v["api_key"];
-                println!(
-                    "API key {} ({}) created with scopes {}.",
-                    field(key, "id"),
-                    field(key, "name"),
-                    scopes_of(key)
-                );
-                println!("Its secret is shown only this once:\n  {}", field(&v, "plaintext_key"));
-                return Ok(());
-            }
-            v
         }
         ApiKeysCmd::Revoke { key_id } => {
-            let v = api.delete(&format!("{base}/{key_id}")).await?;
-            if out == Format::Table {
-                println!("API key {key_id} revoked; keys it created stop working too.");
-                return Ok(());
+            let v: ApiKeyResponse = api.delete(&format!("{base}/{key_id}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("API key {key_id} revoked; keys it created stop working too."),
             }
-            v
         }
-    };
-    output::json(&v);
+    }
     Ok(())
 }
 
-fn scopes_of(k: &Value) -> String {
-    let list = k["scopes"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
-    list.filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into())
+fn scopes_of(k: &ApiKey) -> String {
+    if k.scopes.is_empty() {
+        "-".into()
+    } else {
+        k.scopes.join(",")
+    }
 }

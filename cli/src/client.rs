@@ -1,10 +1,43 @@
-//! A small client for the CapyDB API: JSON in, JSON out, and API errors turned into
-//! `CliError`s that carry the right exit code.
+//! A small client for the CapyDB API: the contract's request types in, its response types out
+//! (so a renamed field breaks this crate's build), and API errors turned into `CliError`s that
+//! carry the right exit code.
 
 use crate::exit::CliError;
+use capydb_api::ErrorBody;
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
+
+/// A list answer: its items and the cursor of the next page.
+pub trait Paged: DeserializeOwned + Serialize {
+    type Item;
+    fn items(&mut self) -> &mut Vec<Self::Item>;
+    fn next_cursor(&mut self) -> &mut Option<String>;
+}
+
+macro_rules! paged {
+    ($($list:ty => $item:ty, $field:ident;)*) => {$(
+        impl Paged for $list {
+            type Item = $item;
+            fn items(&mut self) -> &mut Vec<$item> { &mut self.$field }
+            fn next_cursor(&mut self) -> &mut Option<String> { &mut self.next_cursor }
+        }
+    )*};
+}
+
+paged! {
+    capydb_api::projects::ProjectList => capydb_api::projects::Project, projects;
+    capydb_api::backups::BackupList => capydb_api::backups::Backup, backups;
+    capydb_api::jobs::JobList => capydb_api::jobs::Job, jobs;
+    capydb_api::restores::RestoreList => capydb_api::restores::Restore, restores;
+    capydb_api::previews::PreviewList => capydb_api::previews::PreviewDatabase, preview_databases;
+    capydb_api::restore_points::RestorePointList => capydb_api::restore_points::RestorePoint, restore_points;
+    capydb_api::webhooks::WebhookEndpointList => capydb_api::webhooks::WebhookEndpoint, webhook_endpoints;
+    capydb_api::webhooks::DeliveryList => capydb_api::webhooks::Delivery, deliveries;
+    capydb_api::identity::ApiKeyList => capydb_api::identity::ApiKey, api_keys;
+}
 
 pub struct Api {
     http: reqwest::Client,
@@ -22,20 +55,20 @@ impl Api {
         Ok(Api { http, base: base.trim_end_matches('/').to_string(), key: key.to_string() })
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
-        self.send(Method::GET, path, None, None).await
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        typed(self.send(Method::GET, path, None, None).await?)
     }
 
-    pub async fn delete(&self, path: &str) -> Result<Value, CliError> {
-        self.send(Method::DELETE, path, None, None).await
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        typed(self.send(Method::DELETE, path, None, None).await?)
     }
 
-    pub async fn put(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(Method::PUT, path, Some(body), None).await
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, CliError> {
+        typed(self.send(Method::PUT, path, Some(to_json(body)?), None).await?)
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(Method::PATCH, path, Some(body), None).await
+    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, CliError> {
+        typed(self.send(Method::PATCH, path, Some(to_json(body)?), None).await?)
     }
 
     /// GETs an absolute URL handed out by the API (a presigned download), without our key: the
@@ -51,31 +84,33 @@ impl Api {
 
     /// POSTs `body`. Every POST carries an `Idempotency-Key` (the caller's, or one made here), so
     /// a retry after a lost answer, a 429 or a 503 cannot do the work twice.
-    pub async fn post(&self, path: &str, body: Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, CliError> {
         let key = idempotency_key
             .map(str::to_string)
             .unwrap_or_else(|| format!("capydb-cli-{}", ulid::Ulid::new().to_string().to_lowercase()));
-        self.send(Method::POST, path, Some(body), Some(&key)).await
+        typed(self.send(Method::POST, path, Some(to_json(body)?), Some(&key)).await?)
     }
 
     /// A list route (`path` may carry `?limit=`): one page, or with `all` every page, following
     /// `next_cursor`; the answer is the first page's, holding every item.
-    pub async fn list(&self, path: &str, collection: &str, all: bool) -> Result<Value, CliError> {
-        let mut first = self.get(path).await?;
+    pub async fn list<P: Paged>(&self, path: &str, all: bool) -> Result<P, CliError> {
+        let mut first: P = self.get(path).await?;
         if !all {
             return Ok(first);
         }
-        let mut items = take_items(&mut first, collection);
-        let mut cursor = first["next_cursor"].as_str().map(str::to_string);
+        let mut cursor = first.next_cursor().take();
         while let Some(c) = cursor {
             let separator = if path.contains('?') { '&' } else { '?' };
             let encoded: String = url::form_urlencoded::byte_serialize(c.as_bytes()).collect();
-            let mut page = self.get(&format!("{path}{separator}cursor={encoded}")).await?;
-            items.extend(take_items(&mut page, collection));
-            cursor = page["next_cursor"].as_str().map(str::to_string);
+            let mut page: P = self.get(&format!("{path}{separator}cursor={encoded}")).await?;
+            first.items().append(page.items());
+            cursor = page.next_cursor().take();
         }
-        first[collection] = Value::Array(items);
-        first["next_cursor"] = Value::Null;
         Ok(first)
     }
 
@@ -122,8 +157,10 @@ impl Api {
         if status.is_success() {
             return Ok(value);
         }
-        let mut message =
-            value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
+        let mut message = match serde_json::from_value::<ErrorBody>(value) {
+            Ok(e) => e.error,
+            Err(_) => format!("HTTP {status}"),
+        };
         if status.is_server_error() {
             if let Some(id) = request_id {
                 message.push_str(&format!(" (request {id})"));
@@ -158,11 +195,15 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-fn take_items(page: &mut Value, collection: &str) -> Vec<Value> {
-    match page[collection].take() {
-        Value::Array(items) => items,
-        _ => Vec::new(),
-    }
+fn to_json(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body).map_err(|e| CliError::Other(e.to_string()))
+}
+
+/// The answer as its contract type; a mismatch means this CLI and the API disagree.
+fn typed<T: DeserializeOwned>(value: Value) -> Result<T, CliError> {
+    serde_json::from_value(value).map_err(|e| {
+        CliError::Other(format!("the API answered in a shape this capydb does not understand ({e}); upgrade capydb"))
+    })
 }
 
 #[cfg(test)]

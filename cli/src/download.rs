@@ -3,8 +3,9 @@
 
 use crate::client::Api;
 use crate::exit::CliError;
-use crate::output::{self, field, size, Format};
-use serde_json::{json, Value};
+use crate::output::{self, size, Format};
+use capydb_api::backups::{DownloadUrl, DownloadUrlRequest};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,8 @@ pub async fn run(
     decompress: bool,
     out: Format,
 ) -> Result<(), CliError> {
-    let d = api.post(&format!("/v1/projects/{project}/backups/{backup_id}/download-url"), json!({}), None).await?;
+    let path = format!("/v1/projects/{project}/backups/{backup_id}/download-url");
+    let d: DownloadUrl = api.post(&path, &DownloadUrlRequest::default(), None).await?;
     let path = to.map(Path::to_path_buf).unwrap_or_else(|| {
         PathBuf::from(if decompress { format!("{backup_id}.dump") } else { format!("{backup_id}.dump.zst") })
     });
@@ -30,19 +32,26 @@ pub async fn run(
     }
     std::fs::rename(&partial, &path).map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))?;
     match out {
-        Format::Json => output::json(&json!({ "path": path, "download": d })),
+        Format::Json => output::json(&Downloaded { path: &path, download: &d }),
         Format::Table => println!(
             "Downloaded backup {backup_id} to {} ({} archive, sha256 {} verified){}.",
             path.display(),
-            size(d["size_bytes"].as_u64()),
-            field(&d, "sha256"),
+            size(Some(d.size_bytes)),
+            d.sha256,
             if decompress { ", decompressed for pg_restore" } else { "" }
         ),
     }
     Ok(())
 }
 
-async fn write(api: &Api, d: &Value, partial: &Path, decompress: bool) -> Result<(), CliError> {
+/// What `-o json` prints: where the archive went and what it is.
+#[derive(Serialize)]
+struct Downloaded<'a> {
+    path: &'a Path,
+    download: &'a DownloadUrl,
+}
+
+async fn write(api: &Api, d: &DownloadUrl, partial: &Path, decompress: bool) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", partial.display()));
     let file = std::fs::File::create(partial).map_err(io)?;
     let mut sink: Box<dyn Write> = if decompress {
@@ -50,7 +59,7 @@ async fn write(api: &Api, d: &Value, partial: &Path, decompress: bool) -> Result
     } else {
         Box::new(std::io::BufWriter::new(file))
     };
-    let mut resp = api.fetch(&field(d, "url")).await?;
+    let mut resp = api.fetch(&d.url).await?;
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     while let Some(chunk) = resp.chunk().await.map_err(|e| CliError::Other(format!("download interrupted: {e}")))? {
@@ -61,11 +70,10 @@ async fn write(api: &Api, d: &Value, partial: &Path, decompress: bool) -> Result
     sink.flush().map_err(io)?;
     drop(sink);
     let got = hex::encode(hasher.finalize());
-    if got != field(d, "sha256") || Some(bytes) != d["size_bytes"].as_u64() {
+    if got != d.sha256 || bytes != d.size_bytes {
         return Err(CliError::Other(format!(
             "the downloaded archive does not match the backup (sha256 {got}, {bytes} bytes; expected {}, {} bytes); nothing was kept",
-            field(d, "sha256"),
-            field(d, "size_bytes")
+            d.sha256, d.size_bytes
         )));
     }
     Ok(())

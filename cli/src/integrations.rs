@@ -1,10 +1,14 @@
 //! `capydb integrations …`: deployment providers whose env vars follow the project database.
 
 use crate::client::Api;
-use crate::output::{self, field};
+use crate::output::{self, opt};
 use crate::{Cli, CliError, Format};
+use capydb_api::integrations::{
+    Integration, IntegrationDeleted, IntegrationList, IntegrationRequest, IntegrationResponse,
+    NetlifyIntegrationRequest, SyncState, VercelIntegrationRequest,
+};
+use capydb_api::Empty;
 use clap::Subcommand;
-use serde_json::{json, Value};
 
 #[derive(Subcommand)]
 pub enum IntegrationsCmd {
@@ -50,89 +54,90 @@ pub enum SetCmd {
 
 pub async fn run(cli: &Cli, api: &Api, cmd: &IntegrationsCmd, out: Format) -> Result<(), CliError> {
     let base = format!("/v1/projects/{}/integrations", cli.project()?);
-    let v = match cmd {
+    match cmd {
         IntegrationsCmd::List => {
-            let v = api.get(&base).await?;
-            if out == Format::Table {
-                output::table(
-                    v["integrations"].as_array().map(Vec::as_slice).unwrap_or_default(),
+            let v: IntegrationList = api.get(&base).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::table(
+                    &v.integrations,
                     &[
-                        ("PROVIDER", &|i| field(i, "provider")),
+                        ("PROVIDER", &|i| output::name(&i.provider)),
                         ("TARGET", &target),
-                        ("SYNC", &|i| field(i, "sync_state")),
-                        ("LAST SYNCED", &|i| field(i, "last_synced_at")),
-                        ("LAST ERROR", &|i| field(i, "last_sync_error")),
+                        ("SYNC", &|i| output::name(&i.sync_state)),
+                        ("LAST SYNCED", &|i| opt(&i.last_synced_at)),
+                        ("LAST ERROR", &|i| opt(&i.last_sync_error)),
                     ],
-                );
-                return Ok(());
+                ),
             }
-            v
         }
         IntegrationsCmd::Set(set) => {
-            let (provider, body) = match set {
-                SetCmd::Vercel { vercel_project, team_id, token } => {
-                    let mut body = json!({ "project_id": vercel_project, "token": token });
-                    if let Some(t) = team_id {
-                        body["team_id"] = json!(t);
-                    }
-                    ("vercel", body)
-                }
-                SetCmd::Netlify { site_id, token } => ("netlify", json!({ "site_id": site_id, "token": token })),
+            let (provider, request) = match set {
+                SetCmd::Vercel { vercel_project, team_id, token } => (
+                    "vercel",
+                    IntegrationRequest::Vercel(VercelIntegrationRequest {
+                        project_id: vercel_project.clone(),
+                        team_id: team_id.clone(),
+                        token: token.clone(),
+                    }),
+                ),
+                SetCmd::Netlify { site_id, token } => (
+                    "netlify",
+                    IntegrationRequest::Netlify(NetlifyIntegrationRequest {
+                        site_id: site_id.clone(),
+                        token: token.clone(),
+                    }),
+                ),
             };
-            let v = api.put(&format!("{base}/{provider}"), body).await?;
-            if out == Format::Table {
-                print_sync(&v["integration"], "connected");
-                return Ok(());
+            let v: IntegrationResponse = api.put(&format!("{base}/{provider}"), &request).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_sync(&v.integration, "connected"),
             }
-            v
         }
         IntegrationsCmd::Remove { provider } => {
-            let v = api.delete(&format!("{base}/{provider}")).await?;
-            if out == Format::Table {
-                println!("{provider} integration removed.");
-                return Ok(());
+            let v: IntegrationDeleted = api.delete(&format!("{base}/{provider}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("{provider} integration removed."),
             }
-            v
         }
         IntegrationsCmd::Sync { provider } => {
-            let v = api.post(&format!("{base}/{provider}/sync"), json!({}), None).await?;
-            if out == Format::Table {
-                print_sync(&v["integration"], "synced");
-            } else {
-                output::json(&v);
+            let v: IntegrationResponse = api.post(&format!("{base}/{provider}/sync"), &Empty {}, None).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_sync(&v.integration, "synced"),
             }
-            return match v["integration"]["sync_state"].as_str() {
-                Some("synced") => Ok(()),
-                _ => Err(CliError::Other(format!(
+            if v.integration.sync_state != SyncState::Synced {
+                return Err(CliError::Other(format!(
                     "{provider} push did not succeed: {}",
-                    field(&v["integration"], "last_sync_error")
-                ))),
-            };
+                    opt(&v.integration.last_sync_error)
+                )));
+            }
         }
-    };
-    output::json(&v);
+    }
     Ok(())
 }
 
-fn target(i: &Value) -> String {
-    let t = &i["target"];
-    match (t["project_id"].as_str(), t["team_id"].as_str(), t["site_id"].as_str()) {
+fn target(i: &Integration) -> String {
+    let t = &i.target;
+    match (&t.project_id, &t.team_id, &t.site_id) {
         (Some(p), Some(team), _) => format!("{team}/{p}"),
-        (Some(p), None, _) => p.to_string(),
-        (_, _, Some(site)) => site.to_string(),
+        (Some(p), None, _) => p.clone(),
+        (_, _, Some(site)) => site.clone(),
         _ => "-".into(),
     }
 }
 
-fn print_sync(i: &Value, what: &str) {
-    let provider = field(i, "provider");
-    match i["sync_state"].as_str() {
-        Some("synced") => {
+fn print_sync(i: &Integration, what: &str) {
+    let provider = output::name(&i.provider);
+    match i.sync_state {
+        SyncState::Synced => {
             println!("{provider} {what}: DATABASE_URL and DATABASE_URL_UNPOOLED pushed to {}.", target(i))
         }
         _ => println!(
             "{provider} {what}, but the push did not go through yet ({}); it is retried automatically.",
-            field(i, "last_sync_error")
+            opt(&i.last_sync_error)
         ),
     }
 }

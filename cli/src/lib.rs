@@ -12,11 +12,21 @@ mod restore;
 mod wait;
 mod webhooks;
 
+use capydb_api::backups::{
+    Backup, BackupCreateRequest, BackupCreated, BackupDeleted, BackupList, BackupResponse, VerificationState,
+};
+use capydb_api::identity::Me;
+use capydb_api::jobs::{Job, JobList, JobResponse, JobState};
+use capydb_api::previews::PreviewList;
+use capydb_api::projects::{
+    Connections, Project, ProjectConnections, ProjectCreateRequest, ProjectCreated, ProjectDetail, ProjectList,
+    RegionList,
+};
+use capydb_api::schedules::{ScheduleList, ScheduleRequest, ScheduleResponse, ScheduledBackup};
 use clap::{Args, Parser, Subcommand};
 use client::Api;
 use exit::CliError;
-use output::{field, size, Format};
-use serde_json::{json, Value};
+use output::{opt, size, Format};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -217,10 +227,10 @@ pub(crate) struct ListArgs {
 }
 
 impl ListArgs {
-    /// `path?limit=N` (or `&limit=N`), and the collection's every page with `--all`.
-    pub(crate) async fn fetch(&self, api: &Api, path: &str, collection: &str) -> Result<Value, CliError> {
+    /// `path?limit=N` (or `&limit=N`), and every page with `--all`.
+    pub(crate) async fn fetch<P: client::Paged>(&self, api: &Api, path: &str) -> Result<P, CliError> {
         let separator = if path.contains('?') { '&' } else { '?' };
-        api.list(&format!("{path}{separator}limit={}", self.limit), collection, self.all).await
+        api.list(&format!("{path}{separator}limit={}", self.limit), self.all).await
     }
 }
 
@@ -387,19 +397,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Projects(cmd) => projects(&cli, &api, cmd, out).await,
         Command::ConnectionString { preview: None } => {
-            let v = api.get(&format!("/v1/projects/{}/connections", cli.project()?)).await?;
+            let v: ProjectConnections = api.get(&format!("/v1/projects/{}/connections", cli.project()?)).await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => println!("{}", field(&v["connections"], "direct_url")),
+                Format::Table => println!("{}", v.connections.direct_url),
             }
             Ok(())
         }
         Command::ConnectionString { preview: Some(preview) } => {
             let id = preview_id(&cli, &api, preview).await?;
-            let v = api.get(&format!("/v1/preview-databases/{id}")).await?;
+            let c: Connections = api.get(&format!("/v1/preview-databases/{id}/connections")).await?;
             match out {
-                Format::Json => output::json(&v["preview_database"]["connection"]),
-                Format::Table => println!("{}", field(&v["preview_database"]["connection"], "direct_url")),
+                Format::Json => output::json(&c),
+                Format::Table => println!("{}", c.direct_url),
             }
             Ok(())
         }
@@ -414,17 +424,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::ApiKeys(cmd) => api_keys::run(&cli, &api, cmd, out).await,
         Command::Login | Command::Config(_) | Command::Completions { .. } => unreachable!("answered above"),
         Command::Regions(RegionsCmd::List) => {
-            let v = api.get("/v1/regions").await?;
+            let v: RegionList = api.get("/v1/regions").await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::table(
-                    v["regions"].as_array().map(Vec::as_slice).unwrap_or_default(),
+                    &v.region_details,
                     &[
-                        ("REGION", &|r| field(r, "name")),
-                        ("PITR", &|r| field(r, "pitr_available")),
-                        ("EARLIEST", &|r| field(r, "earliest_restore_time")),
-                        ("LATEST", &|r| field(r, "latest_restore_time")),
-                        ("ARCHIVE LAG (S)", &|r| field(r, "archive_lag_seconds")),
+                        ("REGION", &|r| r.id.clone()),
+                        ("NAME", &|r| r.display_name.clone()),
+                        ("PITR", &|r| r.pitr_available.to_string()),
+                        ("EARLIEST", &|r| opt(&r.earliest_restore_time)),
+                        ("LATEST", &|r| opt(&r.latest_restore_time)),
+                        ("ARCHIVE LAG (S)", &|r| opt(&r.archive_lag_seconds)),
                     ],
                 ),
             }
@@ -439,61 +450,57 @@ async fn preview_id(cli: &Cli, api: &Api, id_or_name: &str) -> Result<String, Cl
         return Ok(id_or_name.to_string());
     }
     let path = format!("/v1/projects/{}/preview-databases?limit=100", cli.project()?);
-    let v = api.list(&path, "preview_databases", true).await?;
-    v["preview_databases"]
-        .as_array()
-        .and_then(|list| list.iter().find(|p| p["name"] == id_or_name))
-        .map(|p| field(p, "id"))
+    let list: PreviewList = api.list(&path, true).await?;
+    list.preview_databases
+        .into_iter()
+        .find(|p| p.name == id_or_name)
+        .map(|p| p.id)
         .ok_or_else(|| CliError::NotFound(format!("no preview database named {id_or_name} in this project")))
 }
 
-fn print_project(p: &Value) {
-    output::record(&project_record(p));
-}
-
-fn project_record(p: &Value) -> Vec<(&'static str, String)> {
-    vec![
-        ("id", field(p, "id")),
-        ("name", field(p, "name")),
-        ("region", field(p, "region")),
-        ("state", field(p, "state")),
-        ("database", field(p, "database_name")),
-        ("created", field(p, "created_at")),
-    ]
+fn project_record(p: &Project) -> Vec<(&'static str, String)> {
+    let mut record = vec![
+        ("id", p.id.clone()),
+        ("name", p.name.clone()),
+        ("region", p.region.clone()),
+        ("state", output::name(&p.state)),
+        ("database", p.database_name.clone()),
+        ("created", p.created_at.to_string()),
+    ];
+    if let Some(e) = &p.last_error {
+        record.push(("error", e.clone()));
+    }
+    record
 }
 
 async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Result<(), CliError> {
     match cmd {
         ProjectsCmd::Create { name, region, wait } => {
-            let mut body = json!({ "name": name });
-            if let Some(r) = region {
-                body["region"] = json!(r);
-            }
-            let v = api.post("/v1/projects", body, None).await?;
-            let id = field(&v["project"], "id");
+            let request = ProjectCreateRequest { name: name.clone(), region: region.clone() };
+            let v: ProjectCreated = api.post("/v1/projects", &request, None).await?;
             if wait.wait {
-                let job = wait::job(api, &field(&v["job"], "id"), wait.wait_timeout).await?;
+                let job = wait::job(api, &v.job.id, wait.wait_timeout).await?;
                 fail_if_failed(&job)?;
             }
-            let project = api.get(&format!("/v1/projects/{id}")).await?;
+            let project: ProjectDetail = api.get(&format!("/v1/projects/{}", v.project.id)).await?;
             match out {
                 Format::Json => output::json(&project),
-                Format::Table => print_project(&project["project"]),
+                Format::Table => output::record(&project_record(&project.project)),
             }
         }
         ProjectsCmd::List(list) => {
-            let v = list.fetch(api, "/v1/projects", "projects").await?;
+            let v: ProjectList = list.fetch(api, "/v1/projects").await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
+                    v,
                     "projects",
                     &[
-                        ("ID", &|p| field(p, "id")),
-                        ("NAME", &|p| field(p, "name")),
-                        ("REGION", &|p| field(p, "region")),
-                        ("STATE", &|p| field(p, "state")),
-                        ("CREATED", &|p| field(p, "created_at")),
+                        ("ID", &|p| p.id.clone()),
+                        ("NAME", &|p| p.name.clone()),
+                        ("REGION", &|p| p.region.clone()),
+                        ("STATE", &|p| output::name(&p.state)),
+                        ("CREATED", &|p| p.created_at.to_string()),
                     ],
                 ),
             }
@@ -503,22 +510,19 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
                 Some(id) => id.as_str(),
                 None => cli.project()?,
             };
-            let v = api.get(&format!("/v1/projects/{id}")).await?;
+            let v: ProjectDetail = api.get(&format!("/v1/projects/{id}")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => {
-                    let r = &v["region"];
-                    let pitr = match r["pitr_available"].as_bool() {
-                        Some(true) => format!(
-                            "{} to {} (archive {} s behind)",
-                            field(r, "earliest_restore_time"),
-                            field(r, "latest_restore_time"),
-                            field(r, "archive_lag_seconds")
-                        ),
-                        _ if r["wal_archiving"] == true => "not yet (no base backup with complete WAL)".into(),
+                    let r = &v.region;
+                    let pitr = match (r.pitr_available, r.earliest_restore_time, r.latest_restore_time) {
+                        (true, Some(from), Some(to)) => {
+                            format!("{from} to {to} (archive {} s behind)", opt(&r.archive_lag_seconds))
+                        }
+                        _ if r.wal_archiving => "not yet (no base backup with complete WAL)".into(),
                         _ => "not offered in this region".into(),
                     };
-                    let mut record = project_record(&v["project"]);
+                    let mut record = project_record(&v.project);
                     record.push(("point-in-time", pitr));
                     output::record(&record);
                 }
@@ -528,30 +532,31 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
     Ok(())
 }
 
-fn fail_if_failed(job: &Value) -> Result<(), CliError> {
-    if job["state"] == "failed" {
-        return Err(CliError::JobFailed(format!("job {} failed: {}", field(job, "id"), field(job, "error"))));
+fn fail_if_failed(job: &Job) -> Result<(), CliError> {
+    if job.state == JobState::Failed {
+        return Err(CliError::JobFailed(format!("job {} failed: {}", job.id, opt(&job.error))));
     }
     Ok(())
 }
 
-fn print_backup(b: &Value) {
-    let verification = match (b["verification_state"].as_str(), b["verification_error"].as_str()) {
-        (Some("verified"), _) => format!("verified at {}", field(b, "verified_at")),
-        (Some("failed"), Some(e)) => format!("failed: {e}"),
-        (Some(s), _) => s.to_string(),
-        _ => "-".into(),
+fn print_backup(b: &Backup) {
+    let verification = match (b.verification_state, &b.verification_error) {
+        (VerificationState::Verified, _) => format!("verified at {}", opt(&b.verified_at)),
+        (VerificationState::Failed, Some(e)) => format!("failed: {e}"),
+        (state, _) => output::name(&state),
     };
     output::record(&[
-        ("id", field(b, "id")),
-        ("label", field(b, "label")),
-        ("state", field(b, "state")),
-        ("kind", field(b, "kind")),
+        ("id", b.id.clone()),
+        ("label", opt(&b.label)),
+        ("state", output::name(&b.state)),
+        ("kind", output::name(&b.kind)),
         ("verification", verification),
-        ("size", size(b["size_bytes"].as_u64())),
-        ("backup_key", field(b, "backup_key")),
-        ("sha256", field(b, "sha256")),
-        ("created", field(b, "created_at")),
+        ("size", size(b.size_bytes)),
+        ("backup_key", opt(&b.backup_key)),
+        ("sha256", opt(&b.sha256)),
+        ("pinned", b.pinned.to_string()),
+        ("expires", opt(&b.expires_at)),
+        ("created", b.created_at.to_string()),
     ]);
 }
 
@@ -559,58 +564,57 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
     let project = cli.project()?;
     match cmd {
         BackupsCmd::Create { label, idempotency_key, wait } => {
-            let body = match label {
-                Some(l) => json!({ "label": l }),
-                None => json!({}),
-            };
-            let v = api.post(&format!("/v1/projects/{project}/backups"), body, idempotency_key.as_deref()).await?;
-            let backup_id = field(&v["backup"], "id");
+            let request = BackupCreateRequest { label: label.clone() };
+            let path = format!("/v1/projects/{project}/backups");
+            let v: BackupCreated = api.post(&path, &request, idempotency_key.as_deref()).await?;
+            let backup_id = &v.backup.id;
             if !wait.wait {
                 match out {
                     Format::Json => output::json(&v),
-                    Format::Table => println!("Backup {backup_id} queued (job {}).", field(&v["job"], "id")),
+                    Format::Table => println!("Backup {backup_id} queued (job {}).", v.job.id),
                 }
                 return Ok(());
             }
-            let job = wait::job(api, &field(&v["job"], "id"), wait.wait_timeout).await?;
-            let backup = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            let job = wait::job(api, &v.job.id, wait.wait_timeout).await?;
+            let backup: BackupResponse = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
             match out {
                 Format::Json => output::json(&backup),
                 Format::Table => {
-                    if job["state"] == "completed" {
+                    if job.state == JobState::Completed {
                         println!("Backup {backup_id} completed and verified.");
                     }
-                    print_backup(&backup["backup"]);
+                    print_backup(&backup.backup);
                 }
             }
             fail_if_failed(&job)
         }
         BackupsCmd::List(list) => {
-            let v = list.fetch(api, &format!("/v1/projects/{project}/backups"), "backups").await?;
+            let v: BackupList = list.fetch(api, &format!("/v1/projects/{project}/backups")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
+                    v,
                     "backups",
                     &[
-                        ("ID", &|b| field(b, "id")),
-                        ("LABEL", &|b| field(b, "label")),
-                        ("STATE", &|b| field(b, "state")),
-                        ("VERIFIED", &|b| field(b, "verification_state")),
-                        ("SIZE", &|b| size(b["size_bytes"].as_u64())),
-                        ("KIND", &|b| field(b, "kind")),
-                        ("EXPIRES", &|b| field(b, "expires_at")),
-                        ("CREATED", &|b| field(b, "created_at")),
+                        ("ID", &|b| b.id.clone()),
+                        ("LABEL", &|b| opt(&b.label)),
+                        ("STATE", &|b| output::name(&b.state)),
+                        ("VERIFIED", &|b| output::name(&b.verification_state)),
+                        ("SIZE", &|b| size(b.size_bytes)),
+                        ("KIND", &|b| output::name(&b.kind)),
+                        ("PINNED", &|b| if b.pinned { "yes".into() } else { "-".into() }),
+                        ("EXPIRES", &|b| opt(&b.expires_at)),
+                        ("CREATED", &|b| b.created_at.to_string()),
                     ],
                 ),
             }
             Ok(())
         }
         BackupsCmd::Get { backup_id } => {
-            let v = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            let v: BackupResponse = api.get(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
             match out {
                 Format::Json => output::json(&v),
-                Format::Table => print_backup(&v["backup"]),
+                Format::Table => print_backup(&v.backup),
             }
             Ok(())
         }
@@ -619,7 +623,7 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
             download::run(api, project, backup_id, file.as_deref(), *decompress, out).await
         }
         BackupsCmd::Delete { backup_id } => {
-            let v = api.delete(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
+            let v: BackupDeleted = api.delete(&format!("/v1/projects/{project}/backups/{backup_id}")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => println!("Backup {backup_id} deleted (archive and record)."),
@@ -629,71 +633,75 @@ async fn backups(cli: &Cli, api: &Api, cmd: &BackupsCmd, out: Format) -> Result<
     }
 }
 
-fn describe_schedule(s: &Value) -> String {
-    let time = format!("{:02}:{:02}", s["cron_hour"].as_u64().unwrap_or(0), s["cron_minute"].as_u64().unwrap_or(0));
-    let state = if s["is_active"] == true { "" } else { " (disabled)" };
-    let mut text =
-        format!("daily at {time} UTC, retention {}d, label {}{state}", field(s, "retention_days"), field(s, "label"));
-    if s["is_active"] == true {
-        text.push_str(&format!("\nnext run: {}", field(s, "next_run_at")));
+fn describe_schedule(s: &ScheduledBackup) -> String {
+    let time = format!("{:02}:{:02}", s.cron_hour, s.cron_minute);
+    let state = if s.is_active { "" } else { " (disabled)" };
+    let mut text = format!("daily at {time} UTC, retention {}d, label {}{state}", s.retention_days, s.label);
+    if s.is_active {
+        text.push_str(&format!("\nnext run: {}", opt(&s.next_run_at)));
     }
-    if s["last_run_at"].is_string() {
-        text.push_str(&format!("\nlast run: {} (job {})", field(s, "last_run_at"), field(s, "last_job_id")));
+    if let Some(at) = s.last_run_at {
+        text.push_str(&format!("\nlast run: {at} (job {})", opt(&s.last_job_id)));
     }
     text
 }
 
 async fn schedule(api: &Api, project: &str, cmd: &ScheduleCmd, out: Format) -> Result<(), CliError> {
     let path = format!("/v1/projects/{project}/scheduled-backups");
-    let v = match cmd {
-        ScheduleCmd::Get => {
-            let v = api.get(&path).await?;
-            match v["scheduled_backups"].as_array().and_then(|l| l.first()) {
-                Some(s) => json!({ "scheduled_backup": s }),
-                None if out == Format::Json => v,
-                None => {
-                    println!("no backup schedule (set one with: capydb backups schedule set --hour H --minute M)");
-                    return Ok(());
-                }
+    let current = || async { api.get::<ScheduleList>(&path).await.map(|l| l.scheduled_backups.into_iter().next()) };
+    let schedule = match cmd {
+        ScheduleCmd::Get => match current().await? {
+            Some(s) => s,
+            None if out == Format::Json => {
+                output::json(&ScheduleList { scheduled_backups: vec![] });
+                return Ok(());
             }
-        }
+            None => {
+                println!("no backup schedule (set one with: capydb backups schedule set --hour H --minute M)");
+                return Ok(());
+            }
+        },
         ScheduleCmd::Set { hour, minute, retention_days, label } => {
-            let mut body = json!({ "cron_hour": hour, "cron_minute": minute, "is_active": true });
-            if let Some(d) = retention_days {
-                body["retention_days"] = json!(d);
-            }
-            if let Some(l) = label {
-                body["label"] = json!(l);
-            }
-            api.put(&format!("{path}/default"), body).await?
+            let request = ScheduleRequest {
+                cron_hour: Some((*hour).into()),
+                cron_minute: Some((*minute).into()),
+                is_active: Some(true),
+                label: label.clone(),
+                retention_days: retention_days.map(Into::into),
+            };
+            api.put::<ScheduleResponse>(&format!("{path}/default"), &request).await?.scheduled_backup
         }
         ScheduleCmd::Disable => {
-            let current = api.get(&path).await?;
-            let Some(s) = current["scheduled_backups"].as_array().and_then(|l| l.first()).cloned() else {
+            let Some(s) = current().await? else {
                 return Err(CliError::NotFound("this project has no backup schedule".into()));
             };
-            let body = json!({ "cron_hour": s["cron_hour"], "cron_minute": s["cron_minute"], "is_active": false,
-                               "label": s["label"], "retention_days": s["retention_days"] });
-            api.put(&format!("{path}/default"), body).await?
+            let request = ScheduleRequest {
+                cron_hour: Some(s.cron_hour.into()),
+                cron_minute: Some(s.cron_minute.into()),
+                is_active: Some(false),
+                label: Some(s.label),
+                retention_days: Some(s.retention_days.into()),
+            };
+            api.put::<ScheduleResponse>(&format!("{path}/default"), &request).await?.scheduled_backup
         }
     };
     match out {
-        Format::Json => output::json(&v),
-        Format::Table => println!("{}", describe_schedule(&v["scheduled_backup"])),
+        Format::Json => output::json(&ScheduleResponse { scheduled_backup: schedule }),
+        Format::Table => println!("{}", describe_schedule(&schedule)),
     }
     Ok(())
 }
 
-fn print_job(j: &Value) {
+fn print_job(j: &Job) {
     output::record(&[
-        ("id", field(j, "id")),
-        ("type", field(j, "type")),
-        ("state", field(j, "state")),
-        ("phase", field(&j["progress"], "phase")),
-        ("attempts", format!("{}/{}", field(j, "attempts"), field(j, "max_attempts"))),
-        ("error", field(j, "error")),
-        ("created", field(j, "created_at")),
-        ("completed", field(j, "completed_at")),
+        ("id", j.id.clone()),
+        ("type", j.job_type.as_str().to_string()),
+        ("state", output::name(&j.state)),
+        ("phase", j.progress.as_ref().map_or_else(|| "-".into(), |p| p.phase.clone())),
+        ("attempts", format!("{}/{}", j.attempts, j.max_attempts)),
+        ("error", opt(&j.error)),
+        ("created", j.created_at.to_string()),
+        ("completed", opt(&j.completed_at)),
     ]);
 }
 
@@ -703,30 +711,33 @@ async fn jobs(cli: &Cli, api: &Api, cmd: &JobsCmd, out: Format) -> Result<(), Cl
             let job = if wait.wait {
                 wait::job(api, job_id, wait.wait_timeout).await?
             } else {
-                api.get(&format!("/v1/jobs/{job_id}")).await?["job"].clone()
+                api.get::<JobResponse>(&format!("/v1/jobs/{job_id}")).await?.job
             };
-            match out {
-                Format::Json => output::json(&json!({ "job": job })),
-                Format::Table => print_job(&job),
-            }
             if wait.wait {
-                fail_if_failed(&job)?;
+                fail_if_failed(&job).inspect_err(|_| match out {
+                    Format::Json => output::json(&JobResponse { job: job.clone() }),
+                    Format::Table => print_job(&job),
+                })?;
+            }
+            match out {
+                Format::Json => output::json(&JobResponse { job }),
+                Format::Table => print_job(&job),
             }
         }
         JobsCmd::List(list) => {
-            let v = list.fetch(api, &format!("/v1/projects/{}/jobs", cli.project()?), "jobs").await?;
+            let v: JobList = list.fetch(api, &format!("/v1/projects/{}/jobs", cli.project()?)).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
+                    v,
                     "jobs",
                     &[
-                        ("ID", &|j| field(j, "id")),
-                        ("TYPE", &|j| field(j, "type")),
-                        ("STATE", &|j| field(j, "state")),
-                        ("ATTEMPTS", &|j| field(j, "attempts")),
-                        ("CREATED", &|j| field(j, "created_at")),
-                        ("ERROR", &|j| field(j, "error")),
+                        ("ID", &|j| j.id.clone()),
+                        ("TYPE", &|j| j.job_type.as_str().to_string()),
+                        ("STATE", &|j| output::name(&j.state)),
+                        ("ATTEMPTS", &|j| j.attempts.to_string()),
+                        ("CREATED", &|j| j.created_at.to_string()),
+                        ("ERROR", &|j| opt(&j.error)),
                     ],
                 ),
             }
@@ -760,19 +771,19 @@ async fn login(cli: &Cli) -> Result<(), CliError> {
         Some(k) => k.clone(),
         None => ask("API key")?,
     };
-    let me = Api::new(&url, &key)?.get("/v1/me").await?;
+    let me: Me = Api::new(&url, &key)?.get("/v1/me").await?;
     let mut config = profile::load()?;
     let entry = config.profiles.entry(cli.profile.clone()).or_default();
     entry.api_url = Some(url.clone());
     entry.api_key = Some(key);
-    entry.org = me["organization_id"].as_str().map(str::to_string);
-    if let Some(p) = me["project_id"].as_str() {
-        entry.project.get_or_insert_with(|| p.to_string());
+    entry.org = Some(me.organization_id.clone());
+    if let Some(p) = &me.project_id {
+        entry.project.get_or_insert_with(|| p.clone());
     }
     let path = profile::save(&config)?;
     println!(
         "Logged in to {url} as organization {} (profile {}, kept in {}).",
-        field(&me, "organization_id"),
+        me.organization_id,
         cli.profile,
         path.display()
     );

@@ -1,8 +1,11 @@
-//! Rendering: `-o json` prints the API's JSON; `-o table` prints what a person wants to read.
+//! Rendering: `-o json` prints the API's typed answer; `-o table` prints what a person wants
+//! to read.
 
+use crate::client::Paged;
 use comfy_table::presets::NOTHING;
 use comfy_table::Table;
-use serde_json::Value;
+use serde::Serialize;
+use std::fmt::Display;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -10,15 +13,21 @@ pub enum Format {
     Json,
 }
 
-pub fn json(value: &Value) {
+pub fn json(value: &impl Serialize) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
-pub fn field(v: &Value, name: &str) -> String {
-    match v.get(name) {
-        None | Some(Value::Null) => "-".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+/// An optional value, or `-`.
+pub fn opt(v: &Option<impl Display>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), ToString::to_string)
+}
+
+/// An enum as the API spells it.
+pub fn name(v: &impl Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".into(),
     }
 }
 
@@ -39,10 +48,10 @@ pub fn size(bytes: Option<u64>) -> String {
 }
 
 /// A column: its header and how to render a row's cell.
-pub type Column<'a> = (&'a str, &'a dyn Fn(&Value) -> String);
+pub type Column<'a, T> = (&'a str, &'a dyn Fn(&T) -> String);
 
 /// A table of `rows`, one column per (header, extractor).
-pub fn table(rows: &[Value], columns: &[Column<'_>]) {
+pub fn table<T>(rows: &[T], columns: &[Column<'_, T>]) {
     if rows.is_empty() {
         println!("(none)");
         return;
@@ -56,11 +65,11 @@ pub fn table(rows: &[Value], columns: &[Column<'_>]) {
     println!("{t}");
 }
 
-/// The table of a list answer's `collection`, and a word on stderr when more pages exist.
-pub fn listing(v: &Value, collection: &str, columns: &[Column<'_>]) {
-    table(v[collection].as_array().map(Vec::as_slice).unwrap_or_default(), columns);
-    if v["next_cursor"].is_string() {
-        eprintln!("(more {} exist: --all lists every one)", collection.replace('_', " "));
+/// The table of a list answer, and a word on stderr when more pages exist.
+pub fn listing<P: Paged>(mut page: P, noun: &str, columns: &[Column<'_, P::Item>]) {
+    table(page.items(), columns);
+    if page.next_cursor().is_some() {
+        eprintln!("(more {noun} exist: --all lists every one)");
     }
 }
 

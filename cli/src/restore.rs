@@ -2,16 +2,26 @@
 
 use crate::client::Api;
 use crate::exit::CliError;
-use crate::output::{self, field, Format};
+use crate::output::{self, opt, Format};
 use crate::{fail_if_failed, preview_id, wait, Cli, PreviewCmd, RestoreArgs, RestorePointsCmd, RestoresCmd};
-use serde_json::{json, Value};
+use capydb_api::backups::BackupResponse;
+use capydb_api::jobs::{Job, JobState};
+use capydb_api::previews::{
+    PreviewDatabase, PreviewDeleted, PreviewExtendRequest, PreviewExtended, PreviewList, PreviewResponse,
+};
+use capydb_api::projects::ProjectDetail;
+use capydb_api::restore_points::{
+    RestorePointCreateRequest, RestorePointDeleted, RestorePointKind, RestorePointList, RestorePointResponse,
+};
+use capydb_api::restores::{Restore, RestoreCreateRequest, RestoreCreated, RestoreList, RestoreResponse, TargetKind};
+use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 
-fn target_kind(args: &RestoreArgs) -> &str {
-    match (&args.target_kind, &args.preview) {
-        (Some(kind), _) => kind,
-        (None, Some(_)) => "preview",
-        (None, None) => "new_preview",
+fn target_kind(args: &RestoreArgs) -> TargetKind {
+    match (args.target_kind.as_deref(), &args.preview) {
+        (Some("project"), _) => TargetKind::Project,
+        (Some("preview"), _) | (None, Some(_)) => TargetKind::Preview,
+        _ => TargetKind::NewPreview,
     }
 }
 
@@ -22,8 +32,7 @@ async fn confirm_overwrite(api: &Api, project: &str) -> Result<(), CliError> {
             "--target-kind project overwrites the production database: pass --confirm-project-overwrite".into(),
         ));
     }
-    let p = api.get(&format!("/v1/projects/{project}")).await?;
-    let name = field(&p["project"], "name");
+    let name = api.get::<ProjectDetail>(&format!("/v1/projects/{project}")).await?.project.name;
     eprint!(
         "This replaces the production database of project {name} ({project}).\nType the project name to continue: "
     );
@@ -36,83 +45,89 @@ async fn confirm_overwrite(api: &Api, project: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What `restore --wait -o json` prints: the restore as it ended and its job.
+#[derive(Serialize)]
+struct Finished {
+    restore: Restore,
+    job: Job,
+}
+
 pub async fn run(cli: &Cli, api: &Api, args: &RestoreArgs, out: Format) -> Result<(), CliError> {
     let project = cli.project()?;
     let kind = target_kind(args);
-    if kind == "project" && !args.confirm_project_overwrite {
+    if kind == TargetKind::Project && !args.confirm_project_overwrite {
         confirm_overwrite(api, project).await?;
     }
-    let mut body = json!({ "target_kind": kind, "confirm_project_overwrite": kind == "project",
-                           "allow_unverified_backup": args.allow_unverified });
-    let optional = [
-        ("backup_key", args.backup_key.clone().map(Value::from)),
-        ("restore_point_id", args.restore_point.clone().map(Value::from)),
-        ("restore_time", args.restore_time.clone().map(Value::from)),
-        ("preview_name", args.preview_name.clone().map(Value::from)),
-        ("ttl_hours", args.ttl_hours.map(Value::from)),
-    ];
-    for (name, value) in optional {
-        if let Some(v) = value {
-            body[name] = v;
+    let preview = match &args.preview {
+        Some(p) => Some(preview_id(cli, api, p).await?),
+        None => None,
+    };
+    let request = RestoreCreateRequest {
+        backup_key: args.backup_key.clone(),
+        restore_point_id: args.restore_point.clone(),
+        restore_time: args.restore_time.clone(),
+        target_kind: Some(kind),
+        preview_id: preview,
+        preview_name: args.preview_name.clone(),
+        ttl_hours: args.ttl_hours.map(Into::into),
+        confirm_project_overwrite: Some(kind == TargetKind::Project),
+        allow_unverified_backup: Some(args.allow_unverified),
+    };
+    let v: RestoreCreated = api.post(&format!("/v1/projects/{project}/restores"), &request, None).await?;
+    if let (Format::Table, Some(p)) = (out, &v.pitr) {
+        if p.restore_time_clamped {
+            // Stderr: the notice must not mix with output scripts read.
+            eprintln!(
+                "Note: {} is past the latest restorable moment; restoring to the latest one, {}.",
+                opt(&p.requested_restore_time),
+                p.restore_time
+            );
         }
-    }
-    if let Some(p) = &args.preview {
-        body["preview_id"] = json!(preview_id(cli, api, p).await?);
-    }
-    let v = api.post(&format!("/v1/projects/{project}/restores"), body, None).await?;
-    let restore_id = field(&v["restore"], "id");
-    if out == Format::Table && v["pitr"]["restore_time_clamped"] == true {
-        // Stderr: the notice must not mix with output scripts read.
-        eprintln!(
-            "Note: {} is past the latest restorable moment; restoring to the latest one, {}.",
-            field(&v["pitr"], "requested_restore_time"),
-            field(&v["pitr"], "restore_time")
-        );
     }
     if !args.wait.wait {
         match out {
             Format::Json => output::json(&v),
-            Format::Table => println!("Restore {restore_id} queued (job {}).", field(&v["job"], "id")),
+            Format::Table => println!("Restore {} queued (job {}).", v.restore.id, v.job.id),
         }
         return Ok(());
     }
-    let job = wait::job(api, &field(&v["job"], "id"), args.wait.wait_timeout).await?;
-    let restore = api.get(&format!("/v1/projects/{project}/restores/{restore_id}")).await?["restore"].clone();
+    let job = wait::job(api, &v.job.id, args.wait.wait_timeout).await?;
+    let restore =
+        api.get::<RestoreResponse>(&format!("/v1/projects/{project}/restores/{}", v.restore.id)).await?.restore;
     match out {
-        Format::Json => output::json(&json!({ "restore": restore, "job": job })),
-        Format::Table if job["state"] == "completed" => describe_outcome(api, project, &restore).await?,
+        Format::Json => output::json(&Finished { restore, job: job.clone() }),
+        Format::Table if job.state == JobState::Completed => describe_outcome(api, project, &restore).await?,
         Format::Table => {}
     }
     fail_if_failed(&job)
 }
 
 /// Where the data now is and how to reach it, in plain words.
-async fn describe_outcome(api: &Api, project: &str, r: &Value) -> Result<(), CliError> {
-    let source = match r["pitr"]["restore_time"].as_str() {
-        Some(at) => format!("{at} (point in time)"),
-        None => field(r, "source_backup_key"),
+async fn describe_outcome(api: &Api, project: &str, r: &Restore) -> Result<(), CliError> {
+    let source = match &r.pitr {
+        Some(p) => format!("{} (point in time)", p.restore_time),
+        None => opt(&r.source_backup_key),
     };
-    if r["target_kind"] == "project" {
+    if r.target_kind == TargetKind::Project {
         println!("The production database of project {project} now holds the data of {source}.");
         println!("Connection strings are unchanged: capydb connection-string");
-        if let Some(safety) = r["safety_backup_id"].as_str() {
-            let b = api.get(&format!("/v1/projects/{project}/backups/{safety}")).await?;
+        if let Some(safety) = &r.safety_backup_id {
+            let b: BackupResponse = api.get(&format!("/v1/projects/{project}/backups/{safety}")).await?;
             println!("The data from just before is saved as backup {safety} (kept 7 days). To undo:");
             println!(
                 "  capydb restore --backup-key {} --target-kind project --confirm-project-overwrite --wait",
-                field(&b["backup"], "backup_key")
+                opt(&b.backup.backup_key)
             );
         }
     } else {
-        let preview = field(r, "preview_id");
-        let p = api.get(&format!("/v1/preview-databases/{preview}")).await?["preview_database"].clone();
-        println!("Restored {source} into preview database {} ({preview}).", field(&p, "name"));
+        let preview = opt(&r.preview_id);
+        let p = api.get::<PreviewResponse>(&format!("/v1/preview-databases/{preview}")).await?.preview_database;
+        println!("Restored {source} into preview database {} ({preview}).", p.name);
         println!(
             "It is deleted at {} unless extended (capydb preview extend {} --ttl-hours N).",
-            field(&p, "ttl_expires_at"),
-            field(&p, "name")
+            p.ttl_expires_at, p.name
         );
-        println!("Connect: psql \"$(capydb connection-string --preview {})\"", field(&p, "name"));
+        println!("Connect: psql \"$(capydb connection-string --preview {})\"", p.name);
     }
     Ok(())
 }
@@ -121,40 +136,40 @@ pub async fn history(cli: &Cli, api: &Api, cmd: &RestoresCmd, out: Format) -> Re
     let project = cli.project()?;
     match cmd {
         RestoresCmd::List(list) => {
-            let v = list.fetch(api, &format!("/v1/projects/{project}/restores"), "restores").await?;
+            let v: RestoreList = list.fetch(api, &format!("/v1/projects/{project}/restores")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
+                    v,
                     "restores",
                     &[
-                        ("ID", &|r| field(r, "id")),
-                        ("STATE", &|r| field(r, "state")),
-                        ("TARGET", &|r| field(r, "target_kind")),
-                        ("PREVIEW", &|r| field(r, "preview_id")),
-                        ("SOURCE", &|r| field(r, "source_backup_key")),
-                        ("CREATED", &|r| field(r, "created_at")),
-                        ("ERROR", &|r| field(r, "error")),
+                        ("ID", &|r| r.id.clone()),
+                        ("STATE", &|r| output::name(&r.state)),
+                        ("TARGET", &|r| output::name(&r.target_kind)),
+                        ("PREVIEW", &|r| opt(&r.preview_id)),
+                        ("SOURCE", &source_of),
+                        ("CREATED", &|r| r.created_at.to_string()),
+                        ("ERROR", &|r| opt(&r.error)),
                     ],
                 ),
             }
         }
         RestoresCmd::Get { restore_id } => {
-            let v = api.get(&format!("/v1/projects/{project}/restores/{restore_id}")).await?;
+            let v: RestoreResponse = api.get(&format!("/v1/projects/{project}/restores/{restore_id}")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => {
-                    let r = &v["restore"];
+                    let r = &v.restore;
                     output::record(&[
-                        ("id", field(r, "id")),
-                        ("state", field(r, "state")),
-                        ("target", field(r, "target_kind")),
-                        ("preview", field(r, "preview_id")),
-                        ("source", field(r, "source_backup_key")),
-                        ("safety backup", field(r, "safety_backup_id")),
-                        ("error", field(r, "error")),
-                        ("created", field(r, "created_at")),
-                        ("completed", field(r, "completed_at")),
+                        ("id", r.id.clone()),
+                        ("state", output::name(&r.state)),
+                        ("target", output::name(&r.target_kind)),
+                        ("preview", opt(&r.preview_id)),
+                        ("source", source_of(r)),
+                        ("safety backup", opt(&r.safety_backup_id)),
+                        ("error", opt(&r.error)),
+                        ("created", r.created_at.to_string()),
+                        ("completed", opt(&r.completed_at)),
                     ])
                 }
             }
@@ -163,55 +178,68 @@ pub async fn history(cli: &Cli, api: &Api, cmd: &RestoresCmd, out: Format) -> Re
     Ok(())
 }
 
-fn print_preview(p: &Value) {
+/// The backup key restored, or the moment.
+fn source_of(r: &Restore) -> String {
+    match &r.pitr {
+        Some(p) => p.restore_time.to_string(),
+        None => opt(&r.source_backup_key),
+    }
+}
+
+fn print_preview(p: &PreviewDatabase) {
     output::record(&[
-        ("id", field(p, "id")),
-        ("name", field(p, "name")),
-        ("state", field(p, "state")),
-        ("database", field(p, "database_name")),
-        ("expires", field(p, "ttl_expires_at")),
-        ("source", field(p, "source_backup_key")),
-        ("connection", field(&p["connection"], "direct_url")),
+        ("id", p.id.clone()),
+        ("name", p.name.clone()),
+        ("state", output::name(&p.state)),
+        ("database", p.database_name.clone()),
+        ("host", format!("{}:{}", p.public_host, p.direct_port)),
+        ("role", p.role_name.clone()),
+        ("expires", p.ttl_expires_at.to_string()),
+        ("source", p.source_restore_time.map_or_else(|| opt(&p.source_backup_key), |t| t.to_string())),
+        ("error", opt(&p.last_error)),
     ]);
 }
 
 pub async fn previews(cli: &Cli, api: &Api, cmd: &PreviewCmd, out: Format) -> Result<(), CliError> {
-    let show = |v: &Value| match out {
-        Format::Json => output::json(v),
-        Format::Table => print_preview(&v["preview_database"]),
-    };
     match cmd {
         PreviewCmd::List(list) => {
             let path = format!("/v1/projects/{}/preview-databases", cli.project()?);
-            let v = list.fetch(api, &path, "preview_databases").await?;
+            let v: PreviewList = list.fetch(api, &path).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
-                    "preview_databases",
+                    v,
+                    "preview databases",
                     &[
-                        ("ID", &|p| field(p, "id")),
-                        ("NAME", &|p| field(p, "name")),
-                        ("STATE", &|p| field(p, "state")),
-                        ("EXPIRES", &|p| field(p, "ttl_expires_at")),
-                        ("SOURCE", &|p| field(p, "source_backup_key")),
+                        ("ID", &|p| p.id.clone()),
+                        ("NAME", &|p| p.name.clone()),
+                        ("STATE", &|p| output::name(&p.state)),
+                        ("EXPIRES", &|p| p.ttl_expires_at.to_string()),
+                        ("SOURCE", &|p| opt(&p.source_backup_key)),
                     ],
                 ),
             }
         }
         PreviewCmd::Get { preview } => {
-            show(&api.get(&format!("/v1/preview-databases/{}", preview_id(cli, api, preview).await?)).await?)
+            let v: PreviewResponse =
+                api.get(&format!("/v1/preview-databases/{}", preview_id(cli, api, preview).await?)).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_preview(&v.preview_database),
+            }
         }
         PreviewCmd::Extend { preview, ttl_hours } => {
             let id = preview_id(cli, api, preview).await?;
-            show(
-                &api.post(&format!("/v1/preview-databases/{id}/extend"), json!({ "ttl_hours": ttl_hours }), None)
-                    .await?,
-            )
+            let request = PreviewExtendRequest { ttl_hours: (*ttl_hours).into() };
+            let v: PreviewExtended = api.post(&format!("/v1/preview-databases/{id}/extend"), &request, None).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_preview(&v.preview),
+            }
         }
         PreviewCmd::Delete { preview } => {
             let id = preview_id(cli, api, preview).await?;
-            let v = api.delete(&format!("/v1/preview-databases/{id}")).await?;
+            let v: PreviewDeleted = api.delete(&format!("/v1/preview-databases/{id}")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => println!("Preview database {preview} deleted."),
@@ -225,46 +253,51 @@ pub async fn points(cli: &Cli, api: &Api, cmd: &RestorePointsCmd, out: Format) -
     let project = cli.project()?;
     match cmd {
         RestorePointsCmd::Create { label, kind, backup_key, pitr_time, note } => {
-            let mut body = json!({ "label": label });
-            for (name, value) in [("kind", kind), ("backup_key", backup_key), ("pitr_time", pitr_time), ("note", note)]
-            {
-                if let Some(v) = value {
-                    body[name] = json!(v);
-                }
-            }
-            let v = api.post(&format!("/v1/projects/{project}/restore-points"), body, None).await?;
+            let request = RestorePointCreateRequest {
+                label: label.clone(),
+                kind: kind.as_deref().map(|k| {
+                    if k == "backup" {
+                        RestorePointKind::Backup
+                    } else {
+                        RestorePointKind::Pitr
+                    }
+                }),
+                backup_key: backup_key.clone(),
+                pitr_time: pitr_time.clone(),
+                note: note.clone(),
+            };
+            let v: RestorePointResponse =
+                api.post(&format!("/v1/projects/{project}/restore-points"), &request, None).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => {
-                    let p = &v["restore_point"];
-                    println!("Restore point {} ({}) created.", field(p, "label"), field(p, "id"));
-                    println!("Restore it with: capydb restore --restore-point {} --wait", field(p, "id"));
+                    let p = &v.restore_point;
+                    println!("Restore point {} ({}) created.", p.label, p.id);
+                    println!("Restore it with: capydb restore --restore-point {} --wait", p.id);
                 }
             }
         }
         RestorePointsCmd::List(list) => {
-            let v = list.fetch(api, &format!("/v1/projects/{project}/restore-points"), "restore_points").await?;
+            let v: RestorePointList = list.fetch(api, &format!("/v1/projects/{project}/restore-points")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => output::listing(
-                    &v,
-                    "restore_points",
+                    v,
+                    "restore points",
                     &[
-                        ("ID", &|p| field(p, "id")),
-                        ("LABEL", &|p| field(p, "label")),
-                        ("KIND", &|p| field(p, "kind")),
-                        ("STATE", &|p| field(p, "state")),
-                        ("BACKUP / TIME", &|p| match p["pitr_time"].as_str() {
-                            Some(t) => t.to_string(),
-                            None => field(p, "backup_key"),
-                        }),
-                        ("CREATED", &|p| field(p, "created_at")),
+                        ("ID", &|p| p.id.clone()),
+                        ("LABEL", &|p| p.label.clone()),
+                        ("KIND", &|p| output::name(&p.kind)),
+                        ("STATE", &|p| output::name(&p.state)),
+                        ("BACKUP / TIME", &|p| p.pitr_time.map_or_else(|| opt(&p.backup_key), |t| t.to_string())),
+                        ("CREATED", &|p| p.created_at.to_string()),
                     ],
                 ),
             }
         }
         RestorePointsCmd::Delete { restore_point_id } => {
-            let v = api.delete(&format!("/v1/projects/{project}/restore-points/{restore_point_id}")).await?;
+            let v: RestorePointDeleted =
+                api.delete(&format!("/v1/projects/{project}/restore-points/{restore_point_id}")).await?;
             match out {
                 Format::Json => output::json(&v),
                 Format::Table => println!("Restore point {restore_point_id} deleted."),

@@ -4,12 +4,12 @@
 use crate::client::Api;
 use crate::exit::CliError;
 use crate::output::size;
+use capydb_api::jobs::{Job, JobResponse};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-pub async fn job(api: &Api, job_id: &str, timeout: Duration) -> Result<Value, CliError> {
+pub async fn job(api: &Api, job_id: &str, timeout: Duration) -> Result<Job, CliError> {
     let started = Instant::now();
     let spinner = std::io::stderr().is_terminal().then(|| {
         let pb = ProgressBar::new_spinner();
@@ -19,18 +19,20 @@ pub async fn job(api: &Api, job_id: &str, timeout: Duration) -> Result<Value, Cl
     });
     let mut delay = Duration::from_millis(250);
     loop {
-        let job = api.get(&format!("/v1/jobs/{job_id}")).await?["job"].clone();
-        let state = job["state"].as_str().unwrap_or("unknown").to_string();
+        let job = api.get::<JobResponse>(&format!("/v1/jobs/{job_id}")).await?.job;
+        let state = crate::output::name(&job.state);
         if let Some(pb) = &spinner {
-            let phase = job["progress"]["phase"].as_str().unwrap_or("");
-            let bytes = job["progress"]["bytes_done"]
-                .as_u64()
+            let phase = job.progress.as_ref().map_or("", |p| p.phase.as_str());
+            let bytes = job
+                .progress
+                .as_ref()
+                .map(|p| p.bytes_done)
                 .filter(|b| *b > 0)
                 .map(|b| format!(" · {}", size(Some(b))))
                 .unwrap_or_default();
             pb.set_message(format!("{job_id} {state} {phase}{bytes} · {}s", started.elapsed().as_secs()));
         }
-        if state == "completed" || state == "failed" {
+        if job.state.is_terminal() {
             if let Some(pb) = spinner {
                 pb.finish_and_clear();
             }

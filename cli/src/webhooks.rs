@@ -1,10 +1,16 @@
 //! `capydb webhooks …`: the organisation's webhook endpoints.
 
 use crate::client::Api;
-use crate::output::{self, field};
+use crate::output::{self, opt};
 use crate::{Cli, CliError, Format, ListArgs};
+use capydb_api::identity::Me;
+use capydb_api::webhooks::{
+    Delivery, DeliveryList, DeliveryResponse, DeliveryState, WebhookEndpoint, WebhookEndpointCreateRequest,
+    WebhookEndpointDeleted, WebhookEndpointList, WebhookEndpointResponse, WebhookEndpointUpdateRequest,
+    WebhookEndpointWithSecret,
+};
+use capydb_api::Empty;
 use clap::Subcommand;
-use serde_json::{json, Value};
 
 #[derive(Subcommand)]
 pub enum WebhooksCmd {
@@ -58,158 +64,141 @@ pub enum WebhooksCmd {
     },
 }
 
-/// The organisation: `--org` / `CAPYDB_ORG`, else the project's.
+/// The organisation: `--org` / `CAPYDB_ORG`, else the caller's own.
 pub(crate) async fn org(cli: &Cli, api: &Api) -> Result<String, CliError> {
     if let Some(org) = &cli.org {
         return Ok(org.clone());
     }
-    let project =
-        cli.project().map_err(|_| CliError::Usage("no organization: set CAPYDB_ORG or CAPYDB_PROJECT".into()))?;
-    let v = api.get(&format!("/v1/projects/{project}")).await?;
-    Ok(field(&v["project"], "org_id"))
+    Ok(api.get::<Me>("/v1/me").await?.organization_id)
 }
 
 pub async fn run(cli: &Cli, api: &Api, cmd: &WebhooksCmd, out: Format) -> Result<(), CliError> {
     let base = format!("/v1/organizations/{}/webhook-endpoints", org(cli, api).await?);
-    let v = match cmd {
+    match cmd {
         WebhooksCmd::List(list) => {
-            let v = list.fetch(api, &base, "webhook_endpoints").await?;
-            if out == Format::Table {
-                output::listing(
-                    &v,
-                    "webhook_endpoints",
+            let v: WebhookEndpointList = list.fetch(api, &base).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::listing(
+                    v,
+                    "webhook endpoints",
                     &[
-                        ("ID", &|e| field(e, "id")),
-                        ("URL", &|e| field(e, "url")),
-                        ("EVENTS", &|e| events(e)),
-                        ("ACTIVE", &|e| field(e, "is_active")),
-                        ("HEALTH", &|e| field(e, "health")),
+                        ("ID", &|e| e.id.clone()),
+                        ("URL", &|e| e.url.clone()),
+                        ("EVENTS", &events),
+                        ("ACTIVE", &|e| e.is_active.to_string()),
+                        ("HEALTH", &|e| output::name(&e.health)),
                     ],
-                );
-                return Ok(());
+                ),
             }
-            v
         }
         WebhooksCmd::Create { url, events, description } => {
-            let mut body = json!({ "url": url, "event_types": events });
-            if let Some(d) = description {
-                body["description"] = json!(d);
+            let request = WebhookEndpointCreateRequest {
+                url: url.clone(),
+                description: description.clone(),
+                event_types: Some(events.clone()),
+                is_active: None,
+            };
+            let v: WebhookEndpointWithSecret = api.post(&base, &request, None).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_secret("created", &v),
             }
-            let v = api.post(&base, body, None).await?;
-            if out == Format::Table {
-                print_secret("created", &v);
-                return Ok(());
-            }
-            v
         }
         WebhooksCmd::Update { webhook_id, url, events, description, active } => {
-            let mut body = json!({});
-            if let Some(u) = url {
-                body["url"] = json!(u);
+            let request = WebhookEndpointUpdateRequest {
+                url: url.clone(),
+                description: description.clone().map(Some),
+                event_types: events.clone(),
+                is_active: *active,
+            };
+            let v: WebhookEndpointResponse = api.patch(&format!("{base}/{webhook_id}"), &request).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("Webhook endpoint {webhook_id} updated."),
             }
-            if let Some(e) = events {
-                body["event_types"] = json!(e);
-            }
-            if let Some(d) = description {
-                body["description"] = json!(d);
-            }
-            if let Some(a) = active {
-                body["is_active"] = json!(a);
-            }
-            let v = api.patch(&format!("{base}/{webhook_id}"), body).await?;
-            if out == Format::Table {
-                println!("Webhook endpoint {webhook_id} updated.");
-                return Ok(());
-            }
-            v
         }
         WebhooksCmd::Delete { webhook_id } => {
-            let v = api.delete(&format!("{base}/{webhook_id}")).await?;
-            if out == Format::Table {
-                println!("Webhook endpoint {webhook_id} deleted.");
-                return Ok(());
+            let v: WebhookEndpointDeleted = api.delete(&format!("{base}/{webhook_id}")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => println!("Webhook endpoint {webhook_id} deleted."),
             }
-            v
         }
         WebhooksCmd::RotateSecret { webhook_id } => {
-            let v = api.post(&format!("{base}/{webhook_id}/rotate-secret"), json!({}), None).await?;
-            if out == Format::Table {
-                print_secret("has a new signing secret", &v);
-                return Ok(());
+            let v: WebhookEndpointWithSecret =
+                api.post(&format!("{base}/{webhook_id}/rotate-secret"), &Empty {}, None).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => print_secret("has a new signing secret", &v),
             }
-            v
         }
         WebhooksCmd::Deliveries { webhook_id, list } => {
-            let v = list.fetch(api, &format!("{base}/{webhook_id}/deliveries"), "deliveries").await?;
-            if out == Format::Table {
-                output::listing(
-                    &v,
+            let v: DeliveryList = list.fetch(api, &format!("{base}/{webhook_id}/deliveries")).await?;
+            match out {
+                Format::Json => output::json(&v),
+                Format::Table => output::listing(
+                    v,
                     "deliveries",
                     &[
-                        ("ID", &|d| field(d, "id")),
-                        ("EVENT", &|d| field(d, "event_type")),
-                        ("STATE", &|d| field(d, "state")),
-                        ("ATTEMPTS", &|d| field(d, "attempt_count")),
+                        ("ID", &|d| d.id.clone()),
+                        ("EVENT", &|d| d.event_type.clone()),
+                        ("STATE", &|d| output::name(&d.state)),
+                        ("ATTEMPTS", &|d| d.attempts.to_string()),
                         ("LAST RESULT", &last_result),
-                        ("NEXT ATTEMPT", &|d| field(d, "next_attempt_at")),
-                        ("CREATED", &|d| field(d, "created_at")),
+                        ("NEXT ATTEMPT", &|d| opt(&d.next_attempt_at)),
+                        ("CREATED", &|d| d.created_at.to_string()),
                     ],
-                );
-                return Ok(());
+                ),
             }
-            v
         }
         WebhooksCmd::Test { webhook_id } => {
-            let v = api.post(&format!("{base}/{webhook_id}/test"), json!({}), None).await?;
+            let v: DeliveryResponse = api.post(&format!("{base}/{webhook_id}/test"), &Empty {}, None).await?;
             finish_delivery(&v, out, "Test delivery")?;
-            return Ok(());
         }
         WebhooksCmd::Redeliver { webhook_id, delivery_id } => {
-            let v =
-                api.post(&format!("{base}/{webhook_id}/deliveries/{delivery_id}/redeliver"), json!({}), None).await?;
+            let path = format!("{base}/{webhook_id}/deliveries/{delivery_id}/redeliver");
+            let v: DeliveryResponse = api.post(&path, &Empty {}, None).await?;
             finish_delivery(&v, out, "Redelivery")?;
-            return Ok(());
         }
-    };
-    output::json(&v);
+    }
     Ok(())
 }
 
 /// Prints a delivery that was just attempted; a delivery that did not go through exits
 /// non-zero, so scripts can tell.
-fn finish_delivery(v: &Value, out: Format, what: &str) -> Result<(), CliError> {
-    let d = &v["delivery"];
-    if out == Format::Table {
-        println!("{what} {}: {} ({})", field(d, "id"), field(d, "state"), last_result(d));
-    } else {
-        output::json(v);
+fn finish_delivery(v: &DeliveryResponse, out: Format, what: &str) -> Result<(), CliError> {
+    let d = &v.delivery;
+    match out {
+        Format::Table => println!("{what} {}: {} ({})", d.id, output::name(&d.state), last_result(d)),
+        Format::Json => output::json(v),
     }
-    match d["state"].as_str() {
-        Some("delivered") => Ok(()),
-        _ => Err(CliError::Other(format!("{what} {} was not delivered: {}", field(d, "id"), last_result(d)))),
+    match d.state {
+        DeliveryState::Delivered => Ok(()),
+        _ => Err(CliError::Other(format!("{what} {} was not delivered: {}", d.id, last_result(d)))),
     }
 }
 
 /// "HTTP 200 in 12 ms", or the error of the last attempt.
-fn last_result(d: &Value) -> String {
-    let Some(a) = d["attempts"].as_array().and_then(|l| l.last()) else { return "not attempted yet".into() };
-    let latency = a["latency_ms"].as_u64().unwrap_or(0);
-    match (a["status_code"].as_u64(), a["error"].as_str()) {
-        (Some(code), None) => format!("HTTP {code} in {latency} ms"),
-        (_, Some(err)) => format!("{err} after {latency} ms"),
+fn last_result(d: &Delivery) -> String {
+    let Some(a) = d.attempt_details.last() else { return "not attempted yet".into() };
+    match (a.status_code, &a.error) {
+        (Some(code), None) => format!("HTTP {code} in {} ms", a.latency_ms),
+        (_, Some(err)) => format!("{err} after {} ms", a.latency_ms),
         (None, None) => "no answer".into(),
     }
 }
 
-fn events(e: &Value) -> String {
-    match e["event_types"].as_array() {
-        Some(list) if !list.is_empty() => list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
-        _ => "all".into(),
+fn events(e: &WebhookEndpoint) -> String {
+    if e.event_types.is_empty() {
+        "all".into()
+    } else {
+        e.event_types.join(",")
     }
 }
 
-fn print_secret(what: &str, v: &Value) {
-    let e = &v["webhook_endpoint"];
-    println!("Webhook endpoint {} ({}) {what}.", field(e, "id"), field(e, "url"));
-    println!("Signing secret (shown only now): {}", field(v, "plaintext_secret"));
+fn print_secret(what: &str, v: &WebhookEndpointWithSecret) {
+    let e = &v.webhook_endpoint;
+    println!("Webhook endpoint {} ({}) {what}.", e.id, e.url);
+    println!("Signing secret (shown only now): {}", v.plaintext_secret);
 }

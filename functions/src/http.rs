@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the handlers: credentials, JSON bodies with field-level errors,
 //! responses, and the mapping of service errors to status codes and stable `code`s.
 
+use capydb_api::{ErrorBody, ErrorCode};
 use capydb_shared::auth::{self, Principal};
 use capydb_shared::services::idempotency::IdempotencyKey;
 use capydb_shared::services::Context;
@@ -8,8 +9,10 @@ use capydb_shared::Error;
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use utoipa::PartialSchema;
 
 pub type HttpResult = Result<Response<Body>, Error>;
 
@@ -24,23 +27,22 @@ pub fn respond<T: Serialize>(status: StatusCode, body: &T) -> HttpResult {
 
 /// Status and stable code for an error. 5xx messages are generic: details go to the log only.
 pub fn error_response(err: &Error) -> Response<Body> {
-    let (status, code) = match err {
-        Error::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
-        Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-        Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
-        Error::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
-        Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        Error::Store(_) | Error::ObjectStore(_) | Error::DataPlane(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-        }
-        Error::SchedulerUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "scheduler_unavailable"),
-        Error::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
-        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    let code = match err {
+        Error::InvalidField { .. } => ErrorCode::InvalidField,
+        Error::BadRequest(_) => ErrorCode::BadRequest,
+        Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+        Error::Forbidden(_) => ErrorCode::Forbidden,
+        Error::NotFound(_) => ErrorCode::NotFound,
+        Error::Conflict { .. } => ErrorCode::Conflict,
+        Error::IdempotencyMismatch => ErrorCode::IdempotencyKeyReused,
+        Error::Unprocessable(_) => ErrorCode::Unprocessable,
+        Error::RateLimited { .. } => ErrorCode::RateLimited,
+        Error::Store(_) | Error::ObjectStore(_) | Error::DataPlane(_) => ErrorCode::Unavailable,
+        Error::SchedulerUnavailable(_) => ErrorCode::SchedulerUnavailable,
+        Error::Upstream(_) => ErrorCode::UpstreamUnavailable,
+        Error::Internal(_) => ErrorCode::Internal,
     };
+    let status = status_of(code);
     // A scheduler outage's message says what state the schedule is in and what to do.
     let message = if status.is_server_error() && !matches!(err, Error::SchedulerUnavailable(_) | Error::Upstream(_)) {
         tracing::error!(error = %err, "request failed");
@@ -48,9 +50,9 @@ pub fn error_response(err: &Error) -> Response<Body> {
     } else {
         err.to_string()
     };
-    let mut response = problem(status, code, &message, |body| match err {
-        Error::InvalidField { field, .. } => body["field"] = json!(field),
-        Error::Conflict { job_id: Some(job), .. } => body["job_id"] = json!(job),
+    let mut response = problem(code, &message, |body| match err {
+        Error::InvalidField { field, .. } => body.field = Some(field.clone()),
+        Error::Conflict { job_id: Some(job), .. } => body.job_id = Some(job.clone()),
         _ => {}
     });
     if status == StatusCode::UNAUTHORIZED {
@@ -109,14 +111,23 @@ fn gateway_request_id(req: &Request) -> Option<String> {
     (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).then_some(id)
 }
 
+/// The HTTP status of an error code, as the contract documents it.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    let status = ErrorCode::ALL.iter().find(|(c, _, _)| *c == code).map_or(500, |(_, s, _)| *s);
+    StatusCode::from_u16(status).expect("documented statuses are valid")
+}
+
 /// An error answer: `{error, code, request_id}` plus what `extra` adds (`field`, `job_id`).
-pub fn problem(status: StatusCode, code: &str, message: &str, extra: impl FnOnce(&mut Value)) -> Response<Body> {
-    let mut body = json!({ "error": message, "code": code });
-    if let Ok(id) = REQUEST_ID.try_with(Clone::clone) {
-        body["request_id"] = json!(id);
-    }
+pub fn problem(code: ErrorCode, message: &str, extra: impl FnOnce(&mut ErrorBody)) -> Response<Body> {
+    let mut body = ErrorBody {
+        error: message.to_string(),
+        code,
+        field: None,
+        request_id: REQUEST_ID.try_with(Clone::clone).ok(),
+        job_id: None,
+    };
     extra(&mut body);
-    respond(status, &body).expect("error body serializes")
+    respond(status_of(code), &body).expect("error body serializes")
 }
 
 /// Largest request body accepted: every request of this API is a small JSON object.
@@ -128,8 +139,7 @@ pub fn refuse_body(req: &Request) -> Option<Response<Body>> {
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
         return Some(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             &format!("the request body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len()),
             |_| {},
         ));
@@ -144,8 +154,7 @@ pub fn refuse_body(req: &Request) -> Option<Response<Body>> {
     }
     let got = if content_type.is_empty() { "no Content-Type".to_string() } else { format!("`{content_type}`") };
     Some(problem(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         &format!("request bodies must be JSON with `Content-Type: application/json` (got {got})"),
         |_| {},
     ))
@@ -184,75 +193,68 @@ pub fn idempotency_key(req: &Request, principal: &Principal) -> Result<Option<Id
     IdempotencyKey::new(&principal.org_id, key, &request, req.body().as_ref()).map(Some)
 }
 
-/// A JSON object body whose fields are read one by one, so every error names its field.
-pub struct JsonBody(Map<String, Value>);
-
-impl JsonBody {
-    /// Parses the body; an empty body counts as `{}`. Fields outside `allowed` are refused.
-    pub fn parse(req: &Request, allowed: &[&str]) -> Result<Self, Error> {
-        let bytes = req.body().as_ref();
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(Map::new()));
-        }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(Error::BadRequest("request body must be a JSON object".into()));
+/// The request body as its contract type. An empty body reads as `{}`. Every error names the
+/// field at fault (an unknown one, a missing one, or one of the wrong type or value) and, from
+/// the contract's schema, what the field takes.
+pub fn body<T: DeserializeOwned + PartialSchema>(req: &Request) -> Result<T, Error> {
+    let bytes = req.body().as_ref();
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::BadRequest("request body must be a JSON object".into()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde reports unknown and missing fields at the object, naming the field in backticks.
+        let named = message.split('`').nth(1).map(str::to_string);
+        let field = match path.as_str() {
+            "." => named.clone().unwrap_or_default(),
+            p => p.to_string(),
         };
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(Error::invalid(
-                unknown.clone(),
-                format!("unknown field `{unknown}`; allowed: {}", allowed.join(", ")),
-            ));
-        }
-        Ok(JsonBody(map))
-    }
+        let expected = message.find(", expected").map(|i| &message[i + ", expected".len()..]);
+        let message = if message.starts_with("unknown field") {
+            match expected {
+                Some(allowed) => format!("unknown field `{field}`; allowed:{allowed}"),
+                None => format!("unknown field `{field}`; this body takes no fields"),
+            }
+        } else if let Some(got) = message.strip_prefix("invalid type: ").and_then(|m| m.split(", expected").next()) {
+            let takes = takes::<T>(&field).unwrap_or_else(|| expected.unwrap_or(" a valid value").trim().to_string());
+            format!("{field} must be {takes} (got {got})")
+        } else if let (true, Some(allowed)) = (message.starts_with("unknown variant"), expected) {
+            format!("{field} must be{allowed} (got {})", named.as_deref().map_or("?".into(), |n| format!("`{n}`")))
+        } else if path == "." {
+            message
+        } else {
+            format!("{field}: {message}")
+        };
+        Error::invalid(field, message)
+    })
+}
 
-    /// Whether the body names `field` at all (null included): for PATCH, where null clears.
-    pub fn has(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    pub fn opt_str(&self, field: &str) -> Result<Option<&str>, Error> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Error::invalid(field, format!("{field} must be a string"))),
-        }
-    }
-
-    pub fn str(&self, field: &str) -> Result<&str, Error> {
-        self.opt_str(field)?.ok_or_else(|| Error::invalid(field, format!("{field} is required")))
-    }
-
-    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, Error> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Error::invalid(field, format!("{field} must be true or false"))),
-        }
-    }
-
-    /// An integer field; `range` is only for the message of a wrong type.
-    pub fn opt_int(&self, field: &str, range: &str) -> Result<Option<i64>, Error> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-            Some(_) => Err(Error::invalid(field, format!("{field} must be an integer from {range}"))),
-        }
-    }
-
-    pub fn opt_str_list(&self, field: &str) -> Result<Option<Vec<&str>>, Error> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().ok_or_else(|| Error::invalid(field, format!("{field} must be a list of strings"))))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Error::invalid(field, format!("{field} must be a list of strings"))),
-        }
-    }
+/// What a body field takes, in words, from the contract's schema of `T`.
+fn takes<T: PartialSchema>(field: &str) -> Option<String> {
+    let schema = serde_json::to_value(T::schema()).ok()?;
+    let property = schema.get("properties")?.get(field)?;
+    let kind = match &property["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(types) => types.iter().filter_map(Value::as_str).find(|t| *t != "null")?.to_string(),
+        _ => return None,
+    };
+    Some(match kind.as_str() {
+        "integer" => match (property["minimum"].as_i64(), property["maximum"].as_i64()) {
+            (Some(min), Some(max)) => format!("an integer from {min} to {max}"),
+            _ => "an integer".into(),
+        },
+        "boolean" => "true or false".into(),
+        "string" => match property["maxLength"].as_u64() {
+            Some(max) => format!("a string of at most {max} characters"),
+            None => "a string".into(),
+        },
+        "array" => "a list of strings".into(),
+        other => format!("a JSON {other}"),
+    })
 }
 
 #[cfg(test)]
@@ -299,16 +301,37 @@ mod tests {
 
     #[test]
     fn body_errors_name_the_field() {
+        use capydb_api::backups::BackupCreateRequest;
+        use capydb_api::previews::PreviewExtendRequest;
         let field = |e: Error| match e {
-            Error::InvalidField { field, .. } => field,
+            Error::InvalidField { field, message } => (field, message),
             other => panic!("{other:?}"),
         };
-        let b = JsonBody::parse(&request(r#"{"label": 5}"#), &["label"]).unwrap();
-        assert_eq!(field(b.opt_str("label").unwrap_err()), "label");
-        assert_eq!(field(JsonBody::parse(&request(r#"{"lable": "x"}"#), &["label"]).err().unwrap()), "lable");
-        assert!(matches!(JsonBody::parse(&request("[1]"), &[]), Err(Error::BadRequest(_))));
-        assert!(matches!(JsonBody::parse(&request("{nope"), &[]), Err(Error::BadRequest(_))));
-        assert!(JsonBody::parse(&request(""), &["label"]).unwrap().opt_str("label").unwrap().is_none());
+        let (f, m) = field(body::<BackupCreateRequest>(&request(r#"{"label": 5}"#)).unwrap_err());
+        assert_eq!(
+            (f.as_str(), m.as_str()),
+            ("label", "label must be a string of at most 200 characters (got integer `5`)")
+        );
+        let (f, m) = field(body::<BackupCreateRequest>(&request(r#"{"lable": "x"}"#)).unwrap_err());
+        assert_eq!(f, "lable");
+        assert!(m.contains("allowed: `label`"), "{m}");
+        let (f, m) = field(body::<PreviewExtendRequest>(&request("{}")).unwrap_err());
+        assert_eq!((f.as_str(), m.as_str()), ("ttl_hours", "missing field `ttl_hours`"));
+        let (f, m) = field(body::<PreviewExtendRequest>(&request(r#"{"ttl_hours": 1.5}"#)).unwrap_err());
+        assert_eq!(
+            (f.as_str(), m.as_str()),
+            ("ttl_hours", "ttl_hours must be an integer from 1 to 168 (got floating point `1.5`)")
+        );
+        let restore = r#"{"target_kind": "production"}"#;
+        let (f, m) = field(body::<capydb_api::restores::RestoreCreateRequest>(&request(restore)).unwrap_err());
+        assert_eq!(f, "target_kind");
+        assert!(m.starts_with("target_kind must be one of `new_preview`, `preview`, `project`"), "{m}");
+        let (f, m) = field(body::<capydb_api::Empty>(&request(r#"{"x": 1}"#)).unwrap_err());
+        assert_eq!(f, "x");
+        assert!(m.contains("takes no fields") || m.contains("allowed"), "{m}");
+        assert!(matches!(body::<BackupCreateRequest>(&request("[1]")), Err(Error::BadRequest(_))));
+        assert!(matches!(body::<BackupCreateRequest>(&request("{nope")), Err(Error::BadRequest(_))));
+        assert_eq!(body::<BackupCreateRequest>(&request("")).unwrap().label, None);
     }
 
     #[test]

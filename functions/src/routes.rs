@@ -3,8 +3,8 @@
 //! `template.yaml`.
 
 use crate::handlers::{
-    api_keys, backups, integrations, jobs, me, previews, projects, regions, restore_points, restores, schedules,
-    webhooks,
+    api_keys, backups, integrations, jobs, me, openapi, previews, projects, regions, restore_points, restores,
+    schedules, webhooks,
 };
 use crate::http::{authenticate, error_response, idempotency_key, refuse_body, HttpResult, RequestScope};
 use capydb_shared::services::idempotency::{self, Replay};
@@ -20,6 +20,7 @@ pub enum RouteId {
     ProjectsConnections,
     RegionsList,
     Me,
+    OpenApi,
     ApiKeysCreate,
     ApiKeysList,
     ApiKeysRevoke,
@@ -35,6 +36,7 @@ pub enum RouteId {
     RestoresGet,
     PreviewsList,
     PreviewsGet,
+    PreviewsConnections,
     PreviewsExtend,
     PreviewsDelete,
     RestorePointsCreate,
@@ -129,6 +131,13 @@ pub const ROUTES: &[Route] = &[
     route!(PreviewsList, "GET", "/v1/projects/{project_id}/preview-databases", "PreviewsListFunction", "previews-list"),
     route!(PreviewsGet, "GET", "/v1/preview-databases/{preview_id}", "PreviewsGetFunction", "previews-get"),
     route!(
+        PreviewsConnections,
+        "GET",
+        "/v1/preview-databases/{preview_id}/connections",
+        "PreviewsConnectionsFunction",
+        "previews-connections"
+    ),
+    route!(
         PreviewsExtend,
         "POST",
         "/v1/preview-databases/{preview_id}/extend",
@@ -148,6 +157,7 @@ pub const ROUTES: &[Route] = &[
     ),
     route!(RegionsList, "GET", "/v1/regions", "RegionsListFunction", "regions-list"),
     route!(Me, "GET", "/v1/me", "MeFunction", "me"),
+    route!(OpenApi, "GET", "/v1/openapi.json", "OpenApiFunction", "openapi"),
     route!(ApiKeysCreate, "POST", "/v1/organizations/{org_id}/api-keys", "ApiKeysCreateFunction", "api-keys-create"),
     route!(ApiKeysList, "GET", "/v1/organizations/{org_id}/api-keys", "ApiKeysListFunction", "api-keys-list"),
     route!(
@@ -334,6 +344,7 @@ async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
         RouteId::ProjectsConnections => projects::connections(ctx, req).await,
         RouteId::RegionsList => regions::list(ctx, req).await,
         RouteId::Me => me::get(ctx, req).await,
+        RouteId::OpenApi => openapi::get(ctx, req).await,
         RouteId::ApiKeysCreate => api_keys::create(ctx, req).await,
         RouteId::ApiKeysList => api_keys::list(ctx, req).await,
         RouteId::ApiKeysRevoke => api_keys::revoke(ctx, req).await,
@@ -349,6 +360,7 @@ async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
         RouteId::RestoresGet => restores::get(ctx, req).await,
         RouteId::PreviewsList => previews::list(ctx, req).await,
         RouteId::PreviewsGet => previews::get(ctx, req).await,
+        RouteId::PreviewsConnections => previews::connections(ctx, req).await,
         RouteId::PreviewsExtend => previews::extend(ctx, req).await,
         RouteId::PreviewsDelete => previews::delete(ctx, req).await,
         RouteId::RestorePointsCreate => restore_points::create(ctx, req).await,

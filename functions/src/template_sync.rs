@@ -127,3 +127,21 @@ fn table_keys_and_indexes_match_the_schema() {
     assert_eq!(gsis, code);
     assert_eq!(table["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
 }
+
+#[test]
+fn the_openapi_document_describes_exactly_the_routes() {
+    let in_code: BTreeSet<(String, String)> =
+        crate::routes::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    let in_document: BTreeSet<(String, String)> =
+        capydb_api::openapi::operations().iter().map(|o| (o.method.to_string(), o.path.to_string())).collect();
+    assert_eq!(in_document, in_code, "the route table and the OpenAPI operations differ");
+    let doc = capydb_api::openapi::document();
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().expect("path item").keys().map(move |m| (m.to_ascii_uppercase(), path.clone()))
+        })
+        .collect();
+    assert_eq!(documented, in_code, "the generated document and the route table differ");
+}

@@ -125,8 +125,9 @@ pub async fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<Principal, Error> {
     if token.starts_with(api_keys::PREFIX) {
+        let hash = api_keys::hash(token);
         let key = repo
-            .get_api_key_by_hash(&api_keys::hash(token))
+            .get_api_key_by_hash(&hash)
             .await?
             .ok_or_else(|| Error::Unauthenticated("API key is not valid".into()))?;
         key.is_usable(now).map_err(|m| Error::Unauthenticated(m.into()))?;
@@ -142,6 +143,13 @@ pub async fn authenticate(
                         "API key is not valid: the key that created it was revoked or has expired".into(),
                     ))
                 }
+            }
+        }
+        // To the minute is enough to tell a used key from a forgotten one, and costs one write
+        // a minute per key rather than one per request.
+        if key.last_used_at.is_none_or(|t| now - t >= chrono::Duration::seconds(60)) {
+            if let Err(e) = repo.touch_api_key(&key, &hash, now).await {
+                tracing::warn!(key_id = %key.id, error = %e, "could not record when the API key was used");
             }
         }
         return Ok(Principal {

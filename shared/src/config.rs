@@ -29,6 +29,12 @@ pub struct RegionConfig {
     /// Whether the cluster ships its WAL continuously (`archive_mode = on`).
     #[serde(default)]
     pub wal_archiving: bool,
+    /// How the region is shown to people; its name when not set.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Where it runs (for example `AWS us-east-1`).
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 #[derive(Clone)]

@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod domain;
 pub mod error;
 pub mod ids;

@@ -14,7 +14,7 @@ async fn key_with(env: &TestEnv, body: serde_json::Value) -> String {
     let (status, created) =
         env.call("POST", &format!("/v1/organizations/{}/api-keys", env.org), Some(&env.key), Some(body), None).await;
     assert_eq!(status, 201, "{created}");
-    created["plaintext_key"].as_str().unwrap().to_string()
+    created["plaintext_api_key"].as_str().unwrap().to_string()
 }
 
 fn session(org: &OrgId, role: OrgRole, expires_in: Duration) -> String {
@@ -54,6 +54,7 @@ async fn missing_invalid_expired_and_revoked_credentials_get_401() {
         expires_at: Some(Utc::now() - Duration::minutes(1)),
         revoked_at: None,
         parent_key_id: None,
+        last_used_at: None,
         created_at: Utc::now() - Duration::days(1),
     };
     env.ctx.repo.create_api_key(&key, &api_keys::hash(&expired), None).await.unwrap();
@@ -182,7 +183,7 @@ async fn a_key_cannot_outlive_the_key_that_created_it() {
         .post(&keys, json!({ "name": "parent", "expires_at": parent_expiry.to_rfc3339(), "scopes": ["api_keys:read", "api_keys:write", "projects:read"] }))
         .await;
     assert_eq!(status, 201, "{parent}");
-    let parent_key = parent["plaintext_key"].as_str().unwrap().to_string();
+    let parent_key = parent["plaintext_api_key"].as_str().unwrap().to_string();
     let parent_id = parent["api_key"]["id"].as_str().unwrap().to_string();
 
     for asked in [None, Some(Utc::now() + Duration::days(30))] {
@@ -209,12 +210,12 @@ async fn a_key_cannot_outlive_the_key_that_created_it() {
             None,
         )
         .await;
-    let child_key = child["plaintext_key"].as_str().unwrap().to_string();
+    let child_key = child["plaintext_api_key"].as_str().unwrap().to_string();
     let (status, grandchild) = env
         .call("POST", &keys, Some(&child_key), Some(json!({ "name": "g", "scopes": ["projects:read"] })), None)
         .await;
     assert_eq!(status, 201, "{grandchild}");
-    let grandchild_key = grandchild["plaintext_key"].as_str().unwrap().to_string();
+    let grandchild_key = grandchild["plaintext_api_key"].as_str().unwrap().to_string();
     assert_eq!(env.call("GET", "/v1/projects", Some(&grandchild_key), None, None).await.0, 200);
     let (status, _) = env.call("DELETE", &format!("{keys}/{parent_id}"), Some(&env.key), None, None).await;
     assert_eq!(status, 200);
@@ -242,7 +243,7 @@ async fn me_names_the_callers_organization_credential_and_scopes() {
             serde_json::json!({ "name": "narrow", "scopes": ["backups:read"], "project_id": project }),
         )
         .await;
-    let narrow = created["plaintext_key"].as_str().unwrap();
+    let narrow = created["plaintext_api_key"].as_str().unwrap();
     let (status, me) = env.call("GET", "/v1/me", Some(narrow), None, None).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(

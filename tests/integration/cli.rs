@@ -35,7 +35,7 @@ async fn backups_create_wait_then_list_shows_a_verified_backup() {
     assert!(stdout(&table).contains("first") && stdout(&table).contains("verified"), "{}", stdout(&table));
     let jobs = env.cli(&["jobs", "list", "-o", "json"], Some(&project));
     let jobs: serde_json::Value = serde_json::from_slice(&jobs.stdout).unwrap();
-    assert_eq!(jobs["jobs"][0]["type"], "backup", "newest first");
+    assert_eq!(jobs["jobs"][0]["type"], "project.backup", "newest first");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,8 +146,10 @@ async fn api_keys_list_page_by_page_or_all_and_revoking_stops_the_key() {
         assert!(out.status.success(), "{}", stderr(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["api_key"]["scopes"], serde_json::json!(["projects:read", "backups:read"]));
-        secrets
-            .push((v["api_key"]["id"].as_str().unwrap().to_string(), v["plaintext_key"].as_str().unwrap().to_string()));
+        secrets.push((
+            v["api_key"]["id"].as_str().unwrap().to_string(),
+            v["plaintext_api_key"].as_str().unwrap().to_string(),
+        ));
     }
     let table = env.cli(&["api-keys", "create", "--name", "shown-once"], Some(&project));
     assert!(
@@ -159,12 +161,12 @@ async fn api_keys_list_page_by_page_or_all_and_revoking_stops_the_key() {
     let page = env.cli(&["api-keys", "list", "--limit", "2"], Some(&project));
     assert!(page.status.success(), "{}", stderr(&page));
     assert_eq!(stdout(&page).lines().filter(|l| l.contains("key_")).count(), 2, "{}", stdout(&page));
-    assert!(stderr(&page).contains("more api keys exist: --all"), "{}", stderr(&page));
+    assert!(stderr(&page).contains("more API keys exist: --all"), "{}", stderr(&page));
     let all = env.cli(&["api-keys", "list", "--limit", "2", "--all", "-o", "json"], Some(&project));
     let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
     assert_eq!(all["api_keys"].as_array().unwrap().len(), 5, "the bootstrap key and four created: {all}");
     assert!(all["next_cursor"].is_null());
-    assert!(all["api_keys"].as_array().unwrap().iter().all(|k| k.get("plaintext_key").is_none()));
+    assert!(all["api_keys"].as_array().unwrap().iter().all(|k| k.get("plaintext_api_key").is_none()));
     assert_eq!(env.cli(&["api-keys", "list", "--limit", "0"], Some(&project)).status.code(), Some(2));
 
     let (id, secret) = &secrets[0];
@@ -180,6 +182,61 @@ async fn api_keys_list_page_by_page_or_all_and_revoking_stops_the_key() {
     let revoked = env.cli(&["api-keys", "revoke", id], Some(&project));
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     assert_eq!(as_key(secret).status.code(), Some(3), "a revoked key is refused");
+}
+
+/// What the API answers a backup request with, as the contract types it.
+fn accepted_backup() -> String {
+    use capydb_api::backups::{Backup, BackupCreated, BackupKind, BackupState, VerificationState};
+    use capydb_api::jobs::{Job, JobState, JobType};
+    let now = capydb_api::Timestamp(chrono::Utc::now());
+    let job = Job {
+        id: "job_x".into(),
+        job_type: JobType::ProjectBackup,
+        state: JobState::Pending,
+        organization_id: "org_x".into(),
+        project_id: "prj_x".into(),
+        attempts: 0,
+        max_attempts: 3,
+        claimed_at: None,
+        claimed_by: None,
+        lease_until: None,
+        started_at: None,
+        completed_at: None,
+        error: None,
+        progress: None,
+        backup_id: Some("bkp_x".into()),
+        restore_id: None,
+        preview_database_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let backup = Backup {
+        id: "bkp_x".into(),
+        project_id: "prj_x".into(),
+        organization_id: "org_x".into(),
+        job_id: "job_x".into(),
+        label: Some("retried".into()),
+        kind: BackupKind::OnDemand,
+        state: BackupState::Pending,
+        database_name: "prj_x".into(),
+        backup_key: None,
+        size_bytes: None,
+        dump_size_bytes: None,
+        sha256: None,
+        format: "custom".into(),
+        compression: "zstd".into(),
+        postgres_version: None,
+        verification_state: VerificationState::Pending,
+        verified_at: None,
+        verification_error: None,
+        error: None,
+        expires_at: None,
+        pinned: false,
+        created_at: now,
+        completed_at: None,
+        updated_at: now,
+    };
+    serde_json::to_string(&BackupCreated { job, backup }).unwrap()
 }
 
 /// A stand-in API that answers a POST with 503, then 429, then 202, and keeps the
@@ -201,12 +258,7 @@ async fn flaky_api() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) 
             match attempt {
                 1 => (StatusCode::SERVICE_UNAVAILABLE, "{}").into_response(),
                 2 => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response(),
-                _ => (
-                    StatusCode::ACCEPTED,
-                    [("content-type", "application/json")],
-                    r#"{"job":{"id":"job_x"},"backup":{"id":"bkp_x"}}"#,
-                )
-                    .into_response(),
+                _ => (StatusCode::ACCEPTED, [("content-type", "application/json")], accepted_backup()).into_response(),
             }
         }
     });

@@ -144,8 +144,8 @@ async fn backup_and_restore_events_arrive_signed_and_vercel_gets_both_urls() {
         assert!(ids.contains(received.header("x-capydb-delivery")), "{listed:?}");
     }
     for d in &listed {
-        assert_eq!((d["state"].as_str(), d["attempt_count"].as_u64()), (Some("delivered"), Some(1)), "{d}");
-        assert_eq!(d["attempts"][0]["status_code"], 200);
+        assert_eq!((d["state"].as_str(), d["attempts"].as_u64()), (Some("delivered"), Some(1)), "{d}");
+        assert_eq!(d["attempt_details"][0]["status_code"], 200);
     }
 
     // After the restore, the fake Vercel API got both connection strings, equal to the project's.
@@ -185,11 +185,11 @@ async fn a_receiver_that_was_down_gets_every_event_exactly_once() {
     assert_eq!(env.wait_job(b["job"]["id"].as_str().unwrap()).await["state"], "completed");
     let expected = events_of(&env, &["job.completed", "backup.completed"]).await;
     assert_eq!(expected, 3, "two jobs and one backup");
-    let failed_once = wait_deliveries(&env, &endpoint_id, expected, |d| d["attempt_count"] == 1).await;
+    let failed_once = wait_deliveries(&env, &endpoint_id, expected, |d| d["attempts"] == 1).await;
     for d in &failed_once {
         assert_eq!(d["state"], "pending", "{d}");
-        assert!(d["attempts"][0]["status_code"].is_null(), "nobody answered: {d}");
-        assert!(d["attempts"][0]["error"].as_str().unwrap().contains("onnect"), "{d}");
+        assert!(d["attempt_details"][0]["status_code"].is_null(), "nobody answered: {d}");
+        assert!(d["attempt_details"][0]["error"].as_str().unwrap().contains("onnect"), "{d}");
         assert!(d["next_attempt_at"].is_string(), "{d}");
     }
     assert_eq!(endpoint_view(&env, &endpoint_id).await["health"], "failing");
@@ -213,7 +213,7 @@ async fn a_receiver_that_was_down_gets_every_event_exactly_once() {
     let events: HashSet<String> = got.iter().map(|r| r.json()["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(events.len(), expected, "one delivery per event");
     for d in deliveries(&env, &endpoint_id).await {
-        assert_eq!((d["state"].as_str(), d["attempt_count"].as_u64()), (Some("delivered"), Some(2)), "{d}");
+        assert_eq!((d["state"].as_str(), d["attempts"].as_u64()), (Some("delivered"), Some(2)), "{d}");
     }
     let ep = endpoint_view(&env, &endpoint_id).await;
     assert_eq!((ep["health"].as_str(), ep["failing_since"].is_null()), (Some("healthy"), true), "{ep}");
@@ -249,7 +249,7 @@ async fn a_receiver_failing_forever_ends_failed_after_a_day_and_the_endpoint_sho
     receiver.respond_with(500);
     let (endpoint_id, _) = endpoint(&env, &receiver, &["job.completed"]).await;
     env.project("local-1").await;
-    let first = wait_deliveries(&env, &endpoint_id, 1, |d| d["attempt_count"] == 1).await.remove(0);
+    let first = wait_deliveries(&env, &endpoint_id, 1, |d| d["attempts"] == 1).await.remove(0);
 
     // Move the sweep's clock to each next attempt until the delivery gives up.
     let mut sweeps = 0;
@@ -266,7 +266,7 @@ async fn a_receiver_failing_forever_ends_failed_after_a_day_and_the_endpoint_sho
     let d = deliveries(&env, &endpoint_id).await.remove(0);
     assert_eq!(d["state"], "failed", "{d}");
     assert_eq!(d["id"], first["id"]);
-    let attempts = d["attempts"].as_array().unwrap();
+    let attempts = d["attempt_details"].as_array().unwrap();
     assert_eq!(attempts.len(), receiver.received().len(), "every attempt recorded, each one a POST");
     assert!(attempts.iter().all(|a| a["status_code"] == 500 && a["error"] == "HTTP 500"), "{d}");
     assert_eq!(attempts[0]["response_excerpt"], "receiver says hi");
@@ -303,8 +303,8 @@ async fn test_and_redeliver_from_the_api_and_cli_and_redirects_are_not_followed(
     receiver.respond_with(302);
     let (_, test) = env.post(&format!("{base}/test"), json!({})).await;
     let d = &test["delivery"];
-    assert_eq!((d["state"].as_str(), d["attempt_count"].as_u64()), (Some("failed"), Some(1)), "{d}");
-    assert_eq!(d["attempts"][0]["error"], "HTTP 302: redirects are not followed");
+    assert_eq!((d["state"].as_str(), d["attempts"].as_u64()), (Some("failed"), Some(1)), "{d}");
+    assert_eq!(d["attempt_details"][0]["error"], "HTTP 302: redirects are not followed");
     assert!(d["next_attempt_at"].is_null());
 
     // Redelivery: same event, new delivery id, through the CLI.
@@ -367,7 +367,7 @@ async fn delivery_rechecks_the_address_and_refuses_a_host_that_now_resolves_priv
     assert_eq!(status, 200, "{test}");
     let d = &test["delivery"];
     assert_eq!(d["state"], "failed", "{d}");
-    let error = d["attempts"][0]["error"].as_str().unwrap();
+    let error = d["attempt_details"][0]["error"].as_str().unwrap();
     assert!(error.contains("localhost resolves to a loopback address"), "{error}");
     assert!(receiver.received().is_empty());
 }

@@ -107,7 +107,7 @@ async fn a_download_url_needs_credentials_read_an_admin_session_and_a_completed_
         )
         .await;
     assert_eq!(status, 201, "{created}");
-    let reader = created["plaintext_key"].as_str().unwrap();
+    let reader = created["plaintext_api_key"].as_str().unwrap();
     let (status, body) = env.call("POST", &path, Some(reader), Some(json!({})), None).await;
     assert_eq!(status, 403, "backups:read alone cannot take the data out: {body}");
     assert!(body["error"].as_str().unwrap().contains("credentials:read"), "{body}");

@@ -34,7 +34,7 @@ async fn bad_labels_are_refused_naming_the_field_and_create_nothing() {
     assert_eq!(status, 202, "an empty body is a backup without a label: {body}");
     env.wait_job(body["job"]["id"].as_str().unwrap()).await;
 
-    let backup_jobs = jobs_of(&env, &project).await.into_iter().filter(|j| j["type"] == "backup").count();
+    let backup_jobs = jobs_of(&env, &project).await.into_iter().filter(|j| j["type"] == "project.backup").count();
     assert_eq!(backup_jobs, 1, "refused requests created no job");
 }
 

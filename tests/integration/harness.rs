@@ -136,6 +136,8 @@ fn start_stack() -> Stack {
             public_port: port,
             pooled_port: None,
             wal_archiving: archive,
+            display_name: None,
+            location: None,
         });
     }
 

@@ -23,6 +23,7 @@ fn ids(v: &Value) -> String {
         "webhook_endpoint",
         "delivery",
         "preview_database",
+        "preview",
         "integration",
     ] {
         if let Some(id) = v[field]["id"].as_str().or(v[field]["provider"].as_str()) {

@@ -9,6 +9,7 @@ mod archive;
 mod auth;
 mod backups;
 mod cli;
+mod contract;
 mod deliveries;
 mod downloads;
 mod failures;

@@ -26,8 +26,7 @@ async fn restore(env: &TestEnv, project: &str, body: Value) -> Value {
 
 async fn preview_rows(env: &TestEnv, r: &Value) -> Vec<i32> {
     let preview = r["preview"]["id"].as_str().expect("a new preview");
-    let (_, p) = env.get(&format!("/v1/preview-databases/{preview}")).await;
-    rows(p["preview_database"]["connection"]["direct_url"].as_str().unwrap()).await
+    rows(&super::restores::preview_url(env, preview).await).await
 }
 
 fn at(v: &Value) -> DateTime<Utc> {
@@ -71,17 +70,18 @@ async fn restores_to_a_time_a_restore_point_and_now_see_exactly_the_rows_of_that
 
     // The region reports a window that covers all of it.
     let (_, regions) = env.get("/v1/regions").await;
-    let local1 = regions["regions"].as_array().unwrap().iter().find(|r| r["name"] == "local-1").unwrap().clone();
+    let local1 = regions["region_details"].as_array().unwrap().iter().find(|r| r["id"] == "local-1").unwrap().clone();
     assert_eq!(local1["pitr_available"], true, "{local1}");
     assert!(at(&local1["earliest_restore_time"]) <= between, "{local1}");
     assert_eq!(local1["pitr_window_days"], 30);
-    let local2 = regions["regions"].as_array().unwrap().iter().find(|r| r["name"] == "local-2").unwrap().clone();
+    let local2 = regions["region_details"].as_array().unwrap().iter().find(|r| r["id"] == "local-2").unwrap().clone();
     assert_eq!(local2["pitr_available"], false, "{local2}");
 
     // A time between the second and the third write: exactly rows 1 and 2.
     let r = restore(&env, &project, json!({ "restore_time": between.to_rfc3339() })).await;
+    assert_eq!(r["job"]["type"], "instance.pitr_restore", "CapyDB's name for a WAL replay: {r}");
     assert_eq!(r["pitr"]["restore_time_clamped"], false, "{r}");
-    assert_eq!(at(&r["pitr"]["restore_time"]), between);
+    assert_eq!(at(&r["pitr"]["restore_time"]), between.trunc_subsecs(3), "kept to the millisecond it answers with");
     assert_eq!(r["restore"]["source_kind"], "pitr");
     assert_eq!(preview_rows(&env, &r).await, vec![1, 2]);
     let (_, p) = env.get(&format!("/v1/preview-databases/{}", r["preview"]["id"].as_str().unwrap())).await;
@@ -98,7 +98,7 @@ async fn restores_to_a_time_a_restore_point_and_now_see_exactly_the_rows_of_that
     let now = Utc::now() + Duration::seconds(20);
     let r = restore(&env, &project, json!({ "restore_time": now.to_rfc3339() })).await;
     assert_eq!(r["pitr"]["restore_time_clamped"], true, "{r}");
-    assert_eq!(at(&r["pitr"]["requested_restore_time"]), now);
+    assert_eq!(at(&r["pitr"]["requested_restore_time"]), now.trunc_subsecs(3));
     assert!(at(&r["pitr"]["restore_time"]) < now);
     assert_eq!(preview_rows(&env, &r).await, vec![1, 2, 3, 4]);
 
@@ -258,7 +258,7 @@ async fn cli_marks_a_moment_before_a_destructive_change_and_restores_it() {
     assert!(regions.lines().any(|l| l.contains("local-1") && l.contains("true")), "{regions}");
     let (_, got) = env.get(&format!("/v1/projects/{project}")).await;
     assert_eq!(
-        (got["region"]["name"].as_str(), got["region"]["pitr_available"].as_bool()),
+        (got["region"]["id"].as_str(), got["region"]["pitr_available"].as_bool()),
         (Some("local-1"), Some(true))
     );
     let shown = cli(&["projects", "get"]);

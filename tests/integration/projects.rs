@@ -54,8 +54,9 @@ async fn regions_say_which_cluster_archives_wal() {
     let env = TestEnv::new().await;
     let (status, body) = env.get("/v1/regions").await;
     assert_eq!(status, 200);
-    let regions = body["regions"].as_array().unwrap();
-    let find = |n: &str| regions.iter().find(|r| r["name"] == n).unwrap().clone();
+    assert_eq!(body["regions"], json!(["local-1", "local-2"]), "the published list of ids");
+    let regions = body["region_details"].as_array().unwrap();
+    let find = |n: &str| regions.iter().find(|r| r["id"] == n).unwrap().clone();
     assert_eq!(find("local-1")["wal_archiving"], true);
     assert_eq!(find("local-2")["wal_archiving"], false);
     let local2 = find("local-2");
@@ -94,7 +95,7 @@ async fn a_project_whose_provisioning_failed_is_provisioned_again_and_keeps_its_
     loop {
         let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
         if p["project"]["state"] == "ready" {
-            assert!(p["project"]["error"].is_null(), "{p}");
+            assert!(p["project"]["last_error"].is_null(), "{p}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never ready again: {p}");

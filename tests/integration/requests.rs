@@ -32,7 +32,7 @@ async fn raw(
 
 async fn backup_jobs(env: &TestEnv, project: &str) -> usize {
     let (_, jobs) = env.get(&format!("/v1/projects/{project}/jobs")).await;
-    jobs["jobs"].as_array().unwrap().iter().filter(|j| j["type"] == "backup").count()
+    jobs["jobs"].as_array().unwrap().iter().filter(|j| j["type"] == "project.backup").count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,9 +35,9 @@ pub(crate) async fn project_url(env: &TestEnv, project: &str) -> String {
 }
 
 pub(crate) async fn preview_url(env: &TestEnv, preview: &str) -> String {
-    let (status, p) = env.get(&format!("/v1/preview-databases/{preview}")).await;
-    assert_eq!(status, 200, "{p}");
-    p["preview_database"]["connection"]["direct_url"].as_str().expect("connection for credentials:read").to_string()
+    let (status, c) = env.get(&format!("/v1/preview-databases/{preview}/connections")).await;
+    assert_eq!(status, 200, "{c}");
+    c["direct_url"].as_str().expect("connection for credentials:read").to_string()
 }
 
 pub(crate) async fn backup(env: &TestEnv, project: &str) -> String {
@@ -273,7 +273,7 @@ async fn restore_requests_are_validated_and_refusals_create_nothing() {
     assert_eq!(status, 403, "{r}");
 
     let (_, jobs) = env.get(&format!("/v1/projects/{project}/jobs")).await;
-    let restores = jobs["jobs"].as_array().unwrap().iter().filter(|j| j["type"] == "restore").count();
+    let restores = jobs["jobs"].as_array().unwrap().iter().filter(|j| j["type"] == "project.restore").count();
     assert_eq!(restores, 1, "only the one accepted restore made a job");
 }
 

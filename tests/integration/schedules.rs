@@ -181,7 +181,8 @@ async fn nightly_dumps_take_every_ready_project_once_per_night() {
     let a = env.project("local-1").await;
     let b = env.project("local-2").await;
     // Whatever the time now, the next 02:15 UTC is within a day.
-    let tonight = Utc::now() + Duration::days(1);
+    // (To the millisecond: the precision the API answers with.)
+    let tonight = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3) + Duration::days(1);
     let report = capydb_shared::services::nightly::fan_out(&env.ctx, tonight).await.unwrap();
     assert_eq!(report.created, 2, "{report:?}");
     for project in [&a, &b] {

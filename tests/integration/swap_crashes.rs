@@ -95,9 +95,8 @@ impl Halted {
         )
         .await;
         assert_eq!(copy["state"], "completed", "{copy}");
-        let (_, p) = self.env.get(&format!("/v1/preview-databases/{}", copy["preview_id"].as_str().unwrap())).await;
-        let preview_url = p["preview_database"]["connection"]["direct_url"].as_str().unwrap();
-        assert_eq!(names_in(preview_url).await, vec!["after", "before"], "the safety backup is production as it was");
+        let preview_url = super::restores::preview_url(&self.env, copy["preview_id"].as_str().unwrap()).await;
+        assert_eq!(names_in(&preview_url).await, vec!["after", "before"], "the safety backup is production as it was");
     }
 }
 

@@ -169,7 +169,7 @@ async fn project_keys_and_member_sessions_cannot_read_org_webhooks_or_deliveries
         )
         .await;
     assert_eq!(status, 201, "{key}");
-    let project_key = key["plaintext_key"].as_str().unwrap().to_string();
+    let project_key = key["plaintext_api_key"].as_str().unwrap().to_string();
     let member = sign_session(
         &SessionClaims {
             sub: "usr_member".into(),

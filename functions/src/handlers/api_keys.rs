@@ -1,6 +1,7 @@
 use super::paging;
-use crate::http::{authenticate, idempotency_key, path_param, respond, HttpResult, JsonBody};
+use crate::http::{authenticate, body, idempotency_key, path_param, respond, HttpResult};
 use crate::views;
+use capydb_api::identity::{ApiKeyCreateRequest, ApiKeyCreated, ApiKeyList, ApiKeyResponse};
 use capydb_shared::domain::names::KeyName;
 use capydb_shared::domain::scopes::Scope;
 use capydb_shared::ids::OrgId;
@@ -10,7 +11,6 @@ use capydb_shared::Error;
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
 fn org_of(req: &Request) -> Result<OrgId, Error> {
     path_param(req, "org_id").parse().map_err(|_| Error::not_found("organization"))
@@ -19,12 +19,12 @@ fn org_of(req: &Request) -> Result<OrgId, Error> {
 pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let org = org_of(&req)?;
-    let body = JsonBody::parse(&req, &["name", "scopes", "project_id", "expires_at"])?;
-    let name = KeyName::parse(body.str("name")?)?;
-    let scopes = match body.opt_str_list("scopes")? {
+    let input: ApiKeyCreateRequest = body(&req)?;
+    let name = KeyName::parse(&input.name)?;
+    let scopes = match input.scopes {
         None => Scope::ALL.to_vec(),
         Some(list) => list
-            .into_iter()
+            .iter()
             .map(|s| {
                 Scope::parse(s).ok_or_else(|| {
                     let allowed = Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
@@ -33,14 +33,14 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
-    let project_id = body
-        .opt_str("project_id")?
+    let project_id = input
+        .project_id
         .map(|p| p.parse().map_err(|_| Error::invalid("project_id", "project_id must be a project id (prj_…)")))
         .transpose()?;
-    let expires_at = body
-        .opt_str("expires_at")?
+    let expires_at = input
+        .expires_at
         .map(|t| {
-            DateTime::parse_from_rfc3339(t)
+            DateTime::parse_from_rfc3339(&t)
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|_| Error::invalid("expires_at", "expires_at must be an RFC 3339 timestamp"))
         })
@@ -48,7 +48,8 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let idem = idempotency_key(&req, &principal)?;
     let new = NewKey { name, scopes, project_id, expires_at };
     let (key, plaintext) = api_keys::create(ctx, &principal, &org, new, idem.as_ref()).await?;
-    respond(StatusCode::CREATED, &json!({ "api_key": key, "plaintext_key": plaintext }))
+    let api_key = views::api_key(&key, ctx.clock.now());
+    respond(StatusCode::CREATED, &ApiKeyCreated { api_key, plaintext_api_key: plaintext })
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
@@ -56,12 +57,14 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let org = org_of(&req)?;
     let (limit, cursor) = paging(&req)?;
     let page = api_keys::list(ctx, &principal, &org, limit, cursor.as_ref()).await?;
-    respond(StatusCode::OK, &views::page("api_keys", &page, views::plain))
+    let now = ctx.clock.now();
+    let (api_keys, next_cursor) = views::page(&page, |k| views::api_key(k, now));
+    respond(StatusCode::OK, &ApiKeyList { api_keys, next_cursor })
 }
 
 pub async fn revoke(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let org = org_of(&req)?;
     let key = api_keys::revoke(ctx, &principal, &org, &path_param(&req, "key_id")).await?;
-    respond(StatusCode::OK, &json!({ "api_key": key }))
+    respond(StatusCode::OK, &ApiKeyResponse { api_key: views::api_key(&key, ctx.clock.now()) })
 }

@@ -5,6 +5,7 @@ pub mod backups;
 pub mod integrations;
 pub mod jobs;
 pub mod me;
+pub mod openapi;
 pub mod previews;
 pub mod projects;
 pub mod regions;

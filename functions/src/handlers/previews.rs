@@ -1,41 +1,51 @@
 use super::paging;
-use crate::http::{authenticate, path_param, respond, HttpResult, JsonBody};
+use crate::http::{authenticate, body, path_param, respond, HttpResult};
 use crate::views;
+use capydb_api::previews::{PreviewDeleted, PreviewExtendRequest, PreviewExtended, PreviewList, PreviewResponse};
 use capydb_shared::domain::previews::TtlHours;
 use capydb_shared::services::{previews, Context};
-use capydb_shared::Error;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = previews::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
-    respond(StatusCode::OK, &views::page("preview_databases", &page, views::preview))
+    let project = path_param(&req, "project_id");
+    let page = previews::list(ctx, &principal, &project, limit, cursor.as_ref()).await?;
+    let placement = match page.items.first() {
+        Some(p) => Some(previews::placement(ctx, &p.project_id).await?),
+        None => None,
+    };
+    let (preview_databases, next_cursor) =
+        views::page(&page, |p| views::preview(p, placement.as_ref().expect("a page with items has a placement")));
+    respond(StatusCode::OK, &PreviewList { preview_databases, next_cursor })
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let (preview, connection) = previews::get(ctx, &principal, &path_param(&req, "preview_id")).await?;
-    let mut view = views::preview(&preview);
-    view["connection"] = json!(connection);
-    respond(StatusCode::OK, &json!({ "preview_database": view }))
+    let preview = previews::get(ctx, &principal, &path_param(&req, "preview_id")).await?;
+    let placement = previews::placement(ctx, &preview.project_id).await?;
+    respond(StatusCode::OK, &PreviewResponse { preview_database: views::preview(&preview, &placement) })
+}
+
+pub async fn connections(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    let connections = previews::connections(ctx, &principal, &path_param(&req, "preview_id")).await?;
+    respond(StatusCode::OK, &views::connections(connections))
 }
 
 pub async fn extend(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let body = JsonBody::parse(&req, &["ttl_hours"])?;
-    let hours = body
-        .opt_int("ttl_hours", "1 to 168")?
-        .ok_or_else(|| Error::invalid("ttl_hours", "ttl_hours is required (1 to 168)"))?;
-    let preview =
-        previews::extend(ctx, &principal, &path_param(&req, "preview_id"), TtlHours::parse(Some(hours))?).await?;
-    respond(StatusCode::OK, &json!({ "preview_database": views::preview(&preview) }))
+    let input: PreviewExtendRequest = body(&req)?;
+    let ttl = TtlHours::parse(Some(input.ttl_hours))?;
+    let preview = previews::extend(ctx, &principal, &path_param(&req, "preview_id"), ttl).await?;
+    let placement = previews::placement(ctx, &preview.project_id).await?;
+    respond(StatusCode::OK, &PreviewExtended { preview: views::preview(&preview, &placement) })
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let preview = previews::delete(ctx, &principal, &path_param(&req, "preview_id")).await?;
-    respond(StatusCode::OK, &json!({ "preview_database": views::preview(&preview), "deleted": true }))
+    let placement = previews::placement(ctx, &preview.project_id).await?;
+    respond(StatusCode::OK, &PreviewDeleted { preview_database: views::preview(&preview, &placement), deleted: true })
 }

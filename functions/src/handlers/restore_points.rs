@@ -1,37 +1,39 @@
 use super::paging;
-use crate::http::{authenticate, path_param, respond, HttpResult, JsonBody};
+use crate::http::{authenticate, body, path_param, respond, HttpResult};
 use crate::views;
+use capydb_api::restore_points::{
+    RestorePointCreateRequest, RestorePointDeleted, RestorePointList, RestorePointResponse,
+};
 use capydb_shared::domain::names::BackupLabel;
 use capydb_shared::domain::restore_points::RestorePointKind;
 use capydb_shared::services::restore_points::{self, NewRestorePoint};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
 
 pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let body = JsonBody::parse(&req, &["label", "kind", "backup_key", "pitr_time", "note"])?;
-    let backup_key = body.opt_str("backup_key")?.map(str::to_string);
+    let input: RestorePointCreateRequest = body(&req)?;
+    let kind = RestorePointKind::infer(input.kind.map(Into::into), input.backup_key.is_some());
     let new = NewRestorePoint {
-        label: BackupLabel::parse(body.str("label")?)?,
-        kind: RestorePointKind::parse(body.opt_str("kind")?, backup_key.is_some())?,
-        backup_key,
-        pitr_time: body.opt_str("pitr_time")?.map(str::to_string),
-        note: body.opt_str("note")?.map(str::to_string),
+        label: BackupLabel::parse(&input.label)?,
+        kind,
+        backup_key: input.backup_key,
+        pitr_time: input.pitr_time,
+        note: input.note,
     };
     let point = restore_points::create(ctx, &principal, &path_param(&req, "project_id"), new).await?;
-    respond(StatusCode::CREATED, &json!({ "restore_point": point }))
+    respond(StatusCode::CREATED, &RestorePointResponse { restore_point: views::restore_point(&point) })
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = restore_points::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
-    let mut body = views::page("restore_points", &page, views::plain);
-    body["pitr_window_days"] =
-        json!(restore_points::pitr_window_days(ctx, &principal, &path_param(&req, "project_id")).await?);
-    respond(StatusCode::OK, &body)
+    let project = path_param(&req, "project_id");
+    let page = restore_points::list(ctx, &principal, &project, limit, cursor.as_ref()).await?;
+    let (restore_points, next_cursor) = views::page(&page, views::restore_point);
+    let pitr_window_days = restore_points::pitr_window_days(ctx, &principal, &project).await?;
+    respond(StatusCode::OK, &RestorePointList { restore_points, next_cursor, pitr_window_days })
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
@@ -39,5 +41,5 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let point =
         restore_points::delete(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "restore_point_id"))
             .await?;
-    respond(StatusCode::OK, &json!({ "restore_point": point, "deleted": true }))
+    respond(StatusCode::OK, &RestorePointDeleted { restore_point: views::restore_point(&point), deleted: true })
 }

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod filter;
+mod providers;
 pub mod scheduler;
 mod server;
 mod streams;

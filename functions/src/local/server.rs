@@ -8,7 +8,6 @@ use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use capydb_shared::services::Context;
 use capydb_shared::Error;
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, RequestExt, Response};
 use std::collections::HashMap;
 use tokio::net::TcpListener;
@@ -18,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 const MAX_BODY: usize = 6 * 1024 * 1024;
 
 pub async fn serve(listener: TcpListener, ctx: Context, cancel: CancellationToken) {
-    let app = axum::Router::new().fallback(handle).with_state(ctx);
+    let app =
+        axum::Router::new().nest(super::providers::PREFIX, super::providers::router()).fallback(handle).with_state(ctx);
     let shutdown = async move { cancel.cancelled().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "local API server stopped");
@@ -55,8 +55,7 @@ async fn to_lambda(req: AxumRequest) -> Result<(crate::routes::RouteId, lambda_h
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| -> Refusal {
         Box::new(|| {
             problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                capydb_api::ErrorCode::PayloadTooLarge,
                 &format!("the request body exceeds {MAX_BODY} bytes"),
                 |_| {},
             )

@@ -583,6 +583,8 @@ mod tests {
             public_port: 5433,
             pooled_port: None,
             wal_archiving: false,
+            display_name: None,
+            location: None,
         };
         let a = admin(&region).unwrap();
         assert_eq!((a.host.as_str(), a.port, a.user.as_str()), ("127.0.0.1", 5433, "postgres"));

@@ -171,6 +171,8 @@ impl Sandbox {
             public_port: self.port,
             pooled_port: None,
             wal_archiving: false,
+            display_name: None,
+            location: None,
         }
     }
 

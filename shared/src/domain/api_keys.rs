@@ -25,6 +25,9 @@ pub struct ApiKey {
     /// expires, and never expires later than it.
     #[serde(default)]
     pub parent_key_id: Option<ApiKeyId>,
+    /// When it last authenticated a request, to the minute: a key nobody uses can go.
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A child key's expiry: what was asked for, but never later than its parent's.
@@ -90,6 +93,7 @@ mod tests {
             expires_at: Some(now + Duration::hours(1)),
             revoked_at: None,
             parent_key_id: None,
+            last_used_at: None,
             created_at: now,
         }
     }

@@ -78,6 +78,9 @@ pub struct Job {
     pub backup_id: Option<BackupId>,
     pub restore_id: Option<RestoreId>,
     pub preview_database_id: Option<String>,
+    /// A restore that replays archived WAL (CapyDB names it `instance.pitr_restore`).
+    #[serde(default)]
+    pub point_in_time: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -102,6 +105,7 @@ impl Job {
             backup_id: None,
             restore_id: None,
             preview_database_id: None,
+            point_in_time: false,
             created_at: now,
             updated_at: now,
         }

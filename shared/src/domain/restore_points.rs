@@ -1,7 +1,6 @@
 //! Restore points: a label pinned to a backup (`kind: backup`) or to a moment (`kind: pitr`).
 
 use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId};
-use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,13 +13,11 @@ pub enum RestorePointKind {
 
 impl RestorePointKind {
     /// The kind asked for, or the one the other fields imply (a backup key means `backup`).
-    pub fn parse(value: Option<&str>, has_backup_key: bool) -> Result<Self, Error> {
-        match value {
-            Some("backup") => Ok(RestorePointKind::Backup),
-            Some("pitr") => Ok(RestorePointKind::Pitr),
-            None if has_backup_key => Ok(RestorePointKind::Backup),
-            None => Ok(RestorePointKind::Pitr),
-            Some(other) => Err(Error::invalid("kind", format!("kind must be backup or pitr (got `{other}`)"))),
+    pub fn infer(asked: Option<RestorePointKind>, has_backup_key: bool) -> Self {
+        match asked {
+            Some(kind) => kind,
+            None if has_backup_key => RestorePointKind::Backup,
+            None => RestorePointKind::Pitr,
         }
     }
 }
@@ -61,12 +58,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kind_is_inferred_from_the_backup_key_and_checked() {
-        assert_eq!(RestorePointKind::parse(None, true).unwrap(), RestorePointKind::Backup);
-        assert_eq!(RestorePointKind::parse(None, false).unwrap(), RestorePointKind::Pitr);
-        assert_eq!(RestorePointKind::parse(Some("pitr"), true).unwrap(), RestorePointKind::Pitr);
-        assert!(
-            matches!(RestorePointKind::parse(Some("snapshot"), false), Err(Error::InvalidField { field, .. }) if field == "kind")
-        );
+    fn kind_is_inferred_from_the_backup_key() {
+        assert_eq!(RestorePointKind::infer(None, true), RestorePointKind::Backup);
+        assert_eq!(RestorePointKind::infer(None, false), RestorePointKind::Pitr);
+        assert_eq!(RestorePointKind::infer(Some(RestorePointKind::Pitr), true), RestorePointKind::Pitr);
     }
 }

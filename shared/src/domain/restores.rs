@@ -4,7 +4,6 @@
 
 use crate::domain::wal::RecoveryTarget;
 use crate::ids::{BackupId, JobId, OrgId, PreviewId, ProjectId, RestoreId};
-use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,20 +13,6 @@ pub enum TargetKind {
     NewPreview,
     Preview,
     Project,
-}
-
-impl TargetKind {
-    pub fn parse(value: Option<&str>) -> Result<Self, Error> {
-        match value {
-            None | Some("new_preview") => Ok(TargetKind::NewPreview),
-            Some("preview") => Ok(TargetKind::Preview),
-            Some("project") => Ok(TargetKind::Project),
-            Some(other) => Err(Error::invalid(
-                "target_kind",
-                format!("target_kind must be one of new_preview, preview, project (got `{other}`)"),
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,19 +95,6 @@ pub const SAFETY_RETENTION_DAYS: i64 = 7;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn target_kind_defaults_to_new_preview_and_names_the_field() {
-        assert_eq!(TargetKind::parse(None).unwrap(), TargetKind::NewPreview);
-        assert_eq!(TargetKind::parse(Some("project")).unwrap(), TargetKind::Project);
-        match TargetKind::parse(Some("prod")) {
-            Err(Error::InvalidField { field, message }) => {
-                assert_eq!(field, "target_kind");
-                assert!(message.contains("new_preview, preview, project"));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn staging_and_safety_names_are_valid_identifiers() {

@@ -72,6 +72,7 @@ pub async fn create(
         expires_at,
         revoked_at: None,
         parent_key_id: parent.map(|p| p.id),
+        last_used_at: None,
         created_at: now,
     };
     let record = idempotency.map(|k| k.record(&Created { key_id: key.id.clone() }, now));

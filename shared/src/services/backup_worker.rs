@@ -6,12 +6,12 @@ use super::jobs::{Outcome, ProgressReporter};
 use super::Context;
 use crate::adapters::dynamo::{RecordWrite, StoreError};
 use crate::config::RegionConfig;
+use crate::contract;
 use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
 use crate::ports::{DataPlaneError, Login};
 use crate::Error;
-use serde_json::json;
 
 pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
     let Some(mut backup) = load(ctx, job).await? else {
@@ -144,8 +144,15 @@ fn failed(ctx: &Context, mut backup: Backup, error: String) -> Outcome {
         backup.org_id.clone(),
         Some(backup.project_id.clone()),
         now,
-        json!({ "project_id": backup.project_id, "job_id": backup.job_id, "backup_id": backup.id, "label": backup.label,
-                "kind": backup.kind, "error": error, "verification_state": backup.verification_state }),
+        contract::data(&capydb_api::events::BackupFailedData {
+            project_id: backup.project_id.to_string(),
+            job_id: backup.job_id.to_string(),
+            backup_id: backup.id.to_string(),
+            label: backup.label.clone(),
+            kind: backup.kind.into(),
+            error: error.clone(),
+            verification_state: backup.verification_state.into(),
+        }),
     );
     Outcome { error: Some(error), records: vec![RecordWrite::Backup(backup)], events: vec![event] }
 }
@@ -156,11 +163,17 @@ fn backup_event(kind: &str, backup: &Backup, job: &Job) -> Event {
         backup.org_id.clone(),
         Some(backup.project_id.clone()),
         backup.updated_at,
-        json!({
-            "project_id": backup.project_id, "job_id": job.id, "backup_id": backup.id, "backup_key": backup.backup_key,
-            "label": backup.label, "kind": backup.kind, "size_bytes": backup.size_bytes, "sha256": backup.sha256,
-            "verification_state": backup.verification_state,
-            "duration_ms": job.started_at.map(|s| (backup.updated_at - s).num_milliseconds()),
+        contract::data(&capydb_api::events::BackupCompletedData {
+            project_id: backup.project_id.to_string(),
+            job_id: job.id.to_string(),
+            backup_id: backup.id.to_string(),
+            backup_key: backup.backup_key.clone(),
+            label: backup.label.clone(),
+            kind: backup.kind.into(),
+            size_bytes: backup.size_bytes,
+            sha256: backup.sha256.clone(),
+            verification_state: backup.verification_state.into(),
+            duration_ms: job.started_at.map(|s| (backup.updated_at - s).num_milliseconds()),
         }),
     )
 }

@@ -11,6 +11,7 @@ use crate::domain::projects::{Project, ProjectState};
 use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, JobId};
 use crate::Error;
+use capydb_api::events;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -211,16 +212,21 @@ pub async fn download_url(
         compression: backup.compression.clone(),
     };
     let by = match &principal.credential {
-        Credential::ApiKey { key_id, .. } => serde_json::json!({ "api_key_id": key_id }),
-        Credential::Session { user_id, .. } => serde_json::json!({ "user_id": user_id }),
+        Credential::ApiKey { key_id, .. } => events::Actor { api_key_id: Some(key_id.to_string()), user_id: None },
+        Credential::Session { user_id, .. } => events::Actor { api_key_id: None, user_id: Some(user_id.clone()) },
     };
     let event = Event::new(
         "backup.downloaded",
         project.org_id.clone(),
         Some(project.id.clone()),
         now,
-        serde_json::json!({ "project_id": project.id, "backup_id": backup.id, "backup_key": key,
-                            "expires_at": download.expires_at, "by": by }),
+        crate::contract::data(&events::BackupDownloadedData {
+            project_id: project.id.to_string(),
+            backup_id: backup.id.to_string(),
+            backup_key: key.to_string(),
+            expires_at: crate::contract::ts(download.expires_at),
+            by,
+        }),
     );
     ctx.repo.put_event(&event).await?;
     Ok(download)

@@ -36,6 +36,7 @@ pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: 
             expires_at: None,
             revoked_at: None,
             parent_key_id: None,
+            last_used_at: None,
             created_at: now,
         };
         ctx.repo.create_api_key(&key, &api_keys::hash(plaintext), None).await?;

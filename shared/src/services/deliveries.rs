@@ -199,7 +199,10 @@ pub async fn send_test(
         org,
         None,
         now,
-        serde_json::json!({ "webhook_endpoint_id": endpoint.id, "message": "Test event from CapyDB Backups" }),
+        crate::contract::data(&capydb_api::events::WebhookTestData {
+            webhook_endpoint_id: endpoint.id.to_string(),
+            message: "Test event from CapyDB Backups".into(),
+        }),
     );
     let delivery = Delivery::test(&event, &endpoint, now);
     ctx.repo.put_delivery(&delivery, None).await?;

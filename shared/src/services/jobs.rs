@@ -4,6 +4,7 @@
 use super::{backup_worker, projects, provision_worker, restore_worker, Context};
 use crate::adapters::dynamo::{JobCondition, RecordWrite};
 use crate::auth::Principal;
+use crate::contract;
 use crate::domain::events::Event;
 use crate::domain::jobs::{Job, JobState, JobType, Progress};
 use crate::domain::pagination::{Cursor, Page};
@@ -11,7 +12,6 @@ use crate::domain::scopes::Scope;
 use crate::ids::JobId;
 use crate::Error;
 use chrono::Duration;
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -179,16 +179,16 @@ pub fn job_event(job: &Job) -> Event {
         job.org_id.clone(),
         Some(job.project_id.clone()),
         job.updated_at,
-        json!({
-            "project_id": job.project_id,
-            "job_id": job.id,
-            "job_type": job.job_type,
-            "state": job.state,
-            "attempts": job.attempts,
-            "error": job.error,
-            "backup_id": job.backup_id,
-            "restore_id": job.restore_id,
-            "preview_database_id": job.preview_database_id,
+        contract::data(&capydb_api::events::JobEventData {
+            project_id: job.project_id.to_string(),
+            job_id: job.id.to_string(),
+            job_type: contract::job_type(job),
+            state: job.state.into(),
+            attempts: job.attempts,
+            error: job.error.clone(),
+            backup_id: job.backup_id.as_ref().map(ToString::to_string),
+            restore_id: job.restore_id.as_ref().map(ToString::to_string),
+            preview_database_id: job.preview_database_id.clone(),
         }),
     )
 }

@@ -113,8 +113,11 @@ pub fn future_tolerance() -> chrono::Duration {
     chrono::Duration::seconds(60)
 }
 
+/// A moment as the API takes it: RFC 3339, kept to the millisecond, the precision the API
+/// answers with, so the moment restored is exactly the one shown.
 pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Error> {
-    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+    use chrono::SubsecRound;
+    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc).trunc_subsecs(3)).map_err(|_| {
         Error::invalid(
             field,
             format!("{field} must be an RFC 3339 timestamp such as 2026-11-25T14:32:00Z (got `{raw}`)"),

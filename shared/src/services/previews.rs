@@ -1,7 +1,9 @@
 //! Preview databases: listing, connection details, TTL extension, deletion and expiry.
 
+use super::projects::Connections;
 use super::{projects, Context};
 use crate::auth::Principal;
+use crate::contract;
 use crate::domain::events::Event;
 use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::pagination::{Cursor, Page};
@@ -10,8 +12,6 @@ use crate::domain::scopes::Scope;
 use crate::ids::PreviewId;
 use crate::Error;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::json;
 
 /// The preview if the caller may see it (via its project); otherwise "not found".
 async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
@@ -33,35 +33,46 @@ pub async fn list(
     Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct PreviewConnection {
-    pub direct_url: String,
-    pub username: String,
+pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+    principal.require_scope(Scope::BackupsRead)?;
+    visible(ctx, principal, raw_id).await
 }
 
-/// A preview, with its connection details when the caller holds `credentials:read`.
-pub async fn get(
-    ctx: &Context,
-    principal: &Principal,
-    raw_id: &str,
-) -> Result<(PreviewDatabase, Option<PreviewConnection>), Error> {
+/// Where a project's previews are reached, and the database their data came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub public_host: String,
+    pub direct_port: u16,
+    pub pooled_port: u16,
+    pub source_database: String,
+}
+
+pub async fn placement(ctx: &Context, project: &crate::ids::ProjectId) -> Result<Placement, Error> {
+    let project = ctx.repo.get_project(project).await?.ok_or_else(|| Error::not_found("project"))?;
+    let region = ctx.region(&project.region)?;
+    Ok(Placement {
+        public_host: region.public_host.clone(),
+        direct_port: region.public_port,
+        pooled_port: region.pooled_port.unwrap_or(region.public_port),
+        source_database: project.database_name,
+    })
+}
+
+/// How to connect to a preview (scopes `backups:read` and `credentials:read`).
+pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
     principal.require_scope(Scope::BackupsRead)?;
+    principal.require_scope(Scope::CredentialsRead)?;
     let preview = visible(ctx, principal, raw_id).await?;
-    let connection = if principal.has_scope(Scope::CredentialsRead) && preview.state != PreviewState::Failed {
-        let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
-        let region = ctx.region(&project.region)?;
-        let password = ctx.secrets.open(&preview.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
-        Some(PreviewConnection {
-            direct_url: format!(
-                "postgresql://{}:{}@{}:{}/{}",
-                preview.db_username, password, region.public_host, region.public_port, preview.database_name
-            ),
-            username: preview.db_username.clone(),
-        })
-    } else {
-        None
-    };
-    Ok((preview, connection))
+    if !matches!(preview.state, PreviewState::Ready | PreviewState::Restoring) {
+        return Err(Error::Conflict {
+            message: format!("preview database {} is {:?}, not ready", preview.id, preview.state).to_lowercase(),
+            job_id: None,
+        });
+    }
+    let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let region = ctx.region(&project.region)?;
+    let password = ctx.secrets.open(&preview.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Connections::to(region, &preview.db_username, &password, &preview.database_name))
 }
 
 pub async fn extend(
@@ -104,7 +115,12 @@ async fn remove(ctx: &Context, preview: &PreviewDatabase, reason: &str) -> Resul
         preview.org_id.clone(),
         Some(preview.project_id.clone()),
         now,
-        json!({ "project_id": preview.project_id, "preview_id": preview.id, "name": preview.name, "reason": reason }),
+        contract::data(&capydb_api::events::PreviewDeletedData {
+            project_id: preview.project_id.to_string(),
+            preview_id: preview.id.to_string(),
+            name: preview.name.clone(),
+            reason: reason.to_string(),
+        }),
     );
     ctx.repo.delete_preview(preview, &event).await?;
     Ok(())

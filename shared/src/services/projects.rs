@@ -126,6 +126,24 @@ pub struct Connections {
     pub database_name: String,
     pub host: String,
     pub port: u16,
+    pub pooled_port: u16,
+}
+
+impl Connections {
+    /// How `username` reaches `database` on `region`, directly and through its pooler.
+    pub fn to(region: &crate::config::RegionConfig, username: &str, password: &str, database: &str) -> Connections {
+        let pooled_port = region.pooled_port.unwrap_or(region.public_port);
+        let url = |port: u16| format!("postgresql://{username}:{password}@{}:{port}/{database}", region.public_host);
+        Connections {
+            direct_url: url(region.public_port),
+            pooled_url: url(pooled_port),
+            username: username.to_string(),
+            database_name: database.to_string(),
+            host: region.public_host.clone(),
+            port: region.public_port,
+            pooled_port,
+        }
+    }
 }
 
 /// The project's own role, as dumps and restores of its data connect (never the superuser).
@@ -148,20 +166,7 @@ pub fn connection_strings(ctx: &Context, project: &Project) -> Result<Connection
     }
     let region = ctx.region(&project.region)?;
     let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
-    let url = |port: u16| {
-        format!(
-            "postgresql://{}:{}@{}:{}/{}",
-            project.db_username, password, region.public_host, port, project.database_name
-        )
-    };
-    Ok(Connections {
-        direct_url: url(region.public_port),
-        pooled_url: url(region.pooled_port.unwrap_or(region.public_port)),
-        username: project.db_username.clone(),
-        database_name: project.database_name.clone(),
-        host: region.public_host.clone(),
-        port: region.public_port,
-    })
+    Ok(Connections::to(region, &project.db_username, &password, &project.database_name))
 }
 
 /// The job that creates (or repairs) a project's role and database.

@@ -8,6 +8,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RegionInfo {
     pub name: String,
+    pub display_name: String,
+    pub location: String,
     /// Whether the cluster ships WAL continuously.
     pub wal_archiving: bool,
     /// Days of point-in-time recovery the region keeps when its archive is complete.
@@ -42,6 +44,8 @@ async fn describe(ctx: &Context, r: &crate::config::RegionConfig) -> RegionInfo 
     };
     RegionInfo {
         name: r.name.clone(),
+        display_name: r.display_name.clone().unwrap_or_else(|| r.name.clone()),
+        location: r.location.clone().unwrap_or_else(|| "unspecified".into()),
         wal_archiving: r.wal_archiving,
         pitr_window_days: r.wal_archiving.then_some(WINDOW_DAYS),
         pitr,

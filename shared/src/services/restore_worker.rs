@@ -19,6 +19,7 @@ use crate::adapters::dynamo::{JobCondition, RecordWrite};
 use crate::adapters::dynamo::{LIFECYCLE_LOCK, PITR_LOCK};
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
+use crate::contract;
 use crate::domain::backups::{Backup, BackupKind, BackupState, VerificationState};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
@@ -31,8 +32,8 @@ use crate::domain::restores::{
 use crate::ids::BackupId;
 use crate::ports::{DataPlaneError, Login, ObjectStoreError};
 use crate::Error;
+use capydb_api::events;
 use chrono::Duration;
-use serde_json::json;
 
 struct Loaded {
     restore: Restore,
@@ -379,13 +380,23 @@ fn restore_event(kind: &str, l: &Loaded, now: chrono::DateTime<chrono::Utc>) -> 
         l.project.org_id.clone(),
         Some(l.project.id.clone()),
         now,
-        json!({
-            "project_id": l.project.id, "job_id": l.restore.job_id, "restore_id": l.restore.id,
-            "source": { "kind": l.restore.source_kind, "backup_id": l.restore.source_backup_id, "backup_key": l.restore.source_backup_key,
-                        "restore_time": l.restore.pitr.as_ref().map(|p| p.restore_time) },
-            "target": { "kind": l.restore.target_kind, "preview_id": l.restore.preview_id },
-            "safety_backup_id": l.restore.safety_backup_id, "error": l.restore.error,
-            "duration_ms": l.restore.started_at.map(|s| (now - s).num_milliseconds()),
+        contract::data(&events::RestoreEventData {
+            project_id: l.project.id.to_string(),
+            job_id: l.restore.job_id.to_string(),
+            restore_id: l.restore.id.to_string(),
+            source: events::RestoreSource {
+                kind: l.restore.source_kind.clone(),
+                backup_id: l.restore.source_backup_id.as_ref().map(ToString::to_string),
+                backup_key: l.restore.source_backup_key.clone(),
+                restore_time: contract::ts_opt(l.restore.pitr.as_ref().map(|p| p.restore_time)),
+            },
+            target: events::RestoreTarget {
+                kind: l.restore.target_kind.into(),
+                preview_id: l.restore.preview_id.as_ref().map(ToString::to_string),
+            },
+            safety_backup_id: l.restore.safety_backup_id.as_ref().map(ToString::to_string),
+            error: l.restore.error.clone(),
+            duration_ms: l.restore.started_at.map(|s| (now - s).num_milliseconds()),
         }),
     )
 }
@@ -403,8 +414,13 @@ fn completed(ctx: &Context, mut l: Loaded, mut records: Vec<RecordWrite>) -> Out
                 p.org_id.clone(),
                 Some(p.project_id.clone()),
                 now,
-                json!({ "project_id": p.project_id, "preview_id": p.id, "name": p.name, "restore_id": l.restore.id,
-                        "ttl_expires_at": p.ttl_expires_at }),
+                contract::data(&events::PreviewReadyData {
+                    project_id: p.project_id.to_string(),
+                    preview_id: p.id.to_string(),
+                    name: p.name.clone(),
+                    restore_id: l.restore.id.to_string(),
+                    ttl_expires_at: contract::ts(p.ttl_expires_at),
+                }),
             ));
         }
         p.state = PreviewState::Ready;

@@ -184,6 +184,7 @@ pub async fn request(
         updated_at: now,
     };
     job.restore_id = Some(restore.id.clone());
+    job.point_in_time = restore.pitr.is_some();
     job.preview_database_id = restore.preview_id.as_ref().map(|p| p.to_string());
     // Overwrites (project or an existing preview) take the project's lifecycle lock.
     let record =

@@ -163,9 +163,18 @@ pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Erro
                     schedule.org_id.clone(),
                     Some(schedule.project_id.clone()),
                     now,
-                    json!({ "project_id": schedule.project_id, "schedule_id": schedule.id, "expected_at": expected,
-                            "reason": if state == "failed" { "the scheduled backup failed" } else { "no scheduled backup ran" },
-                            "job_id": job.as_ref().map(|j| j.id.clone()) }),
+                    crate::contract::data(&capydb_api::events::BackupMissedData {
+                        project_id: schedule.project_id.to_string(),
+                        schedule_id: schedule.id.clone(),
+                        expected_at: crate::contract::ts(expected),
+                        reason: if state == "failed" {
+                            "the scheduled backup failed"
+                        } else {
+                            "no scheduled backup ran"
+                        }
+                        .into(),
+                        job_id: job.as_ref().map(|j| j.id.to_string()),
+                    }),
                 )
             });
             schedule.last_run_state = Some(if state == "completed" { "completed" } else { "missed" }.to_string());

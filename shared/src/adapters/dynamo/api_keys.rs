@@ -66,6 +66,25 @@ impl Repository {
         Ok(self.get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id)).await?.map(|i| i.key))
     }
 
+    /// Records that the key authenticated a request, on both copies.
+    pub async fn touch_api_key(&self, key: &ApiKey, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        for (pk, sk) in [(auth_pk(hash), "APIKEY".to_string()), (org_pk(&key.org_id), org_sk(&key.id))] {
+            let res = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET last_used_at = :now")
+                .expression_attribute_values(":now", super::to_attr(&now)?)
+                .send()
+                .await;
+            super::updated(res)?;
+        }
+        Ok(())
+    }
+
     /// Revokes a key; returns it as revoked, or `None` if the org has no such key.
     pub async fn revoke_api_key(
         &self,

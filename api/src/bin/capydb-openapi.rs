@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", capydb_api::openapi_json());
+}

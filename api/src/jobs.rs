@@ -1,0 +1,90 @@
+//! Jobs: every lifecycle change (provisioning, backup, restore) runs as one.
+
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// CapyDB's job type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum JobType {
+    #[serde(rename = "project.provision")]
+    ProjectProvision,
+    #[serde(rename = "project.backup")]
+    ProjectBackup,
+    /// A restore from a backup or a backup restore point.
+    #[serde(rename = "project.restore")]
+    ProjectRestore,
+    /// A restore to a moment, by replaying archived WAL.
+    #[serde(rename = "instance.pitr_restore")]
+    InstancePitrRestore,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::ProjectProvision => "project.provision",
+            JobType::ProjectBackup => "project.backup",
+            JobType::ProjectRestore => "project.restore",
+            JobType::InstancePitrRestore => "instance.pitr_restore",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl JobState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Completed | JobState::Failed)
+    }
+}
+
+/// Where a running job is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobProgress {
+    /// For example `dumping`, `uploading`, `verifying`, `restoring`, `swapping`.
+    pub phase: String,
+    pub bytes_done: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    pub state: JobState,
+    pub organization_id: String,
+    pub project_id: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub claimed_at: Option<Timestamp>,
+    pub claimed_by: Option<String>,
+    pub lease_until: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    /// Why the job failed (`failed` only).
+    pub error: Option<String>,
+    pub progress: Option<JobProgress>,
+    pub backup_id: Option<String>,
+    pub restore_id: Option<String>,
+    pub preview_database_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobResponse {
+    pub job: Job,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+    pub next_cursor: Option<String>,
+}
