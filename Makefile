@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint openapi walkthrough fuzz unit integration bench clean
+.PHONY: dev test deps lint openapi walkthrough fuzz invoke unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -39,6 +39,15 @@ walkthrough: deps
 ## Fuzz a running `make dev` from its OpenAPI document (its exports in the environment).
 fuzz: deps
 	$(VENV)/bin/python tests/fuzz.py
+
+## Run one function's handler on one event against the running `make dev` (no Docker, no AWS):
+## make invoke FN=backups-list EVENT=events/backups-list.json
+STATE_DIR := $(or $(CAPYDB_STATE_DIR),$(CURDIR)/.capydb)
+invoke:
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function binary> EVENT=events/<file>.json" >&2; exit 2; }
+	@test -f "$(STATE_DIR)/runtime.env" || { echo "start \`make dev\` first: it writes $(STATE_DIR)/runtime.env" >&2; exit 1; }
+	@cargo build --quiet -p capydb-functions --bin capydb-invoke
+	@set -a; . "$(STATE_DIR)/runtime.env"; set +a; CAPYDB_STATE_DIR="$(STATE_DIR)" RUST_LOG=warn target/debug/capydb-invoke "$(FN)" "$(EVENT)"
 
 unit:
 	cargo test --workspace --lib

@@ -13,7 +13,7 @@ cd "$ROOT"
 
 "$ROOT/infra/install-deps.sh"
 # Every binary the README uses: the runtime, the archive helper the cluster runs, and the CLI.
-cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive -p capydb-cli --bin capydb
+cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive --bin capydb-invoke -p capydb-cli --bin capydb
 # `--build-only` stops here (CI checks that a fresh clone gets every README binary this way).
 [ "${1:-}" != "--build-only" ] || exit 0
 echo "built; starting the local stack" >&2
@@ -95,6 +95,8 @@ export CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true
 # Integrations talk to the runtime's own stand-ins for Vercel and Netlify (any token works).
 export CAPYDB_VERCEL_API_URL=http://$LISTEN/local/providers CAPYDB_NETLIFY_API_URL=http://$LISTEN/local/providers
 export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=warn}
+# `make invoke` runs one function against this stack with the same settings (secrets: 0600).
+(umask 077; export -p | grep -E '^declare -x (CAPYDB_|AWS_)' > "$STATE/runtime.env")
 
 "$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" 9>&- &
 runtime_pid=$!

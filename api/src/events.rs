@@ -127,7 +127,7 @@ pub struct PreviewDeletedData {
     pub reason: String,
 }
 
-/// `job.completed` and `job.failed`
+/// `job.completed`, `job.failed` and `job.cancelled`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobEventData {
     pub project_id: String,
@@ -136,6 +136,8 @@ pub struct JobEventData {
     pub state: JobState,
     pub attempts: u32,
     pub error: Option<String>,
+    /// Who cancelled it (`job.cancelled` only).
+    pub cancelled_by: Option<String>,
     pub backup_id: Option<String>,
     pub restore_id: Option<String>,
     pub preview_database_id: Option<String>,
@@ -160,5 +162,6 @@ pub const EVENT_TYPES: &[(&str, &str, &str)] = &[
     ("preview.deleted", "PreviewDeletedData", "A preview database was dropped (deleted or expired)."),
     ("job.completed", "JobEventData", "Any job completed."),
     ("job.failed", "JobEventData", "Any job failed."),
+    ("job.cancelled", "JobEventData", "A job was cancelled on request; `cancelled_by` says by whom."),
     ("webhook.test", "WebhookTestData", "Sent by `POST …/test`; never retried."),
 ];

@@ -37,11 +37,13 @@ pub enum JobState {
     Running,
     Completed,
     Failed,
+    /// Stopped on request (`POST /v1/jobs/{id}/cancel`); what it had done is undone.
+    Cancelled,
 }
 
 impl JobState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Completed | JobState::Failed)
+        matches!(self, JobState::Completed | JobState::Failed | JobState::Cancelled)
     }
 }
 
@@ -68,8 +70,10 @@ pub struct Job {
     pub lease_until: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
-    /// Why the job failed (`failed` only).
+    /// Why the job failed or was cancelled.
     pub error: Option<String>,
+    /// Who cancelled it (`api_key:<id>` or `user:<id>`), once `cancelled`.
+    pub cancelled_by: Option<String>,
     pub progress: Option<JobProgress>,
     pub backup_id: Option<String>,
     pub restore_id: Option<String>,

@@ -168,6 +168,9 @@ pub fn operations() -> Vec<Operation> {
         op::<ApiKeyList>("GET", "/v1/organizations/{org_id}/api-keys", "listApiKeys", "API keys", "List API keys", 200).paged(),
         op::<ApiKeyResponse>("DELETE", "/v1/organizations/{org_id}/api-keys/{key_id}", "revokeApiKey", "API keys", "Revoke an API key and every key it created", 200),
         op::<JobResponse>("GET", "/v1/jobs/{job_id}", "getJob", "Jobs", "Get a job", 200),
+        op::<JobResponse>("POST", "/v1/jobs/{job_id}/cancel", "cancelJob", "Jobs", "Cancel a job", 202)
+            .optional_body::<Empty>()
+            .describe("A pending job ends `cancelled` at once and never starts. A running backup or restore stops within seconds and undoes what it did: the upload is aborted and the archive removed, staging databases are dropped; no backup is recorded as completed. A restore can be cancelled only until its swap begins (409 after that: the swap is never left half-done). Provisioning cannot be cancelled. The job records `cancelled_by` and a `job.cancelled` event is sent. Needs `backups:write` (and the admin role for a session cancelling a project overwrite)."),
         op::<JobList>("GET", "/v1/projects/{project_id}/jobs", "listJobs", "Jobs", "List a project's jobs, newest first", 200).paged(),
         op::<BackupCreated>("POST", "/v1/projects/{project_id}/backups", "createBackup", "Backups", "Take a backup", 202)
             .optional_body::<BackupCreateRequest>()

@@ -64,12 +64,14 @@ pub enum RestoreState {
     Failed,
 }
 
-/// How far a project overwrite got: `staging` leaves production untouched; after `swapped`
-/// production holds the restored data.
+/// How far a restore got: `staging` leaves the target untouched (and can be cancelled);
+/// `swapping` puts the data in place and can no longer be cancelled; after `swapped` the target
+/// holds the restored data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreStep {
     Staging,
+    Swapping,
     Swapped,
     SafetyRecorded,
 }

@@ -37,6 +37,11 @@ const HELP: &[(&str, &str, &str)] = &[
     ("jobs get", "Show a job, or wait for it to finish", "capydb jobs get job_01j… --wait"),
     ("jobs list", "List the project's jobs, newest first", "capydb jobs list --limit 10"),
     (
+        "jobs cancel",
+        "Cancel a pending or running backup or restore (a restore only until its swap begins)",
+        "capydb jobs cancel job_01j… --wait",
+    ),
+    (
         "restore",
         "Restore a backup or a moment into a preview or the project",
         "capydb restore --backup-key \"$KEY\" --preview-name inspect --wait",

@@ -323,6 +323,11 @@ enum JobsCmd {
         wait: WaitArgs,
     },
     List(ListArgs),
+    Cancel {
+        job_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -533,10 +538,11 @@ async fn projects(cli: &Cli, api: &Api, cmd: &ProjectsCmd, out: Format) -> Resul
 }
 
 fn fail_if_failed(job: &Job) -> Result<(), CliError> {
-    if job.state == JobState::Failed {
-        return Err(CliError::JobFailed(format!("job {} failed: {}", job.id, opt(&job.error))));
+    match job.state {
+        JobState::Failed => Err(CliError::JobFailed(format!("job {} failed: {}", job.id, opt(&job.error)))),
+        JobState::Cancelled => Err(CliError::JobFailed(format!("job {} was {}", job.id, opt(&job.error)))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn print_backup(b: &Backup) {
@@ -722,6 +728,28 @@ async fn jobs(cli: &Cli, api: &Api, cmd: &JobsCmd, out: Format) -> Result<(), Cl
             match out {
                 Format::Json => output::json(&JobResponse { job }),
                 Format::Table => print_job(&job),
+            }
+        }
+        JobsCmd::Cancel { job_id, wait } => {
+            let v: JobResponse = api.post(&format!("/v1/jobs/{job_id}/cancel"), &capydb_api::Empty {}, None).await?;
+            let job = if wait.wait && !v.job.state.is_terminal() {
+                wait::job(api, job_id, wait.wait_timeout).await?
+            } else {
+                v.job
+            };
+            match out {
+                Format::Json => output::json(&JobResponse { job: job.clone() }),
+                Format::Table if job.state == JobState::Cancelled => println!("Job {job_id} cancelled."),
+                Format::Table if job.state.is_terminal() => {
+                    println!("Job {job_id} ended {} before it could stop.", output::name(&job.state))
+                }
+                Format::Table => println!("Job {job_id} is stopping; `capydb jobs get {job_id} --wait` follows it."),
+            }
+            if wait.wait && job.state != JobState::Cancelled {
+                return Err(CliError::JobFailed(format!(
+                    "job {job_id} ended {}, not cancelled",
+                    output::name(&job.state)
+                )));
             }
         }
         JobsCmd::List(list) => {

@@ -4,6 +4,7 @@
 
 pub mod handlers;
 pub mod http;
+pub mod invoke;
 pub mod lambda;
 pub mod local;
 pub mod routes;

@@ -25,6 +25,7 @@ pub enum RouteId {
     ApiKeysList,
     ApiKeysRevoke,
     JobsGet,
+    JobsCancel,
     JobsList,
     BackupsCreate,
     BackupsList,
@@ -168,6 +169,7 @@ pub const ROUTES: &[Route] = &[
         "api-keys-revoke"
     ),
     route!(JobsGet, "GET", "/v1/jobs/{job_id}", "JobsGetFunction", "jobs-get"),
+    route!(JobsCancel, "POST", "/v1/jobs/{job_id}/cancel", "JobsCancelFunction", "jobs-cancel"),
     route!(JobsList, "GET", "/v1/projects/{project_id}/jobs", "JobsListFunction", "jobs-list"),
     route!(BackupsCreate, "POST", "/v1/projects/{project_id}/backups", "BackupsCreateFunction", "backups-create"),
     route!(BackupsList, "GET", "/v1/projects/{project_id}/backups", "BackupsListFunction", "backups-list"),
@@ -349,6 +351,7 @@ async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
         RouteId::ApiKeysList => api_keys::list(ctx, req).await,
         RouteId::ApiKeysRevoke => api_keys::revoke(ctx, req).await,
         RouteId::JobsGet => jobs::get(ctx, req).await,
+        RouteId::JobsCancel => jobs::cancel(ctx, req).await,
         RouteId::JobsList => jobs::list(ctx, req).await,
         RouteId::BackupsCreate => backups::create(ctx, req).await,
         RouteId::BackupsList => backups::list(ctx, req).await,

@@ -86,6 +86,7 @@ pub fn job(j: &Job) -> api::jobs::Job {
         started_at: ts_opt(j.started_at),
         completed_at: ts_opt(j.completed_at),
         error: j.error.clone(),
+        cancelled_by: j.cancelled_by.clone(),
         progress: j
             .progress
             .as_ref()

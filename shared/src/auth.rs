@@ -72,6 +72,19 @@ impl Principal {
 
     /// Org-level administration (API keys, webhooks): not for project-scoped keys, and with a
     /// session only for org admins.
+    /// Who this is, as records name them: `api_key:<id>` or `user:<id>`.
+    pub fn actor(&self) -> String {
+        match &self.credential {
+            Credential::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
+            Credential::Session { user_id, .. } => format!("user:{user_id}"),
+        }
+    }
+
+    /// A signed-in organization member (not an admin).
+    pub fn is_member_session(&self) -> bool {
+        matches!(self.credential, Credential::Session { role: OrgRole::Member, .. })
+    }
+
     pub fn require_org_admin(&self, scope: Scope) -> Result<(), Error> {
         match &self.credential {
             Credential::ApiKey { project_id: Some(_), .. } => {

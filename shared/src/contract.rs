@@ -38,13 +38,13 @@ macro_rules! same_variants {
     };
 }
 
-same_variants!(jobs::JobState => api::jobs::JobState { Pending, Running, Completed, Failed });
+same_variants!(jobs::JobState => api::jobs::JobState { Pending, Running, Completed, Failed, Cancelled });
 same_variants!(backups::BackupKind => api::backups::BackupKind { OnDemand, Scheduled, Nightly, PreRestore });
 same_variants!(backups::BackupState => api::backups::BackupState { Pending, Running, Completed, Failed });
 same_variants!(backups::VerificationState => api::backups::VerificationState { Pending, Verified, Failed });
 same_variants!(restores::TargetKind => api::restores::TargetKind { NewPreview, Preview, Project });
 same_variants!(restores::RestoreState => api::restores::RestoreState { Pending, Running, Completed, Failed });
-same_variants!(restores::RestoreStep => api::restores::RestoreStep { Staging, Swapped, SafetyRecorded });
+same_variants!(restores::RestoreStep => api::restores::RestoreStep { Staging, Swapping, Swapped, SafetyRecorded });
 same_variants!(previews::PreviewState => api::previews::PreviewState { Creating, Ready, Restoring, Failed });
 same_variants!(projects::ProjectState => api::projects::ProjectState { Provisioning, Ready, Failed });
 same_variants!(restore_points::RestorePointKind => api::restore_points::RestorePointKind { Backup, Pitr });

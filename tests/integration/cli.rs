@@ -203,6 +203,7 @@ fn accepted_backup() -> String {
         started_at: None,
         completed_at: None,
         error: None,
+        cancelled_by: None,
         progress: None,
         backup_id: Some("bkp_x".into()),
         restore_id: None,

@@ -288,7 +288,7 @@ impl TestEnv {
             let (status, body) = self.get(&format!("/v1/jobs/{job_id}")).await;
             assert_eq!(status, 200, "{body}");
             let state = body["job"]["state"].as_str().unwrap().to_string();
-            if state == "completed" || state == "failed" {
+            if state == "completed" || state == "failed" || state == "cancelled" {
                 return body["job"].clone();
             }
             assert!(Instant::now() < deadline, "job {job_id} still {state} after 120s: {body}");

@@ -113,6 +113,11 @@ async fn every_post_route_replays_a_retry_and_refuses_another_body() {
             RouteId::WebhooksRedeliver => {
                 (format!("{hooks}/{endpoint}/deliveries/{delivery}/redeliver"), json!({}), json!({ "x": 1 }))
             }
+            RouteId::JobsCancel => {
+                // A backup just queued: verifying it takes seconds, so it is still cancellable.
+                let (_, queued) = env.post(&format!("/v1/projects/{project}/backups"), json!({})).await;
+                (format!("/v1/jobs/{}/cancel", queued["job"]["id"].as_str().unwrap()), json!({}), json!({ "x": 1 }))
+            }
             RouteId::IntegrationsSync => {
                 (format!("/v1/projects/{project}/integrations/vercel/sync"), json!({}), json!({ "x": 1 }))
             }
@@ -132,7 +137,7 @@ async fn every_post_route_replays_a_retry_and_refuses_another_body() {
         assert_eq!((status, refused["code"].as_str()), (422, Some("idempotency_key_reused")), "{path}: {refused}");
         covered += 1;
     }
-    assert_eq!(covered, 12);
+    assert_eq!(covered, 13);
     // Retries created nothing twice.
     let (_, eps) = env.get(&hooks).await;
     assert_eq!(eps["webhook_endpoints"].as_array().unwrap().len(), 2, "{eps}");

@@ -1,7 +1,8 @@
 use super::paging;
-use crate::http::{authenticate, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::jobs::{JobList, JobResponse};
+use capydb_api::Empty;
 use capydb_shared::services::{jobs, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -18,4 +19,12 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let page = jobs::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
     let (jobs, next_cursor) = views::page(&page, views::job);
     respond(StatusCode::OK, &JobList { jobs, next_cursor })
+}
+
+/// `202`: a pending job is already `cancelled`; a running one stops within seconds (follow it).
+pub async fn cancel(ctx: &Context, req: Request) -> HttpResult {
+    let principal = authenticate(ctx, &req).await?;
+    body::<Empty>(&req)?;
+    let job = jobs::cancel(ctx, &principal, &path_param(&req, "job_id")).await?;
+    respond(StatusCode::ACCEPTED, &JobResponse { job: views::job(&job) })
 }

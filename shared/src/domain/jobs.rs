@@ -32,6 +32,8 @@ pub enum JobState {
     Running,
     Completed,
     Failed,
+    /// Stopped on request before it finished; what it had done is undone.
+    Cancelled,
 }
 
 impl JobState {
@@ -41,11 +43,12 @@ impl JobState {
             JobState::Running => "running",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Completed | JobState::Failed)
+        matches!(self, JobState::Completed | JobState::Failed | JobState::Cancelled)
     }
 }
 
@@ -81,6 +84,9 @@ pub struct Job {
     /// A restore that replays archived WAL (CapyDB names it `instance.pitr_restore`).
     #[serde(default)]
     pub point_in_time: bool,
+    /// Who cancelled it (`api_key:<id>` or `user:<id>`), once it is `cancelled`.
+    #[serde(default)]
+    pub cancelled_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -106,6 +112,7 @@ impl Job {
             restore_id: None,
             preview_database_id: None,
             point_in_time: false,
+            cancelled_by: None,
             created_at: now,
             updated_at: now,
         }
@@ -155,7 +162,7 @@ pub fn due_at(state: JobState, now: DateTime<Utc>, lease_until: Option<DateTime<
     match state {
         JobState::Pending => Some(now + pickup_grace()),
         JobState::Running => lease_until,
-        JobState::Completed | JobState::Failed => None,
+        JobState::Completed | JobState::Failed | JobState::Cancelled => None,
     }
 }
 

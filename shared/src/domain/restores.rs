@@ -32,6 +32,9 @@ pub enum RestoreStep {
     /// Data is being built in the staging database; the target is untouched.
     #[default]
     Staging,
+    /// The swap is about to begin or under way: from here the restore can no longer be
+    /// cancelled (written only while no cancellation was asked for).
+    Swapping,
     /// The restored data is in the target. For a project, the old production data is in the
     /// safety database and `safety_backup_id` names the backup being taken of it.
     Swapped,

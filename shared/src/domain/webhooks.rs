@@ -10,7 +10,7 @@ use sha2::Sha256;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Every event a receiver can subscribe to.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "backup.completed",
     "backup.failed",
     "backup.missed",
@@ -21,6 +21,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     "preview.deleted",
     "job.completed",
     "job.failed",
+    "job.cancelled",
     "webhook.test",
 ];
 

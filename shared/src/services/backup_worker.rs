@@ -107,6 +107,7 @@ pub async fn take(
         .map_err(|e| e.to_string())?;
 
     progress.phase("verifying");
+    ctx.checkpoints.reached("backup.verifying").await;
     let result = verify(ctx, backup, &login.role).await;
     let now = ctx.clock.now();
     backup.updated_at = now;

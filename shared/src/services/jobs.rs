@@ -2,12 +2,13 @@
 //! transaction (terminal state + subject records + outbox events).
 
 use super::{backup_worker, projects, provision_worker, restore_worker, Context};
-use crate::adapters::dynamo::{JobCondition, RecordWrite};
+use crate::adapters::dynamo::{CancelRequest, JobCondition, RecordWrite};
 use crate::auth::Principal;
 use crate::contract;
 use crate::domain::events::Event;
 use crate::domain::jobs::{Job, JobState, JobType, Progress};
 use crate::domain::pagination::{Cursor, Page};
+use crate::domain::restores::{RestoreStep, TargetKind};
 use crate::domain::scopes::Scope;
 use crate::ids::JobId;
 use crate::Error;
@@ -38,6 +39,106 @@ pub async fn list(
     Ok(ctx.repo.list_jobs(&project.id, limit, cursor).await?)
 }
 
+/// Asks a job to stop. A pending job ends `cancelled` at once and never starts; a running one
+/// is stopped by its worker within seconds (its heartbeat looks for the request), which undoes
+/// what it did: the upload aborted and the archive removed, staging databases dropped. A
+/// restore whose swap has begun can no longer be cancelled: `409` says so, and the swap is never
+/// left half-done.
+pub async fn cancel(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Job, Error> {
+    let job = get(ctx, principal, raw_id).await?;
+    principal.require_scope(Scope::BackupsWrite)?;
+    let conflict = |message: String| Error::Conflict { message, job_id: Some(job.id.to_string()) };
+    if job.state.is_terminal() {
+        return Err(conflict(format!("job {} is already {}; there is nothing to cancel", job.id, job.state.as_str())));
+    }
+    let restore = match (job.job_type, &job.restore_id) {
+        (JobType::ProvisionProject, _) => {
+            return Err(conflict("provisioning a project cannot be cancelled".into()));
+        }
+        (JobType::Restore, Some(id)) => ctx.repo.get_restore(&job.project_id, id).await?,
+        _ => None,
+    };
+    if let Some(r) = &restore {
+        if r.target_kind == TargetKind::Project && principal.is_member_session() {
+            return Err(Error::Forbidden(
+                "cancelling an overwrite of the project database needs the organization `admin` role".into(),
+            ));
+        }
+        if r.step != RestoreStep::Staging {
+            return Err(conflict(swap_begun(r.id.as_str())));
+        }
+    }
+    let by = principal.actor();
+    let reason = format!("cancelled by {by}");
+    if job.state == JobState::Pending {
+        let outcome = cancelled_outcome(ctx, &job, &reason).await?;
+        let done = ended(ctx, &job, JobState::Cancelled, &outcome, Some(by.clone()), 0);
+        let mut events = outcome.events;
+        events.push(job_event(&done));
+        let condition = JobCondition::Pending { attempts: job.attempts };
+        if ctx.repo.transition_job(&done, &condition, &outcome.records, &events).await? {
+            tracing::info!(job = %job.id, by, "cancelled before it started");
+            return Ok(done);
+        }
+        // A worker claimed it meanwhile: ask that worker to stop instead.
+    }
+    let request = CancelRequest { job_id: job.id.clone(), by, at: ctx.clock.now() };
+    let staging = restore.as_ref().map(|r| (&r.project_id, &r.id));
+    if !ctx.repo.request_cancel(&request, staging).await? {
+        let now = ctx.repo.get_job(&job.id).await?.ok_or_else(|| Error::not_found("job"))?;
+        if now.state.is_terminal() {
+            return Err(conflict(format!("job {} is already {}", now.id, now.state.as_str())));
+        }
+        if let Some(r) = &restore {
+            return Err(conflict(swap_begun(r.id.as_str())));
+        }
+        return Ok(now);
+    }
+    tracing::info!(job = %job.id, by = request.by, "cancellation requested");
+    Ok(ctx.repo.get_job(&job.id).await?.unwrap_or(job))
+}
+
+fn swap_begun(restore: &str) -> String {
+    format!(
+        "restore {restore} has begun putting the restored data in place; it can no longer be cancelled \
+         (the swap is never left half-done)"
+    )
+}
+
+/// What a cancelled job leaves: its subject records failed with `reason`, and nothing it made:
+/// a backup's upload aborted and its archive removed, a restore's staging database dropped.
+async fn cancelled_outcome(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+    if let (JobType::Backup, Some(id)) = (job.job_type, &job.backup_id) {
+        let key = crate::domain::backups::object_key(&job.project_id, id);
+        ctx.objects.abort_stale_uploads(&key).await.map_err(|e| Error::Internal(e.to_string()))?;
+        for k in [key, crate::domain::backups::manifest_key(&job.project_id, id)] {
+            ctx.objects.delete(&k).await.map_err(|e| Error::Internal(e.to_string()))?;
+        }
+    }
+    abandoned(ctx, job, reason).await
+}
+
+/// `job` in its terminal `state`, written by the finishing transaction.
+fn ended(
+    ctx: &Context,
+    job: &Job,
+    state: JobState,
+    outcome: &Outcome,
+    cancelled_by: Option<String>,
+    bytes_done: u64,
+) -> Job {
+    let now = ctx.clock.now();
+    let mut done = job.clone();
+    done.state = state;
+    done.error = outcome.error.clone();
+    done.cancelled_by = cancelled_by;
+    done.completed_at = Some(now);
+    done.updated_at = now;
+    done.lease_until = None;
+    done.progress = Some(Progress { phase: state.as_str().into(), bytes_done });
+    done
+}
+
 /// How a job's work ended, with what to write in the finishing transaction.
 pub struct Outcome {
     pub error: Option<String>,
@@ -53,6 +154,8 @@ pub enum RunResult {
     Failed,
     /// Our lease was taken away (we were presumed dead); another attempt owns the job now.
     LeaseLost,
+    /// Stopped on request.
+    Cancelled,
 }
 
 /// Lets the work report its phase; phase changes are written promptly, byte counts ride along.
@@ -111,19 +214,22 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: claimed.attempts };
     let reporter = ProgressReporter::new();
     let lost = CancellationToken::new();
+    let cancelled = CancellationToken::new();
     let stop = CancellationToken::new();
     let keeper = tokio::spawn(keep_lease(
         ctx.clone(),
         claimed.clone(),
         owner.clone(),
         reporter.clone(),
-        lost.clone(),
-        stop.clone(),
+        Signals { lost: lost.clone(), cancelled: cancelled.clone(), stop: stop.clone() },
     ));
 
     let work = execute(ctx, &claimed, &reporter);
+    // A cancellation drops the work where it stands (its throw-away instances stop as they are
+    // dropped); what it made is undone below.
     let outcome = tokio::select! {
-        outcome = work => outcome,
+        outcome = work => Some(outcome),
+        _ = cancelled.cancelled() => None,
         _ = lost.cancelled() => {
             tracing::warn!(job = %claimed.id, "lease lost; abandoning this attempt");
             return Ok(RunResult::LeaseLost);
@@ -132,27 +238,34 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     stop.cancel();
     let _ = keeper.await;
 
-    let outcome = match outcome {
-        Ok(o) => o,
+    let failed = !matches!(&outcome, Some(Ok(o)) if o.error.is_none());
+    let request = if failed { ctx.repo.cancel_request(&claimed.id).await? } else { None };
+    let (state, outcome, cancelled_by) = match (request, outcome) {
+        // Asked to stop and not finished: a restore refused its swap, or the work was dropped.
+        (Some(request), _) => {
+            let reason = format!("cancelled by {}", request.by);
+            (JobState::Cancelled, cancelled_outcome(ctx, &claimed, &reason).await?, Some(request.by))
+        }
+        (None, Some(Ok(o))) => (if o.error.is_none() { JobState::Completed } else { JobState::Failed }, o, None),
         // Infrastructure trouble (table, bucket): report it on the job rather than leaving it
         // to the lease sweeper, so the caller sees why.
-        Err(e) => abandoned(ctx, &claimed, &format!("internal error: {e}")).await?,
+        (None, Some(Err(e))) => {
+            (JobState::Failed, abandoned(ctx, &claimed, &format!("internal error: {e}")).await?, None)
+        }
+        (None, None) => unreachable!("the work stops early only when a cancellation was seen"),
     };
-    let now = ctx.clock.now();
-    let mut done = claimed.clone();
-    done.state = if outcome.error.is_none() { JobState::Completed } else { JobState::Failed };
-    done.error = outcome.error.clone();
-    done.completed_at = Some(now);
-    done.updated_at = now;
-    done.lease_until = None;
-    done.progress = Some(Progress { phase: done.state.as_str().into(), bytes_done: reporter.snapshot().bytes_done });
+    let done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
     let mut events = outcome.events;
     events.push(job_event(&done));
     if !ctx.repo.transition_job(&done, &owner, &outcome.records, &events).await? {
         return Ok(RunResult::LeaseLost);
     }
     tracing::info!(job = %done.id, state = done.state.as_str(), error = ?done.error, "job finished");
-    Ok(if done.state == JobState::Completed { RunResult::Completed } else { RunResult::Failed })
+    Ok(match done.state {
+        JobState::Completed => RunResult::Completed,
+        JobState::Cancelled => RunResult::Cancelled,
+        _ => RunResult::Failed,
+    })
 }
 
 async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
@@ -173,7 +286,11 @@ pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome
 }
 
 pub fn job_event(job: &Job) -> Event {
-    let kind = if job.state == JobState::Completed { "job.completed" } else { "job.failed" };
+    let kind = match job.state {
+        JobState::Completed => "job.completed",
+        JobState::Cancelled => "job.cancelled",
+        _ => "job.failed",
+    };
     Event::new(
         kind,
         job.org_id.clone(),
@@ -186,6 +303,7 @@ pub fn job_event(job: &Job) -> Event {
             state: job.state.into(),
             attempts: job.attempts,
             error: job.error.clone(),
+            cancelled_by: job.cancelled_by.clone(),
             backup_id: job.backup_id.as_ref().map(ToString::to_string),
             restore_id: job.restore_id.as_ref().map(ToString::to_string),
             preview_database_id: job.preview_database_id.clone(),
@@ -193,24 +311,44 @@ pub fn job_event(job: &Job) -> Event {
     )
 }
 
-/// Renews the lease every third of its length, and promptly after a phase change. If the job
-/// is no longer ours (the sweeper re-queued it), signals `lost` so the work stops.
-async fn keep_lease(
-    ctx: Context,
-    mut job: Job,
-    owner: JobCondition,
-    reporter: ProgressReporter,
+/// What the lease keeper tells the work, and how the work tells it to stop.
+struct Signals {
+    /// The job is no longer ours (the sweeper re-queued it).
     lost: CancellationToken,
+    /// Someone asked the job to stop.
+    cancelled: CancellationToken,
     stop: CancellationToken,
-) {
+}
+
+/// How often a running job looks for a cancellation request: "within seconds".
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Renews the lease every third of its length, and promptly after a phase change; looks for a
+/// cancellation request every [`CANCEL_POLL`]. If the job is no longer ours, signals `lost`.
+async fn keep_lease(ctx: Context, mut job: Job, owner: JobCondition, reporter: ProgressReporter, signals: Signals) {
     let period = ctx.config.job_lease / 3;
     let lease = Duration::from_std(ctx.config.job_lease).expect("lease fits");
+    let mut renew_at = tokio::time::Instant::now() + period;
     loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(period) => {}
-            _ = reporter.changed.notified() => {}
+        let changed = tokio::select! {
+            _ = signals.stop.cancelled() => return,
+            _ = tokio::time::sleep(CANCEL_POLL.min(period)) => false,
+            _ = reporter.changed.notified() => true,
+        };
+        if !signals.cancelled.is_cancelled() {
+            match ctx.repo.cancel_request(&job.id).await {
+                Ok(Some(request)) => {
+                    tracing::info!(job = %job.id, by = request.by, "cancellation requested; stopping");
+                    signals.cancelled.cancel();
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(job = %job.id, error = %e, "could not look for a cancellation"),
+            }
         }
+        if !changed && tokio::time::Instant::now() < renew_at {
+            continue;
+        }
+        renew_at = tokio::time::Instant::now() + period;
         let now = ctx.clock.now();
         job.lease_until = Some(now + lease);
         job.updated_at = now;
@@ -218,7 +356,7 @@ async fn keep_lease(
         match ctx.repo.update_job(&job, &owner).await {
             Ok(true) => {}
             Ok(false) => {
-                lost.cancel();
+                signals.lost.cancel();
                 return;
             }
             // A missed heartbeat is not fatal: the lease has two more periods to run.

@@ -85,6 +85,19 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
         return Ok(failed(ctx, l, reason));
     }
 
+    ctx.checkpoints.reached("restore.staged").await;
+    // From here on a cancellation is refused: this write and a cancellation request cannot
+    // both succeed, so the swap below never starts once someone asked to stop, and never stops
+    // half-way because someone asked later.
+    l.restore.step = RestoreStep::Swapping;
+    let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: job.attempts };
+    if !ctx.repo.record_progress_uncancelled(job, &owner, &[RecordWrite::Restore(l.restore.clone())]).await? {
+        let _ = ctx.data_plane.drop_database(&l.region, &staging).await;
+        return Err(Error::Conflict {
+            message: "the restore was cancelled, or taken over, before its swap".into(),
+            job_id: Some(job.id.to_string()),
+        });
+    }
     progress.phase("swapping");
     if let Err(e) = swap(ctx, &l, &staging).await {
         let _ = ctx.data_plane.drop_database(&l.region, &staging).await;

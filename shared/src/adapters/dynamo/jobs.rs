@@ -14,10 +14,23 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
 use crate::domain::restores::Restore;
-use crate::ids::{JobId, ProjectId};
+use crate::ids::{JobId, ProjectId, RestoreId};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// The sort key of a job's cancellation request, beside its `JOB` item.
+const CANCEL_SK: &str = "CANCEL";
+
+/// Someone asked a running job to stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub job_id: JobId,
+    /// `api_key:<id>` or `user:<id>`.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
 
 fn job_pk(id: &JobId) -> String {
     format!("JOB#{id}")
@@ -194,6 +207,74 @@ impl Repository {
         self.transact_if(items).await
     }
 
+    /// Asks a running job to stop: one item beside the job (`CANCEL`), so the worker's heartbeat,
+    /// a whole-job put, cannot erase it. Written only while the job is running and, when
+    /// `staging` names its restore, while that restore is still staging (its swap has not
+    /// begun). `Ok(false)` when either no longer holds, or a request already exists.
+    pub async fn request_cancel(
+        &self,
+        request: &CancelRequest,
+        staging: Option<(&ProjectId, &RestoreId)>,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(
+            request,
+            Keys {
+                pk: job_pk(&request.job_id),
+                sk: CANCEL_SK.into(),
+                item_type: "cancel_request",
+                gsi1: None,
+                due: None,
+            },
+        )?;
+        let running = ConditionCheck::builder()
+            .table_name("__TABLE__")
+            .key("pk", s(job_pk(&request.job_id)))
+            .key("sk", s("JOB"))
+            .condition_expression("#state = :running")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":running", s("running"))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut items = vec![
+            put(item, Some("attribute_not_exists(pk)")),
+            TransactWriteItem::builder().condition_check(running).build(),
+        ];
+        if let Some((project, restore)) = staging {
+            let still_staging = ConditionCheck::builder()
+                .table_name("__TABLE__")
+                .key("pk", s(super::projects::project_pk(project)))
+                .key("sk", s(format!("RESTORE#{restore}")))
+                .condition_expression("attribute_not_exists(step) OR step = :staging")
+                .expression_attribute_values(":staging", s("staging"))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            items.push(TransactWriteItem::builder().condition_check(still_staging).build());
+        }
+        self.transact_if(items).await
+    }
+
+    pub async fn cancel_request(&self, job: &JobId) -> Result<Option<CancelRequest>, StoreError> {
+        self.get_item(&job_pk(job), CANCEL_SK).await
+    }
+
+    /// [`Repository::record_progress`], and only while nobody has asked to cancel the job: what
+    /// a restore writes before its swap begins, so a cancellation and a swap never both win.
+    pub async fn record_progress_uncancelled(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+    ) -> Result<bool, StoreError> {
+        let not_cancelled = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(&job.id)))
+            .key("sk", s(CANCEL_SK))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.record_progress_with(job, condition, records, Some(not_cancelled)).await
+    }
+
     /// Records how far a running job got (its subject records), only while `job` is still held
     /// under `condition`: a worker presumed dead writes nothing. `Ok(false)` when it is not.
     pub async fn record_progress(
@@ -201,6 +282,16 @@ impl Repository {
         job: &Job,
         condition: &JobCondition,
         records: &[RecordWrite],
+    ) -> Result<bool, StoreError> {
+        self.record_progress_with(job, condition, records, None).await
+    }
+
+    async fn record_progress_with(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+        extra: Option<ConditionCheck>,
     ) -> Result<bool, StoreError> {
         let (expr, names, values) = condition.expression()?;
         let check = ConditionCheck::builder()
@@ -213,6 +304,9 @@ impl Repository {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+        if let Some(extra) = extra {
+            items.push(TransactWriteItem::builder().condition_check(extra).build());
+        }
         items.extend(records.iter().map(record_item).collect::<Result<Vec<_>, _>>()?);
         self.transact_if(items).await
     }

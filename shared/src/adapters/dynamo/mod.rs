@@ -18,7 +18,7 @@ pub mod schema;
 mod webhooks;
 
 pub use idempotency::{IdempotencyRecord, StoredResponse};
-pub use jobs::{JobCondition, RecordWrite};
+pub use jobs::{CancelRequest, JobCondition, RecordWrite};
 pub use restores::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
 pub use schedules::RunKind;
 
