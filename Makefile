@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint openapi walkthrough fuzz invoke unit integration bench clean
+.PHONY: dev test deps lint openapi walkthrough fuzz invoke cli-release unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -22,10 +22,11 @@ test: deps lint walkthrough
 deps:
 	infra/install-deps.sh
 
-lint:
+lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .capydb/sam-venv/bin/sam validate --lint
 	$(VENV)/bin/openapi-spec-validator api/openapi.json
 
 ## Regenerate api/openapi.json from the contract crate (a unit test fails while it is stale).
@@ -48,6 +49,17 @@ invoke:
 	@test -f "$(STATE_DIR)/runtime.env" || { echo "start \`make dev\` first: it writes $(STATE_DIR)/runtime.env" >&2; exit 1; }
 	@cargo build --quiet -p capydb-functions --bin capydb-invoke
 	@set -a; . "$(STATE_DIR)/runtime.env"; set +a; CAPYDB_STATE_DIR="$(STATE_DIR)" RUST_LOG=warn target/debug/capydb-invoke "$(FN)" "$(EVENT)"
+
+## Release builds of the `capydb` CLI into dist/: linux x86_64 always; linux arm64 as well when
+## its Rust target (`rustup target add aarch64-unknown-linux-gnu`) and cargo-zigbuild are there.
+CLI_TARGETS = x86_64-unknown-linux-gnu $(if $(shell command -v cargo-zigbuild && rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu),aarch64-unknown-linux-gnu)
+cli-release:
+	@mkdir -p dist
+	@for t in $(CLI_TARGETS); do \
+	  if [ "$$t" = x86_64-unknown-linux-gnu ]; then cargo build --release -p capydb-cli --bin capydb --target $$t; \
+	  else cargo zigbuild --release -p capydb-cli --bin capydb --target $$t.2.17; fi || exit 1; \
+	  tar -C target/$$t/release -czf dist/capydb-$$t.tar.gz capydb && sha256sum dist/capydb-$$t.tar.gz; \
+	done
 
 unit:
 	cargo test --workspace --lib

@@ -2,8 +2,9 @@
 # Installs what the local stack and the tests need, skipping whatever is already there:
 #   - PostgreSQL server and client binaries (Debian packages), and the `postgres` system user
 #   - jq, which the README's walkthrough uses to pick fields out of `-o json`
-#   - a Python venv at .capydb/venv with moto[server], cfn-lint and stripe (the tests' independent
-#     webhook signature verifier), versions pinned in requirements.txt
+#   - a Python venv at .capydb/venv with moto[server], cfn-lint, stripe (the tests' independent
+#     webhook signature verifier), openapi-spec-validator and schemathesis, versions pinned in
+#     requirements.txt; and one at .capydb/sam-venv with the AWS SAM CLI (requirements-sam.txt)
 # The Rust toolchain itself must already be installed (rustup); this script checks for it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,4 +47,14 @@ if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ "$(cat
   }
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
   echo "$want" > "$stamp"
+fi
+
+SAM_VENV=$ROOT/.capydb/sam-venv
+sam_stamp=$SAM_VENV/.requirements.sha256
+sam_want=$(sha256sum "$ROOT/infra/requirements-sam.txt" | cut -d' ' -f1)
+if [ ! -x "$SAM_VENV/bin/sam" ] || [ "$(cat "$sam_stamp" 2>/dev/null)" != "$sam_want" ]; then
+  say "creating $SAM_VENV with the AWS SAM CLI"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements-sam.txt"
+  echo "$sam_want" > "$sam_stamp"
 fi

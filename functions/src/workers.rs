@@ -7,6 +7,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use capydb_shared::domain::events::Event as OutboxEvent;
 use capydb_shared::domain::jobs::JobType;
 use capydb_shared::ids::JobId;
+use capydb_shared::services::metrics::Unit;
 use capydb_shared::services::{
     base_backups, completion, deliveries, integrations, jobs, nightly, previews, retention, schedules, sweeper, Context,
 };
@@ -74,6 +75,32 @@ pub enum Sweep {
     Deliveries,
     /// A physical base backup of every WAL-archiving region cluster, then archive pruning.
     BaseBackups,
+}
+
+impl Sweep {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sweep::Jobs => "jobs",
+            Sweep::Previews => "previews",
+            Sweep::Retention => "retention",
+            Sweep::Nightly => "nightly",
+            Sweep::MissedRuns => "missed_runs",
+            Sweep::Deliveries => "deliveries",
+            Sweep::BaseBackups => "base_backups",
+        }
+    }
+}
+
+/// How far each archiving region's WAL archive is behind, every minute with the jobs sweep.
+async fn archive_lag(ctx: &Context) {
+    let Ok(regions) = capydb_shared::services::regions::list(ctx).await else { return };
+    for r in regions.iter().filter(|r| r.wal_archiving) {
+        // A region with nothing restorable yet (no base backup) reports `pitr_available: false`
+        // instead; a lag is measured only against a window.
+        let Some(lag) = r.pitr.archive_lag_seconds else { continue };
+        let value = [("ArchiveLagSeconds", lag as f64, Unit::Seconds)];
+        ctx.metrics.emit(ctx.clock.now(), &[("Region", &r.name)], &value, &[]);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -241,5 +268,19 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
         }),
     };
     tracing::info!(?sweep, %report, "sweep done");
+    let count = |field: &str| report[field].as_u64().unwrap_or(0) as f64;
+    let mut values = vec![("SweepDuration", (ctx.clock.now() - now).num_milliseconds() as f64, Unit::Milliseconds)];
+    match sweep {
+        Sweep::Jobs => {
+            values.push(("JobsRequeued", count("requeued"), Unit::Count));
+            values.push(("JobsFailed", count("failed"), Unit::Count));
+        }
+        Sweep::MissedRuns => values.push(("BackupsMissed", count("missed"), Unit::Count)),
+        _ => {}
+    }
+    ctx.metrics.emit(ctx.clock.now(), &[("Sweep", sweep.name())], &values, &[]);
+    if sweep == Sweep::Jobs {
+        archive_lag(ctx).await;
+    }
     Ok(report)
 }

@@ -179,3 +179,36 @@ async fn a_preview_says_where_it_is_reached_and_its_connections_work() {
         env.call("GET", &format!("/v1/preview-databases/{preview}/connections"), Some(reader), None, None).await;
     assert_eq!(status, 403, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_and_a_restore_write_their_metrics_as_embedded_metric_lines() {
+    let env = TestEnv::new().await;
+    let (project, _) = project_with(&env, &["ada"]).await;
+    let key = backup(&env, &project).await;
+    restore_done(&env, &project, json!({ "backup_key": key, "preview_name": "measured" })).await;
+    let lines: Vec<Value> =
+        env.metric_lines.lock().unwrap().iter().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let of = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["JobType"] == kind && l["ProjectId"] == project.as_str())
+            .unwrap_or_else(|| panic!("no {kind} line in {lines:?}"))
+            .clone()
+    };
+    let b = of("project.backup");
+    let declared: Vec<&str> = b["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for name in ["BackupDuration", "BackupBytes", "BackupThroughput", "VerificationFailures", "JobsCompleted"] {
+        assert!(declared.contains(&name), "{name} declared: {b}");
+    }
+    assert_eq!(b["_aws"]["CloudWatchMetrics"][0]["Namespace"], "CapyDB/Backups");
+    assert_eq!(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["JobType"]]));
+    assert!(b["BackupBytes"].as_f64().unwrap() > 0.0 && b["BackupDuration"].as_f64().unwrap() > 0.0, "{b}");
+    assert_eq!((b["VerificationFailures"].as_f64(), b["JobsCompleted"].as_f64()), (Some(0.0), Some(1.0)));
+    let r = of("project.restore");
+    assert!(r["RestoreSecondsPerGB"].as_f64().unwrap() > 0.0, "the measured RTO: {r}");
+}

@@ -188,6 +188,8 @@ pub struct TestEnv {
     pub key: String,
     http: reqwest::Client,
     extra: Vec<(&'static str, String)>,
+    /// Every metric line the runtime wrote (CloudWatch Embedded Metric Format).
+    pub metric_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestEnv {
@@ -200,7 +202,9 @@ impl TestEnv {
     pub async fn with_env(extra: &[(&'static str, String)]) -> TestEnv {
         let name = unique_name();
         let worker = format!("worker-{}", WORKERS.fetch_add(1, Ordering::SeqCst));
-        let ctx = Context::from_config(config(&name, &worker, extra)).await;
+        let mut ctx = Context::from_config(config(&name, &worker, extra)).await;
+        let (metrics, metric_lines) = capydb_shared::services::metrics::Metrics::capturing();
+        ctx.metrics = metrics;
         let runtime = start_runtime(ctx.clone()).await;
         let org = OrgId::generate();
         let key = api_keys::generate_plaintext();
@@ -214,6 +218,7 @@ impl TestEnv {
             key,
             http: reqwest::Client::new(),
             extra: extra.to_vec(),
+            metric_lines,
         }
     }
 

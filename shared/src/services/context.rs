@@ -28,6 +28,7 @@ pub struct Context {
     pub webhook_sender: WebhookSender,
     pub providers: EnvProviders,
     pub checkpoints: Checkpoints,
+    pub metrics: super::metrics::Metrics,
 }
 
 impl Context {
@@ -62,6 +63,7 @@ impl Context {
             secrets,
             scheduler,
             checkpoints: Checkpoints::default(),
+            metrics: super::metrics::Metrics::stdout(),
         }
     }
 

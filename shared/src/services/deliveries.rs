@@ -2,6 +2,7 @@
 //! subscribed endpoints (one delivery each), every attempt is signed and recorded, failures
 //! are retried by the sweep from the due index, and the endpoint's health follows.
 
+use super::metrics::Unit;
 use super::webhooks::{readable_org, writable_org};
 use super::Context;
 use crate::adapters::webhook_http::SendOutcome;
@@ -116,8 +117,23 @@ async fn attempt_to(
         tracing::warn!(delivery = %d.id, "delivery changed during its attempt; the newer state stands");
     }
     tracing::info!(delivery = %done.id, endpoint = %endpoint.id, ok, state = ?done.state, "webhook attempt");
+    ctx.metrics.emit(
+        now,
+        &[],
+        &[
+            ("DeliveryAttempts", 1.0, Unit::Count),
+            ("DeliveriesSucceeded", if ok { 1.0 } else { 0.0 }, Unit::Count),
+            ("DeliveriesFailed", if ok { 0.0 } else { 1.0 }, Unit::Count),
+            ("DeliveryLatency", outcome_latency(&done) as f64, Unit::Milliseconds),
+        ],
+        &[("DeliveryId", done.id.as_str()), ("EventType", &done.event_type)],
+    );
     ctx.repo.record_webhook_health(&endpoint.org_id, &endpoint.id, &after_attempt(&endpoint, ok, now)).await?;
     Ok(done)
+}
+
+fn outcome_latency(d: &Delivery) -> u64 {
+    d.attempts.last().map_or(0, |a| a.latency_ms)
 }
 
 async fn send(ctx: &Context, endpoint: &WebhookEndpoint, d: &Delivery) -> SendOutcome {

@@ -1,6 +1,7 @@
 //! Reading jobs, and running one: claim, keep the lease alive while working, finish with one
 //! transaction (terminal state + subject records + outbox events).
 
+use super::metrics::Unit;
 use super::{backup_worker, projects, provision_worker, restore_worker, Context};
 use crate::adapters::dynamo::{CancelRequest, JobCondition, RecordWrite};
 use crate::auth::Principal;
@@ -139,6 +140,52 @@ fn ended(
     done
 }
 
+fn now_or(ctx: &Context, job: &Job) -> chrono::DateTime<chrono::Utc> {
+    job.completed_at.unwrap_or_else(|| ctx.clock.now())
+}
+
+/// The job's metrics: its duration and end for every kind; for a backup its duration, bytes,
+/// throughput and whether verification failed; for a restore its seconds per GB restored.
+async fn measure(ctx: &Context, job: &Job, records: &[RecordWrite]) -> Vec<(&'static str, f64, Unit)> {
+    let seconds = match (job.started_at, job.completed_at) {
+        (Some(s), Some(e)) => (e - s).num_milliseconds().max(0) as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let mut out = vec![
+        ("JobDuration", seconds * 1000.0, Unit::Milliseconds),
+        ("JobsCompleted", flag(job.state == JobState::Completed), Unit::Count),
+        ("JobsFailed", flag(job.state == JobState::Failed), Unit::Count),
+        ("JobsCancelled", flag(job.state == JobState::Cancelled), Unit::Count),
+    ];
+    for record in records {
+        match record {
+            RecordWrite::Backup(b) if job.job_type == JobType::Backup => {
+                let dumped = b.dump_size_bytes.unwrap_or(0) as f64;
+                out.push(("BackupDuration", seconds * 1000.0, Unit::Milliseconds));
+                out.push(("BackupBytes", b.size_bytes.unwrap_or(0) as f64, Unit::Bytes));
+                if seconds > 0.0 {
+                    out.push(("BackupThroughput", dumped / seconds, Unit::BytesPerSecond));
+                }
+                let failed = b.verification_state == crate::domain::backups::VerificationState::Failed;
+                out.push(("VerificationFailures", flag(failed), Unit::Count));
+            }
+            RecordWrite::Restore(r) if job.state == JobState::Completed => {
+                let source = match &r.source_backup_id {
+                    Some(id) => ctx.repo.get_backup(&r.project_id, id).await.ok().flatten(),
+                    None => None,
+                };
+                if let Some(bytes) = source.and_then(|b| b.dump_size_bytes).filter(|b| *b > 0) {
+                    out.push(("RestoreDuration", seconds * 1000.0, Unit::Milliseconds));
+                    out.push(("RestoreSecondsPerGB", seconds / (bytes as f64 / 1e9), Unit::None));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// How a job's work ended, with what to write in the finishing transaction.
 pub struct Outcome {
     pub error: Option<String>,
@@ -255,12 +302,16 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         (None, None) => unreachable!("the work stops early only when a cancellation was seen"),
     };
     let done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
+    let measured = measure(ctx, &done, &outcome.records).await;
     let mut events = outcome.events;
     events.push(job_event(&done));
     if !ctx.repo.transition_job(&done, &owner, &outcome.records, &events).await? {
         return Ok(RunResult::LeaseLost);
     }
     tracing::info!(job = %done.id, state = done.state.as_str(), error = ?done.error, "job finished");
+    let kind = contract::job_type(&done);
+    let properties = [("JobId", done.id.as_str()), ("ProjectId", done.project_id.as_str())];
+    ctx.metrics.emit(now_or(ctx, &done), &[("JobType", kind.as_str())], &measured, &properties);
     Ok(match done.state {
         JobState::Completed => RunResult::Completed,
         JobState::Cancelled => RunResult::Cancelled,

@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod integrations;
 pub mod jobs;
+pub mod metrics;
 pub mod nightly;
 pub mod pitr;
 pub mod previews;
