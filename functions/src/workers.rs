@@ -274,6 +274,7 @@ pub async fn handle_sweep(ctx: &Context, sweep: Sweep) -> Result<serde_json::Val
         Sweep::Jobs => {
             values.push(("JobsRequeued", count("requeued"), Unit::Count));
             values.push(("JobsFailed", count("failed"), Unit::Count));
+            values.push(("SweepLag", report["lag_seconds"].as_i64().unwrap_or(0) as f64, Unit::Seconds));
         }
         Sweep::MissedRuns => values.push(("BackupsMissed", count("missed"), Unit::Count)),
         _ => {}

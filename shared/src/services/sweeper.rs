@@ -5,7 +5,7 @@
 use super::jobs::{abandoned, job_event};
 use super::Context;
 use crate::adapters::dynamo::JobCondition;
-use crate::domain::jobs::{buckets_to_sweep, JobState, Progress, SweepAction};
+use crate::domain::jobs::{buckets_to_sweep, due_at, JobState, Progress, SweepAction};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -20,13 +20,20 @@ pub struct SweepReport {
     pub failed: u32,
     /// Jobs out of attempts whose work had in fact finished (a restore's data in place).
     pub completed: u32,
+    /// How long past its due time the most overdue job it acted on was: the sweeper's lag.
+    pub lag_seconds: i64,
 }
 
 pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport, Error> {
     let mut report = SweepReport::default();
     for bucket in buckets_to_sweep(now, LOOKBACK_HOURS) {
         for job in ctx.repo.due_jobs(&bucket, now).await? {
-            match job.sweep_action(now) {
+            let action = job.sweep_action(now);
+            if action != SweepAction::Nothing {
+                let due = due_at(job.state, job.updated_at, job.lease_until).unwrap_or(now);
+                report.lag_seconds = report.lag_seconds.max((now - due).num_seconds());
+            }
+            match action {
                 SweepAction::Nothing => {}
                 SweepAction::Requeue => {
                     let mut next = job.clone();
