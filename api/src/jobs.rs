@@ -47,6 +47,18 @@ impl JobState {
     }
 }
 
+/// How a failed attempt was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryClassification {
+    /// It may pass (a cluster restarting, a dropped connection, throttling): retried with
+    /// back-off while attempts and time remain.
+    Transient,
+    /// Trying again cannot help (bad credentials, a missing database, an archive that does not
+    /// restore, bad input): the job failed at once.
+    Permanent,
+}
+
 /// Where a running job is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobProgress {
@@ -74,6 +86,12 @@ pub struct Job {
     pub error: Option<String>,
     /// Who cancelled it (`api_key:<id>` or `user:<id>`), once `cancelled`.
     pub cancelled_by: Option<String>,
+    /// How the last failed attempt was judged.
+    pub retry_classification: Option<RetryClassification>,
+    /// The last failed attempt's error (kept while a retry waits).
+    pub last_error: Option<String>,
+    /// When a retry after a transient failure may start (`pending` jobs).
+    pub next_attempt_at: Option<Timestamp>,
     pub progress: Option<JobProgress>,
     pub backup_id: Option<String>,
     pub restore_id: Option<String>,

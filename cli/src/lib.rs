@@ -706,6 +706,14 @@ fn print_job(j: &Job) {
         ("phase", j.progress.as_ref().map_or_else(|| "-".into(), |p| p.phase.clone())),
         ("attempts", format!("{}/{}", j.attempts, j.max_attempts)),
         ("error", opt(&j.error)),
+        (
+            "last error",
+            match j.retry_classification {
+                Some(c) => format!("{} ({})", opt(&j.last_error), output::name(&c)),
+                None => "-".into(),
+            },
+        ),
+        ("next attempt", opt(&j.next_attempt_at)),
         ("created", j.created_at.to_string()),
         ("completed", opt(&j.completed_at)),
     ]);

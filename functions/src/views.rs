@@ -87,6 +87,12 @@ pub fn job(j: &Job) -> api::jobs::Job {
         completed_at: ts_opt(j.completed_at),
         error: j.error.clone(),
         cancelled_by: j.cancelled_by.clone(),
+        retry_classification: j.retry_classification.map(|c| match c {
+            capydb_shared::domain::retry::RetryClass::Transient => api::jobs::RetryClassification::Transient,
+            capydb_shared::domain::retry::RetryClass::Permanent => api::jobs::RetryClassification::Permanent,
+        }),
+        last_error: j.last_error.clone(),
+        next_attempt_at: ts_opt(j.next_attempt_at),
         progress: j
             .progress
             .as_ref()

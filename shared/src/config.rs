@@ -51,6 +51,10 @@ pub struct Config {
     pub worker_id: String,
     pub job_lease: Duration,
     pub job_max_attempts: u32,
+    /// First wait before retrying a transiently failed job; it doubles per attempt.
+    pub job_retry_base: Duration,
+    /// How long after its creation a job may still be retried.
+    pub job_retry_window: Duration,
     pub pg_bin_dir: Option<PathBuf>,
     /// `pg_restore --jobs` for restores and verification; above 1 the archive is staged in
     /// `scratch_dir` first (pg_restore cannot run parallel jobs from a pipe).
@@ -145,6 +149,8 @@ impl Config {
             }),
             job_lease: Duration::from_secs(lease),
             job_max_attempts: number("CAPYDB_JOB_MAX_ATTEMPTS", 3)? as u32,
+            job_retry_base: Duration::from_secs(number("CAPYDB_JOB_RETRY_BASE_SECONDS", 30)?),
+            job_retry_window: Duration::from_secs(number("CAPYDB_JOB_RETRY_WINDOW_MINUTES", 120)? * 60),
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             restore_jobs: restore_jobs as u32,
             webhooks_allow_private: get("CAPYDB_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true" || v == "1"),

@@ -87,6 +87,15 @@ pub struct Job {
     /// Who cancelled it (`api_key:<id>` or `user:<id>`), once it is `cancelled`.
     #[serde(default)]
     pub cancelled_by: Option<String>,
+    /// How the last failed attempt was judged: `transient` (retried) or `permanent` (final).
+    #[serde(default)]
+    pub retry_classification: Option<crate::domain::retry::RetryClass>,
+    /// The last failed attempt's error, kept while a retry waits.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When a transient failure's retry may start (pending jobs only).
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -113,6 +122,9 @@ impl Job {
             preview_database_id: None,
             point_in_time: false,
             cancelled_by: None,
+            retry_classification: None,
+            last_error: None,
+            next_attempt_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -135,7 +147,11 @@ impl Job {
                 }
                 _ => SweepAction::Nothing,
             },
-            JobState::Pending if self.updated_at + pickup_grace() <= now => SweepAction::Kick,
+            // A retry waiting out its back-off is kicked when the wait is over.
+            JobState::Pending if self.next_attempt_at.is_some_and(|at| at <= now) => SweepAction::Kick,
+            JobState::Pending if self.next_attempt_at.is_none() && self.updated_at + pickup_grace() <= now => {
+                SweepAction::Kick
+            }
             _ => SweepAction::Nothing,
         }
     }
@@ -157,11 +173,12 @@ pub fn pickup_grace() -> Duration {
     Duration::minutes(2)
 }
 
-/// When the sweeper should next look at a job in `state` updated at `now`.
-pub fn due_at(state: JobState, now: DateTime<Utc>, lease_until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match state {
-        JobState::Pending => Some(now + pickup_grace()),
-        JobState::Running => lease_until,
+/// When the sweeper should next look at `job`: a pending one when its retry's back-off ends, or
+/// else after its pickup grace; a running one when its lease runs out.
+pub fn due_at(job: &Job) -> Option<DateTime<Utc>> {
+    match job.state {
+        JobState::Pending => Some(job.next_attempt_at.unwrap_or(job.updated_at + pickup_grace())),
+        JobState::Running => job.lease_until,
         JobState::Completed | JobState::Failed | JobState::Cancelled => None,
     }
 }

@@ -13,6 +13,7 @@ pub mod previews;
 pub mod projects;
 pub mod restore_points;
 pub mod restores;
+pub mod retry;
 pub mod schedules;
 pub mod scopes;
 pub mod wal;

@@ -10,6 +10,7 @@ use crate::domain::events::Event;
 use crate::domain::jobs::{Job, JobState, JobType, Progress};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restores::{RestoreStep, TargetKind};
+use crate::domain::retry::{self, RetryClass};
 use crate::domain::scopes::Scope;
 use crate::ids::JobId;
 use crate::Error;
@@ -203,6 +204,8 @@ pub enum RunResult {
     LeaseLost,
     /// Stopped on request.
     Cancelled,
+    /// Failed transiently; back to `pending` until its back-off ends.
+    Retrying,
 }
 
 /// Lets the work report its phase; phase changes are written promptly, byte counts ride along.
@@ -238,10 +241,12 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     let Some(job) = ctx.repo.get_job(id).await? else {
         return Ok(RunResult::NotClaimed);
     };
-    if job.state != JobState::Pending || job.attempts >= job.max_attempts {
+    let now = ctx.clock.now();
+    // A retry waiting out its back-off is not due yet (its own requeue write fired the stream).
+    let waiting = job.next_attempt_at.is_some_and(|at| at > now);
+    if job.state != JobState::Pending || job.attempts >= job.max_attempts || waiting {
         return Ok(RunResult::NotClaimed);
     }
-    let now = ctx.clock.now();
     let lease = Duration::from_std(ctx.config.job_lease).expect("lease fits");
     let mut claimed = job.clone();
     claimed.state = JobState::Running;
@@ -252,6 +257,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     claimed.started_at.get_or_insert(now);
     claimed.updated_at = now;
     claimed.error = None;
+    claimed.next_attempt_at = None;
     claimed.progress = Some(Progress { phase: "starting".into(), bytes_done: 0 });
     if !ctx.repo.update_job(&claimed, &JobCondition::Pending { attempts: job.attempts }).await? {
         return Ok(RunResult::NotClaimed);
@@ -287,6 +293,42 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
 
     let failed = !matches!(&outcome, Some(Ok(o)) if o.error.is_none());
     let request = if failed { ctx.repo.cancel_request(&claimed.id).await? } else { None };
+    // A failure that may pass (the cluster restarting, throttling) goes back with back-off while
+    // attempts and time remain; nothing of the attempt's failure is written to its records.
+    let failure = match (&request, &outcome) {
+        (None, Some(Ok(o))) => o.error.clone(),
+        (None, Some(Err(e))) => Some(format!("internal error: {e}")),
+        _ => None,
+    };
+    let class = failure.as_deref().map(retry::classify);
+    if let (Some(message), Some(RetryClass::Transient)) = (&failure, class) {
+        let now = ctx.clock.now();
+        let window = Duration::from_std(ctx.config.job_retry_window).expect("window fits");
+        if claimed.attempts < claimed.max_attempts && retry::within_budget(claimed.created_at, now, window) {
+            let base = Duration::from_std(ctx.config.job_retry_base).expect("base fits");
+            let mut next = claimed.clone();
+            next.state = JobState::Pending;
+            next.claimed_by = None;
+            next.claimed_at = None;
+            next.lease_until = None;
+            next.retry_classification = Some(RetryClass::Transient);
+            next.last_error = Some(message.clone());
+            next.next_attempt_at = Some(now + retry::backoff(base, claimed.attempts, rand::random::<f64>()));
+            next.updated_at = now;
+            next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
+            if !ctx.repo.update_job(&next, &owner).await? {
+                return Ok(RunResult::LeaseLost);
+            }
+            tracing::warn!(job = %next.id, attempt = next.attempts, retry_at = ?next.next_attempt_at, error = message, "transient failure; retrying");
+            ctx.metrics.emit(
+                now,
+                &[("JobType", contract::job_type(&next).as_str())],
+                &[("JobsRetried", 1.0, Unit::Count)],
+                &[("JobId", next.id.as_str())],
+            );
+            return Ok(RunResult::Retrying);
+        }
+    }
     let (state, outcome, cancelled_by) = match (request, outcome) {
         // Asked to stop and not finished: a restore refused its swap, or the work was dropped.
         (Some(request), _) => {
@@ -301,7 +343,11 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         }
         (None, None) => unreachable!("the work stops early only when a cancellation was seen"),
     };
-    let done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
+    let mut done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
+    if done.state == JobState::Failed {
+        done.retry_classification = class.or(Some(RetryClass::Permanent));
+        done.last_error = done.error.clone();
+    }
     let measured = measure(ctx, &done, &outcome.records).await;
     let mut events = outcome.events;
     events.push(job_event(&done));

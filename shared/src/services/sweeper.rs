@@ -30,7 +30,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
         for job in ctx.repo.due_jobs(&bucket, now).await? {
             let action = job.sweep_action(now);
             if action != SweepAction::Nothing {
-                let due = due_at(job.state, job.updated_at, job.lease_until).unwrap_or(now);
+                let due = due_at(&job).unwrap_or(now);
                 report.lag_seconds = report.lag_seconds.max((now - due).num_seconds());
             }
             match action {
@@ -55,6 +55,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                 SweepAction::Kick => {
                     let mut next = job.clone();
                     next.updated_at = now;
+                    next.next_attempt_at = None;
                     if ctx.repo.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
                         report.kicked += 1;
                     }
@@ -65,6 +66,9 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                     // A restore whose data is already in place completed, whatever came after.
                     done.state = if outcome.error.is_none() { JobState::Completed } else { JobState::Failed };
                     done.error = outcome.error.clone();
+                    // A lost lease is a transient failure that ran out of attempts.
+                    done.retry_classification = Some(crate::domain::retry::RetryClass::Transient);
+                    done.last_error = Some(reason.clone());
                     done.completed_at = Some(now);
                     done.updated_at = now;
                     done.lease_until = None;

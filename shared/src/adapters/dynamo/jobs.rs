@@ -126,8 +126,7 @@ pub(crate) fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> 
 
 impl Repository {
     fn job_item(&self, job: &Job) -> Result<Item, StoreError> {
-        let due = due_at(job.state, job.updated_at, job.lease_until)
-            .map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
+        let due = due_at(job).map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
         to_item(
             job,
             Keys {
