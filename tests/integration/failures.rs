@@ -117,9 +117,11 @@ async fn worker_killed_mid_backup_is_retried_and_completes_without_duplicates() 
 
     env.crash_and_restart().await;
     // Time passes beyond the dead worker's lease; the sweeper hands the job to a new worker.
-    let report = sweep_jobs(&env.ctx, Utc::now() + Duration::minutes(2)).await.unwrap();
+    // (Past the 60 s lease and the 2 min clock-skew allowance.)
+    let report = sweep_jobs(&env.ctx, Utc::now() + Duration::minutes(4)).await.unwrap();
     assert_eq!(report.requeued, 1, "{report:?}");
-    // The lease (60 s) ran out about a minute before the moved clock: that is the sweeper's lag.
+    // The lease (60 s) and the skew allowance ran out about a minute before the moved clock:
+    // that is the sweeper's lag.
     assert!((50..=125).contains(&report.lag_seconds), "{report:?}");
     locker.batch_execute("COMMIT").await.unwrap();
 

@@ -48,7 +48,7 @@ impl Halted {
     /// The dead worker's lease runs out and the sweeper acts on the job.
     async fn crash_and_sweep(&mut self) -> Value {
         self.env.crash_and_restart().await;
-        sweep_jobs(&self.env.ctx, Utc::now() + Duration::minutes(2)).await.unwrap();
+        sweep_jobs(&self.env.ctx, Utc::now() + Duration::minutes(4)).await.unwrap();
         self.env.wait_job(&self.job).await
     }
 

@@ -135,7 +135,7 @@ impl Job {
     pub fn sweep_action(&self, now: DateTime<Utc>) -> SweepAction {
         match self.state {
             JobState::Running => match self.lease_until {
-                Some(until) if until <= now => {
+                Some(until) if until + clock_skew_allowance() <= now => {
                     if self.attempts >= self.max_attempts {
                         SweepAction::Fail(format!(
                             "the worker stopped responding (lease expired) on attempt {} of {}",
@@ -168,6 +168,13 @@ pub enum SweepAction {
     Fail(String),
 }
 
+/// How far apart two machines' clocks may be. A lease is only taken back this long after it
+/// ran out by the sweeper's clock, so a sweeper (or a worker) whose clock runs ahead never
+/// takes a live worker's job; a dead worker is noticed that much later.
+pub fn clock_skew_allowance() -> Duration {
+    Duration::minutes(2)
+}
+
 /// How long a pending job may wait for its worker before the sweeper re-announces it.
 pub fn pickup_grace() -> Duration {
     Duration::minutes(2)
@@ -178,7 +185,7 @@ pub fn pickup_grace() -> Duration {
 pub fn due_at(job: &Job) -> Option<DateTime<Utc>> {
     match job.state {
         JobState::Pending => Some(job.next_attempt_at.unwrap_or(job.updated_at + pickup_grace())),
-        JobState::Running => job.lease_until,
+        JobState::Running => job.lease_until.map(|until| until + clock_skew_allowance()),
         JobState::Completed | JobState::Failed | JobState::Cancelled => None,
     }
 }
@@ -215,13 +222,29 @@ mod tests {
         job.state = JobState::Running;
         job.attempts = 1;
         job.lease_until = Some(t0 + Duration::seconds(60));
-        assert_eq!(job.sweep_action(t0 + Duration::seconds(59)), SweepAction::Nothing);
-        assert_eq!(job.sweep_action(t0 + Duration::seconds(60)), SweepAction::Requeue);
+        let expired = t0 + Duration::seconds(60) + clock_skew_allowance();
+        assert_eq!(job.sweep_action(expired - Duration::seconds(1)), SweepAction::Nothing);
+        assert_eq!(job.sweep_action(expired), SweepAction::Requeue);
         job.attempts = 3;
-        match job.sweep_action(t0 + Duration::seconds(61)) {
+        match job.sweep_action(expired + Duration::seconds(1)) {
             SweepAction::Fail(reason) => assert!(reason.contains("attempt 3 of 3"), "{reason}"),
             other => panic!("expected Fail, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_sweeper_whose_clock_runs_two_minutes_ahead_takes_no_live_lease() {
+        let t0 = Utc.with_ymd_and_hms(2026, 6, 9, 14, 0, 0).unwrap();
+        let mut job = job_at(t0);
+        job.state = JobState::Running;
+        job.attempts = 1;
+        // The worker renewed its 60 s lease at t0; the sweeper's clock reads two minutes later.
+        job.lease_until = Some(t0 + Duration::seconds(60));
+        let skewed = t0 + Duration::minutes(2);
+        assert_eq!(job.sweep_action(skewed), SweepAction::Nothing);
+        assert!(due_at(&job).unwrap() > skewed, "not even due by the skewed clock");
+        // A worker that really died is taken back once the allowance has passed too.
+        assert_eq!(job.sweep_action(t0 + Duration::seconds(60) + clock_skew_allowance()), SweepAction::Requeue);
     }
 
     #[test]
