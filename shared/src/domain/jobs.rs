@@ -130,6 +130,18 @@ impl Job {
         }
     }
 
+    /// The job handed back for another attempt: `pending`, with no claim or lease.
+    pub fn back_to_pending(&self, now: DateTime<Utc>) -> Job {
+        let mut next = self.clone();
+        next.state = JobState::Pending;
+        next.claimed_by = None;
+        next.claimed_at = None;
+        next.lease_until = None;
+        next.updated_at = now;
+        next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
+        next
+    }
+
     /// Whether the sweeper should act on this job at `now`: a running job whose lease ran out,
     /// or a pending job nobody claimed within the pickup grace (a lost stream record).
     pub fn sweep_action(&self, now: DateTime<Utc>) -> SweepAction {

@@ -148,12 +148,22 @@ pub async fn delete(
             job_id: None,
         });
     }
-    if let Some(key) = &backup.backup_key {
-        ctx.objects.delete(key).await?;
-    }
-    ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
+    remove_stored(ctx, &backup.project_id, &backup.id).await?;
     ctx.repo.delete_backup(&backup).await?;
     Ok(backup)
+}
+
+/// Removes what a backup stored: the archive (its key is derived from the ids, so this works
+/// before the record knows it) and its manifest; deleting an absent object is not an error.
+/// The record is the caller's.
+pub async fn remove_stored(
+    ctx: &Context,
+    project: &crate::ids::ProjectId,
+    backup: &crate::ids::BackupId,
+) -> Result<(), Error> {
+    ctx.objects.delete(&crate::domain::backups::object_key(project, backup)).await?;
+    ctx.objects.delete(&manifest_key(project, backup)).await?;
+    Ok(())
 }
 
 /// Where to fetch a backup's archive: a URL that needs no credentials until `expires_at`.

@@ -112,10 +112,8 @@ fn swap_begun(restore: &str) -> String {
 async fn cancelled_outcome(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
     if let (JobType::Backup, Some(id)) = (job.job_type, &job.backup_id) {
         let key = crate::domain::backups::object_key(&job.project_id, id);
-        ctx.objects.abort_stale_uploads(&key).await.map_err(|e| Error::Internal(e.to_string()))?;
-        for k in [key, crate::domain::backups::manifest_key(&job.project_id, id)] {
-            ctx.objects.delete(&k).await.map_err(|e| Error::Internal(e.to_string()))?;
-        }
+        ctx.objects.abort_stale_uploads(&key).await?;
+        super::backups::remove_stored(ctx, &job.project_id, id).await?;
     }
     abandoned(ctx, job, reason).await
 }
@@ -306,16 +304,10 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         let window = Duration::from_std(ctx.config.job_retry_window).expect("window fits");
         if claimed.attempts < claimed.max_attempts && retry::within_budget(claimed.created_at, now, window) {
             let base = Duration::from_std(ctx.config.job_retry_base).expect("base fits");
-            let mut next = claimed.clone();
-            next.state = JobState::Pending;
-            next.claimed_by = None;
-            next.claimed_at = None;
-            next.lease_until = None;
+            let mut next = claimed.back_to_pending(now);
             next.retry_classification = Some(RetryClass::Transient);
             next.last_error = Some(message.clone());
             next.next_attempt_at = Some(now + retry::backoff(base, claimed.attempts, rand::random::<f64>()));
-            next.updated_at = now;
-            next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
             if !ctx.repo.update_job(&next, &owner).await? {
                 return Ok(RunResult::LeaseLost);
             }

@@ -3,7 +3,7 @@
 //! again an hour later, for as long as the point exists.
 
 use super::{restore_points, Context};
-use crate::domain::backups::{manifest_key, BackupState};
+use crate::domain::backups::BackupState;
 use crate::domain::jobs::buckets_to_sweep;
 use crate::Error;
 use chrono::{DateTime, Duration, Utc};
@@ -29,10 +29,7 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
                 report.pinned += 1;
                 continue;
             }
-            if let Some(key) = &backup.backup_key {
-                ctx.objects.delete(key).await?;
-            }
-            ctx.objects.delete(&manifest_key(&backup.project_id, &backup.id)).await?;
+            super::backups::remove_stored(ctx, &backup.project_id, &backup.id).await?;
             ctx.repo.delete_backup(&backup).await?;
             report.deleted += 1;
         }

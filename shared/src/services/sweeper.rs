@@ -5,7 +5,7 @@
 use super::jobs::{abandoned, job_event};
 use super::Context;
 use crate::adapters::dynamo::JobCondition;
-use crate::domain::jobs::{buckets_to_sweep, due_at, JobState, Progress, SweepAction};
+use crate::domain::jobs::{buckets_to_sweep, due_at, JobState, SweepAction};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -36,13 +36,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
             match action {
                 SweepAction::Nothing => {}
                 SweepAction::Requeue => {
-                    let mut next = job.clone();
-                    next.state = JobState::Pending;
-                    next.claimed_by = None;
-                    next.claimed_at = None;
-                    next.lease_until = None;
-                    next.updated_at = now;
-                    next.progress = Some(Progress { phase: "waiting to retry".into(), bytes_done: 0 });
+                    let next = job.back_to_pending(now);
                     let cond = JobCondition::LeaseExpired {
                         attempts: job.attempts,
                         lease_until: job.lease_until.expect("running"),
