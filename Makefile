@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint openapi walkthrough fuzz invoke cli-release unit integration bench clean
+.PHONY: dev test deps lint openapi walkthrough fuzz browser invoke cli-release unit integration bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -18,9 +18,10 @@ dev:
 test: deps lint walkthrough
 	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
 	cargo test --workspace --lib --test '*' --no-fail-fast
+	@echo "make test: the dashboard's screenshots are in target/dashboard-screenshots (look at them)"
 
 deps:
-	infra/install-deps.sh
+	infra/install-deps.sh --browser
 
 lint: deps
 	cargo fmt --all -- --check
@@ -40,6 +41,14 @@ walkthrough: deps
 ## Fuzz a running `make dev` from its OpenAPI document (its exports in the environment).
 fuzz: deps
 	$(VENV)/bin/python tests/fuzz.py
+
+## The dashboard's browser suite (Playwright + Debian chromium) against your running `make dev`.
+## It adds backups, previews, a schedule and restore points to the demo project, and overwrites
+## (then undoes) its production database. Screenshots: target/dashboard-screenshots.
+browser: deps
+	@test -f "$(STATE_DIR)/sign-in.url" || { echo "start \`make dev\` first: it writes $(STATE_DIR)/sign-in.url" >&2; exit 1; }
+	cd dashboard && link=$$(cat "$(STATE_DIR)/sign-in.url") && CAPYDB_STATE_DIR="$(STATE_DIR)" \
+	  CAPYDB_SIGN_IN_URL="$$link" CAPYDB_API_URL="$${link%%/#*}" npm run --silent e2e
 
 ## Run one function's handler on one event against the running `make dev` (no Docker, no AWS):
 ## make invoke FN=backups-list EVENT=events/backups-list.json

@@ -14,6 +14,9 @@ cd "$ROOT"
 "$ROOT/infra/install-deps.sh"
 # Every binary the README uses: the runtime, the archive helper the cluster runs, and the CLI.
 cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive --bin capydb-invoke -p capydb-cli --bin capydb
+# The dashboard the runtime serves at / (types generated from api/openapi.json, then Vite).
+(cd "$ROOT/dashboard" && npm run --silent build >"$STATE/dashboard-build.log" 2>&1) || {
+  cat "$STATE/dashboard-build.log" >&2; echo "the dashboard did not build (log above)" >&2; exit 1; }
 # `--build-only` stops here (CI checks that a fresh clone gets every README binary this way).
 [ "${1:-}" != "--build-only" ] || exit 0
 echo "built; starting the local stack" >&2
@@ -98,6 +101,6 @@ export RUST_LOG=${RUST_LOG:-info,aws=warn,aws_smithy_runtime=warn,aws_config=war
 # `make invoke` runs one function against this stack with the same settings (secrets: 0600).
 (umask 077; export -p | grep -E '^declare -x (CAPYDB_|AWS_)' > "$STATE/runtime.env")
 
-"$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" 9>&- &
+"$ROOT/target/debug/capydb-local" --listen "$LISTEN" --state-dir "$STATE" --dashboard-dir "$ROOT/dashboard/dist" 9>&- &
 runtime_pid=$!
 wait "$runtime_pid"

@@ -2,6 +2,8 @@
 # Installs what the local stack and the tests need, skipping whatever is already there:
 #   - PostgreSQL server and client binaries (Debian packages), and the `postgres` system user
 #   - jq, which the README's walkthrough uses to pick fields out of `-o json`
+#   - Node.js (>= 20.19, for Vite) and the dashboard's npm packages, exactly as its lockfile says
+#   - with --browser (the tests): Debian's chromium, which Playwright drives
 #   - a Python venv at .capydb/venv with moto[server], cfn-lint, stripe (the tests' independent
 #     webhook signature verifier), openapi-spec-validator and schemathesis, versions pinned in
 #     requirements.txt; and one at .capydb/sam-venv with the AWS SAM CLI (requirements-sam.txt)
@@ -57,4 +59,31 @@ if [ ! -x "$SAM_VENV/bin/sam" ] || [ "$(cat "$sam_stamp" 2>/dev/null)" != "$sam_
   python3 -m venv "$SAM_VENV"
   "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements-sam.txt"
   echo "$sam_want" > "$sam_stamp"
+fi
+
+# The dashboard: Node.js from the distribution when it is missing, then `npm ci` whenever the
+# lockfile changed (the stamp holds its hash).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing Node.js and npm"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || {
+  say "Node.js $(node --version) is too old for the dashboard's build (Vite needs 20.19 or newer): install a newer nodejs"
+  exit 1
+}
+DASH=$ROOT/dashboard
+dash_stamp=$DASH/node_modules/.lock.sha256
+dash_want=$(sha256sum "$DASH/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$dash_stamp" 2>/dev/null)" != "$dash_want" ]; then
+  say "installing the dashboard's npm packages (npm ci)"
+  (cd "$DASH" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$dash_want" > "$dash_stamp"
+fi
+
+# Playwright drives the distribution's Chromium (its own browser download is not used).
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then
+  say "installing chromium for the dashboard's browser tests"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi

@@ -5,8 +5,9 @@
 `<!-- walkthrough: NAME -->` run in bash with the exports `make dev` printed, exactly as written.
 Between them this script checks what the README promises: the backup verified, the preview holds
 the 1000 rows, the overwrite and its printed undo put back what they say, a point-in-time
-restore point brings back the rows from before a dropped table, and the fuzzer (`tests/fuzz.py`)
-finds nothing in the API. Then the stack is
+restore point brings back the rows from before a dropped table, the dashboard's browser suite
+(`dashboard/tests`, Playwright in Debian's chromium, signed in through the link `make dev`
+printed) passes, and the fuzzer (`tests/fuzz.py`) finds nothing in the API. Then the stack is
 stopped as Ctrl-C would (SIGINT to its process group), started again at once, takes a backup,
 and is stopped again, leaving no process behind.
 
@@ -28,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORTS = ("CAPYDB_API_URL", "CAPYDB_API_KEY", "CAPYDB_PROJECT", "PATH")
+SCREENSHOTS = os.path.join(ROOT, "target", "dashboard-screenshots")
 
 
 def fail(message):
@@ -99,7 +101,8 @@ class Stack:
 
         threading.Thread(target=drain, daemon=True).start()
         exports, built_at = {}, None
-        while len(exports) < len(EXPORTS):
+        self.sign_in_url = None
+        while len(exports) < len(EXPORTS) or self.sign_in_url is None:
             try:
                 line = lines.get(timeout=max(1, timeout - (time.monotonic() - started)))
             except queue.Empty:
@@ -111,6 +114,11 @@ class Stack:
             m = re.match(r"export (\w+)=(.*)$", line.strip())
             if m and m.group(1) in EXPORTS:
                 exports[m.group(1)] = line.strip()
+            m = re.match(r"Sign in as the demo org's admin \(\d+ h\): (http://\S+#session=\S+)$", line.strip())
+            if m:
+                self.sign_in_url = m.group(1)
+            if "no sign-in link" in line:
+                fail("make dev printed no dashboard sign-in link")
         ready = time.monotonic()
         return "\n".join(exports[k] for k in EXPORTS), started, built_at or started, ready
 
@@ -206,12 +214,27 @@ def main():
         if not re.search(r"Restored \S+ \(point in time\) into preview database just-now", out):
             fail("the restore to the current moment did not say which moment it restored")
 
-        # The API against its own document, on this same stack (`tests/fuzz.py`).
         env = dict(os.environ)
         for line in exports.splitlines():
             m = re.match(r'export (CAPYDB_API_URL|CAPYDB_API_KEY)=(.*)$', line)
             if m:
                 env[m.group(1)] = m.group(2)
+
+        # The dashboard in Debian's Chromium (Playwright), signed in through the printed link.
+        if not stack.sign_in_url.startswith(env["CAPYDB_API_URL"] + "/#session="):
+            fail(f"the sign-in link {stack.sign_in_url} is not on the API's origin {env['CAPYDB_API_URL']}")
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+        browser = subprocess.run(
+            ["npm", "run", "--silent", "e2e"],
+            cwd=os.path.join(ROOT, "dashboard"),
+            env=dict(env, CAPYDB_STATE_DIR=state, CAPYDB_SIGN_IN_URL=stack.sign_in_url, CAPYDB_SCREENSHOTS=SCREENSHOTS),
+            timeout=1200,
+        )
+        if browser.returncode != 0:
+            fail(f"the dashboard's browser suite failed (exit {browser.returncode}); see its report above")
+        print(f"walkthrough: dashboard screenshots in {SCREENSHOTS}", flush=True)
+
+        # The API against its own document, on this same stack (`tests/fuzz.py`).
         fuzz = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fuzz.py")], cwd=ROOT, env=env, timeout=900)
         if fuzz.returncode != 0:
             fail(f"the fuzzer found failures (exit {fuzz.returncode}); see its report above")

@@ -145,3 +145,18 @@ fn the_openapi_document_describes_exactly_the_routes() {
         .collect();
     assert_eq!(documented, in_code, "the generated document and the route table differ");
 }
+
+#[test]
+fn the_dashboard_is_served_with_the_api_and_the_local_headers() {
+    let t = template();
+    let r = &t["Resources"];
+    let csp = &r["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        ["ContentSecurityPolicy"]["ContentSecurityPolicy"];
+    assert_eq!(csp.as_str(), Some(crate::local::dashboard::CONTENT_SECURITY_POLICY));
+    let config = &r["DashboardDistribution"]["Properties"]["DistributionConfig"];
+    let behaviors = config["CacheBehaviors"].as_sequence().expect("cache behaviors");
+    let api = behaviors.iter().find(|b| b["PathPattern"] == "/v1/*").expect("/v1/* goes to the API");
+    assert_eq!(api["TargetOriginId"], "api");
+    assert!(ROUTES.iter().all(|route| route.path.starts_with("/v1/")), "every route is under /v1/");
+    assert_eq!(config["DefaultCacheBehavior"]["TargetOriginId"], "dashboard");
+}

@@ -429,6 +429,7 @@ async fn start_runtime(ctx: Context) -> Runtime {
         schedules: false,
         // Tests fire schedules themselves.
         project_schedules_every: Duration::from_secs(3600),
+        dashboard: None,
     };
     Runtime::start(ctx, options).await.expect("local runtime starts")
 }

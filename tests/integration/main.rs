@@ -11,6 +11,7 @@ mod backups;
 mod cancels;
 mod cli;
 mod contract;
+mod dashboard;
 mod deliveries;
 mod downloads;
 mod failures;

@@ -2,6 +2,7 @@
 //! in the state folder, so a restarted stack keeps the same exports working.
 
 use anyhow::{bail, Context as _};
+use capydb_shared::auth::{sign_session, OrgRole, SessionClaims};
 use capydb_shared::domain::api_keys;
 use capydb_shared::domain::projects::ProjectState;
 use capydb_shared::ids::{OrgId, ProjectId};
@@ -60,4 +61,30 @@ async fn ready(ctx: &Context, id: &ProjectId) -> anyhow::Result<()> {
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// How long the printed sign-in link works.
+pub const SIGN_IN_HOURS: i64 = 12;
+
+/// A dashboard link that signs the demo org's admin in: a session token, as the identity provider
+/// would issue it, in the URL fragment (never sent to the server; the app moves it to session
+/// storage and strips it from the address bar). `None` when sessions are off (no secret).
+pub fn sign_in_link(ctx: &Context, demo: &Demo, dashboard_url: &str) -> Option<String> {
+    let secret = ctx.config.session_secret.as_deref()?;
+    let claims = SessionClaims {
+        sub: "demo-admin".into(),
+        org_id: demo.org_id.to_string(),
+        org_role: OrgRole::Admin,
+        exp: (ctx.clock.now() + chrono::Duration::hours(SIGN_IN_HOURS)).timestamp(),
+    };
+    Some(format!("{dashboard_url}#session={}", sign_session(&claims, secret)))
+}
+
+/// Writes a secret-bearing file readable by its owner only.
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
 }

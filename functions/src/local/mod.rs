@@ -1,6 +1,7 @@
 //! The local runtime: every API route, the stream workers and the schedules in one process,
 //! against moto and real PostgreSQL. Handlers are called exactly as Lambda calls them.
 
+pub(crate) mod dashboard;
 pub mod demo;
 pub mod filter;
 mod providers;
@@ -26,6 +27,8 @@ pub struct Options {
     pub schedules: bool,
     /// How often the per-project schedules are read back from the scheduler and fired.
     pub project_schedules_every: std::time::Duration,
+    /// The built dashboard (`dashboard/dist`), served at every path outside `/v1`.
+    pub dashboard: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             stream_poll: Duration::from_millis(250),
             schedules: true,
             project_schedules_every: Duration::from_secs(15),
+            dashboard: None,
         }
     }
 }
@@ -64,7 +68,7 @@ impl Runtime {
 
         let listener = tokio::net::TcpListener::bind(options.listen).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        tasks.spawn(server::serve(listener, ctx.clone(), cancel.clone()));
+        tasks.spawn(server::serve(listener, ctx.clone(), options.dashboard.clone(), cancel.clone()));
 
         let stream_arn =
             ctx.repo.stream_arn().await?.ok_or_else(|| anyhow::anyhow!("table {} has no stream", ctx.config.table))?;

@@ -1,5 +1,7 @@
-//! The HTTP front: turns each request into the `lambda_http::Request` API Gateway would send
-//! (path and query parameters included) and calls the route's handler.
+//! The HTTP front: turns each request under `/v1` into the `lambda_http::Request` API Gateway
+//! would send (path and query parameters included) and calls the route's handler. Every other
+//! path is the dashboard, served from its built files, so it shares the API's origin exactly as
+//! CloudFront arranges it in a deployment (no CORS anywhere).
 
 use crate::http::{error_response, problem, RequestScope};
 use crate::routes::{dispatch, resolve, NoRoute};
@@ -10,15 +12,21 @@ use capydb_shared::services::Context;
 use capydb_shared::Error;
 use lambda_http::{Body, RequestExt, Response};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// API Gateway's payload limit for Lambda integrations.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 
-pub async fn serve(listener: TcpListener, ctx: Context, cancel: CancellationToken) {
-    let app =
-        axum::Router::new().nest(super::providers::PREFIX, super::providers::router()).fallback(handle).with_state(ctx);
+pub async fn serve(listener: TcpListener, ctx: Context, dashboard: Option<PathBuf>, cancel: CancellationToken) {
+    let api = axum::routing::any(handle);
+    let app = axum::Router::new()
+        .nest(super::providers::PREFIX, super::providers::router())
+        .route("/v1", api.clone())
+        .route("/v1/{*rest}", api)
+        .with_state(ctx)
+        .fallback(move |req: AxumRequest| super::dashboard::serve(dashboard.clone(), req));
     let shutdown = async move { cancel.cancelled().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "local API server stopped");
