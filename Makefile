@@ -9,8 +9,8 @@ export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 dev:
 	infra/dev.sh
 
-## Everything CI runs: formatting, lints, template lint, the README walkthrough, unit and
-## integration tests.
+## Everything CI runs: formatting, lints (Rust, template, OpenAPI, the dashboard's Prettier and
+## TypeScript), the README walkthrough with the dashboard's browser suite, unit and integration tests.
 # The walkthrough runs first, so the binaries it uses come from `make dev`'s build alone.
 # Lambda binaries carry no tests of their own: `--lib --test '*'` skips linking a test
 # harness for each of them. The integration suite runs the `capydb` binary and the clusters run
@@ -29,6 +29,7 @@ lint: deps
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .capydb/sam-venv/bin/sam validate --lint
 	$(VENV)/bin/openapi-spec-validator api/openapi.json
+	cd dashboard && npm run --silent types >/dev/null && npm run --silent lint
 
 ## Regenerate api/openapi.json from the contract crate (a unit test fails while it is stale).
 openapi:

@@ -20,7 +20,14 @@ export default defineConfig({
     launchOptions: {
       executablePath: process.env.CAPYDB_CHROMIUM ?? '/usr/bin/chromium',
       // This machine's network is closed: Chromium's own background traffic only adds noise.
-      args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     },
   },
 });

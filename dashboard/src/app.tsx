@@ -110,8 +110,8 @@ function SignIn(props: { pending: boolean; error: ApiError | null; status: strin
             onInput={(e) => setValue(e.currentTarget.value)}
           />
           <small id="credential-hint" class="hint">
-            Paste a session token from your identity provider or an API key (<code>capy_live_…</code>). It is kept in this
-            tab only and forgotten when you sign out or close it.
+            Paste a session token from your identity provider or an API key (<code>capy_live_…</code>). It is kept in this tab
+            only and forgotten when you sign out or close it.
           </small>
           <button type="submit">Sign in</button>
         </form>
@@ -163,7 +163,11 @@ function Shell({ status, onSignOut }: { status: string; onSignOut: () => void })
             </label>
           )}
           {list.length === 1 && list[0] && (
-            <a href={`/projects/${list[0].id}`} aria-current={route.page === 'project' ? 'page' : undefined} onClick={link(`/projects/${list[0].id}`)}>
+            <a
+              href={`/projects/${list[0].id}`}
+              aria-current={route.page === 'project' ? 'page' : undefined}
+              onClick={link(`/projects/${list[0].id}`)}
+            >
               {list[0].name}
             </a>
           )}
@@ -184,7 +188,8 @@ function Shell({ status, onSignOut }: { status: string; onSignOut: () => void })
       <main id="main" tabIndex={-1}>
         {route.page === 'settings' && <WebhooksPage />}
         {route.page === 'project' && <ProjectPage key={route.id} projectId={route.id} />}
-        {route.page === 'home' && (projects.data && list.length === 0 ? <p>No projects in this organization yet.</p> : <p>Loading projects…</p>)}
+        {route.page === 'home' &&
+          (projects.data && list.length === 0 ? <p>No projects in this organization yet.</p> : <p>Loading projects…</p>)}
         <ErrorText error={projects.error} />
       </main>
     </>
@@ -193,7 +198,10 @@ function Shell({ status, onSignOut }: { status: string; onSignOut: () => void })
 
 function ProjectPage({ projectId }: { projectId: string }) {
   const { api } = useSession();
-  const detail = useLoad(() => ok(api.GET('/v1/projects/{project_id}', { params: { path: { project_id: projectId } } })), [projectId]);
+  const detail = useLoad(
+    () => ok(api.GET('/v1/projects/{project_id}', { params: { path: { project_id: projectId } } })),
+    [projectId],
+  );
   const [restoring, setRestoring] = useState<SourceChoice | null>(null);
   // The point-in-time window moves as WAL is archived.
   useEffect(() => {

@@ -18,6 +18,9 @@ import {
   usePager,
   useSession,
   TableWrap,
+  ActionForm,
+  Submit,
+  TableHead,
 } from './ui';
 
 const KINDS: Record<Backup['kind'], string> = {
@@ -90,14 +93,7 @@ export function BackupsPanel({ project, onRestore }: { project: Project; onResto
   const labelError = fieldError(create.error, 'label');
   return (
     <Section id="backups" title="Backups">
-      <form
-        class="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void create.run();
-        }}
-      >
+      <ActionForm class="inline-form" onSubmit={() => create.run()}>
         <Field label="Label (optional)" id="backup-label" error={labelError}>
           <input
             {...describedBy('backup-label', labelError)}
@@ -107,10 +103,8 @@ export function BackupsPanel({ project, onRestore }: { project: Project; onResto
             onInput={(e) => setLabel(e.currentTarget.value)}
           />
         </Field>
-        <button type="submit" disabled={create.busy}>
-          {create.busy ? 'Creating…' : 'Create backup'}
-        </button>
-      </form>
+        <Submit busy={create.busy} label="Create backup" busyLabel="Creating…" />
+      </ActionForm>
       <ErrorText error={formError(create.error, ['label'])} />
       {running && (
         <JobProgress key={running.jobId} jobId={running.jobId} title={`Backup ${running.backupId}`} onDone={finished} />
@@ -174,22 +168,11 @@ function BackupTable(props: { backups: Backup[]; loading: boolean; projectId: st
       <ErrorText error={remove.error} />
       <TableWrap label="Backups">
         <table data-testid="backups-table" class="stacks">
-          <caption class="sr-only">Backups of this project, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Label</th>
-              <th scope="col">Kind</th>
-              <th scope="col">State</th>
-              <th scope="col">Verification</th>
-              <th scope="col">Size</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Pinned</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            caption="Backups of this project, newest first"
+            columns={['Label', 'Kind', 'State', 'Verification', 'Size', 'Created', 'Expires', 'Pinned']}
+            actions
+          />
           <tbody>
             {props.backups.map((b) => (
               <tr key={b.id} data-backup-id={b.id}>
@@ -214,7 +197,15 @@ function BackupTable(props: { backups: Backup[]; loading: boolean; projectId: st
                 <td data-label="Expires">
                   <Time at={b.expires_at} />
                 </td>
-                <td data-label="Pinned">{b.pinned ? <Badge tone="info" title="A restore point keeps this backup">pinned</Badge> : 'no'}</td>
+                <td data-label="Pinned">
+                  {b.pinned ? (
+                    <Badge tone="info" title="A restore point keeps this backup">
+                      pinned
+                    </Badge>
+                  ) : (
+                    'no'
+                  )}
+                </td>
                 <td class="actions">
                   {b.state === 'completed' && b.backup_key && (
                     <button

@@ -1,5 +1,17 @@
 import { ok, type Job, type Project, type Restore } from './api';
-import { Badge, ErrorText, Pager, Section, span, stateTone, Time, useLoad, usePager, useSession, TableWrap
+import {
+  Badge,
+  ErrorText,
+  Pager,
+  Section,
+  span,
+  stateTone,
+  Time,
+  useLoad,
+  usePager,
+  useSession,
+  TableWrap,
+  TableHead,
 } from './ui';
 
 const JOB_TYPES: Record<Job['type'], string> = {
@@ -37,17 +49,10 @@ export function RestoresPanel({ project }: { project: Project }) {
       {restores.length > 0 && (
         <TableWrap label="Restores">
           <table data-testid="restores-table">
-            <caption class="sr-only">Restores of this project, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">From</th>
-                <th scope="col">Into</th>
-                <th scope="col">State</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Safety copy</th>
-              </tr>
-            </thead>
+            <TableHead
+              caption="Restores of this project, newest first"
+              columns={['Started', 'From', 'Into', 'State', 'Duration', 'Safety copy']}
+            />
             <tbody>
               {restores.map((r) => (
                 <tr key={r.id}>
@@ -69,7 +74,13 @@ export function RestoresPanel({ project }: { project: Project }) {
           </table>
         </TableWrap>
       )}
-      <Pager label="Restores" page={pager.page} next={list.data?.next_cursor} onNext={() => list.data?.next_cursor && pager.next(list.data.next_cursor)} onPrev={pager.prev} />
+      <Pager
+        label="Restores"
+        page={pager.page}
+        next={list.data?.next_cursor}
+        onNext={() => list.data?.next_cursor && pager.next(list.data.next_cursor)}
+        onPrev={pager.prev}
+      />
       <ErrorText error={list.error} />
     </Section>
   );
@@ -93,16 +104,10 @@ export function JobsPanel({ project }: { project: Project }) {
       {jobs.length > 0 && (
         <TableWrap label="Jobs">
           <table data-testid="jobs-table">
-            <caption class="sr-only">Jobs of this project, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Created</th>
-                <th scope="col">Type</th>
-                <th scope="col">State</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Duration</th>
-              </tr>
-            </thead>
+            <TableHead
+              caption="Jobs of this project, newest first"
+              columns={['Created', 'Type', 'State', 'Attempts', 'Duration']}
+            />
             <tbody>
               {jobs.map((j) => (
                 <tr key={j.id}>
@@ -125,7 +130,13 @@ export function JobsPanel({ project }: { project: Project }) {
           </table>
         </TableWrap>
       )}
-      <Pager label="Jobs" page={pager.page} next={list.data?.next_cursor} onNext={() => list.data?.next_cursor && pager.next(list.data.next_cursor)} onPrev={pager.prev} />
+      <Pager
+        label="Jobs"
+        page={pager.page}
+        next={list.data?.next_cursor}
+        onNext={() => list.data?.next_cursor && pager.next(list.data.next_cursor)}
+        onPrev={pager.prev}
+      />
       <ErrorText error={list.error} />
     </Section>
   );

@@ -20,7 +20,13 @@ export function windowOf(region: Region): Window | null {
  * A moment inside the window: a slider that cannot leave it, and a UTC field whose value is
  * pulled back inside if typed outside (and says so).
  */
-export function TimeInWindow(props: { id: string; label: string; window: Window; value: number; onChange: (ms: number) => void }) {
+export function TimeInWindow(props: {
+  id: string;
+  label: string;
+  window: Window;
+  value: number;
+  onChange: (ms: number) => void;
+}) {
   const { earliest, latest } = props.window;
   const [note, setNote] = useState<string | null>(null);
   const set = (ms: number) => {
@@ -76,13 +82,12 @@ export function PitrPanel({ region, onRestore }: { region: Region; onRestore: (s
     <Section id="pitr" title="Point-in-time recovery">
       {!region.wal_archiving ? (
         <p class="empty" data-testid="pitr-unsupported">
-          Region {region.display_name} ({region.id}) does not archive WAL, so point-in-time recovery is not available
-          here. Backups and restore points of kind backup still work.
+          Region {region.display_name} ({region.id}) does not archive WAL, so point-in-time recovery is not available here.
+          Backups and restore points of kind backup still work.
         </p>
       ) : !window ? (
         <p class="empty">
-          Region {region.display_name} archives WAL, but no restorable window exists yet (it opens with the first base
-          backup).
+          Region {region.display_name} archives WAL, but no restorable window exists yet (it opens with the first base backup).
         </p>
       ) : (
         <>
@@ -129,7 +134,11 @@ function Timeline({ window, at }: { window: Window; at: number }) {
   const width = Math.max(1, window.latest - window.earliest);
   const pos = ((at - window.earliest) / width) * 100;
   return (
-    <div class="timeline" role="img" aria-label={`Restorable window from ${utc(new Date(window.earliest))} to ${utc(new Date(window.latest))}`}>
+    <div
+      class="timeline"
+      role="img"
+      aria-label={`Restorable window from ${utc(new Date(window.earliest))} to ${utc(new Date(window.latest))}`}
+    >
       <div class="timeline-bar" />
       <div class="timeline-mark" style={{ left: `${pos}%` }} />
     </div>

@@ -1,18 +1,38 @@
 import { useState } from 'preact/hooks';
 import { idempotency, ok, type Connections, type Preview, type Project } from './api';
-import { Badge, Copyable, duration, ErrorText, Section, stateTone, Time, useAction, useLoad, useNow, useSession } from './ui';
+import {
+  Badge,
+  Copyable,
+  duration,
+  ErrorText,
+  Section,
+  stateTone,
+  Time,
+  useAction,
+  useLoad,
+  useNow,
+  useSession,
+  ActionForm,
+  Submit,
+} from './ui';
 
 export function PreviewsPanel({ project }: { project: Project }) {
   const { api } = useSession();
   const list = useLoad(
     () =>
-      ok(api.GET('/v1/projects/{project_id}/preview-databases', { params: { path: { project_id: project.id }, query: { limit: 100 } } })),
+      ok(
+        api.GET('/v1/projects/{project_id}/preview-databases', {
+          params: { path: { project_id: project.id }, query: { limit: 100 } },
+        }),
+      ),
     [project.id],
   );
   const previews = list.data?.preview_databases ?? [];
   return (
     <Section id="previews" title="Preview databases">
-      {previews.length === 0 && list.data && <p class="empty">No previews. Restore a backup or a moment into a new preview to inspect it safely.</p>}
+      {previews.length === 0 && list.data && (
+        <p class="empty">No previews. Restore a backup or a moment into a new preview to inspect it safely.</p>
+      )}
       {previews.length > 0 && (
         <ul class="cards" data-testid="previews">
           {previews.map((p) => (
@@ -56,7 +76,8 @@ function PreviewCard({ preview: p }: { preview: Preview }) {
         <strong>{p.name}</strong> <Badge tone={stateTone(p.state)}>{p.state}</Badge>
       </div>
       <p class="muted">
-        {left > 0 ? `Deleted in ${duration(left)}` : 'Expired; being deleted'} (<Time at={p.ttl_expires_at} />). Data from{' '}
+        {left > 0 ? `Deleted in ${duration(left)}` : 'Expired; being deleted'} (<Time at={p.ttl_expires_at} />
+        ). Data from{' '}
         {p.source_kind === 'pitr' ? <Time at={p.source_restore_time} /> : (p.source_backup_key?.split('/').pop() ?? '—')}.
       </p>
       {p.last_error && <p class="error">{p.last_error}</p>}
@@ -67,20 +88,11 @@ function PreviewCard({ preview: p }: { preview: Preview }) {
           {show.busy ? 'Loading…' : 'Show connection string'}
         </button>
       )}
-      <form
-        class="inline-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void extend.run();
-        }}
-      >
+      <ActionForm class="inline-form" onSubmit={() => extend.run()}>
         <label for={`extend-${p.id}`}>Keep for (hours from now)</label>
         <input id={`extend-${p.id}`} type="number" class="narrow" value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
-        <button type="submit" class="secondary small" disabled={extend.busy}>
-          {extend.busy ? 'Extending…' : 'Extend'}
-        </button>
-      </form>
+        <Submit class="secondary small" busy={extend.busy} label="Extend" busyLabel="Extending…" />
+      </ActionForm>
       {confirming ? (
         <div class="inline-form">
           <button type="button" class="danger small" disabled={remove.busy} onClick={() => remove.run()}>

@@ -16,6 +16,9 @@ import {
   useLoad,
   useSession,
   TableWrap,
+  ActionForm,
+  Submit,
+  TableHead,
 } from './ui';
 
 const FIELDS = ['label', 'kind', 'backup_key', 'pitr_time', 'note'];
@@ -24,11 +27,17 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
   const { api, announce, changed } = useSession();
   const projectId = props.project.id;
   const points = useLoad(
-    () => ok(api.GET('/v1/projects/{project_id}/restore-points', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
+    () =>
+      ok(
+        api.GET('/v1/projects/{project_id}/restore-points', {
+          params: { path: { project_id: projectId }, query: { limit: 100 } },
+        }),
+      ),
     [projectId],
   );
   const backups = useLoad(
-    () => ok(api.GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
+    () =>
+      ok(api.GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
     [projectId],
   );
   const usable = (backups.data?.backups ?? []).filter((b) => b.state === 'completed' && b.backup_key);
@@ -75,19 +84,11 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
       {list.length > 0 && (
         <TableWrap label="Restore points">
           <table data-testid="restore-points-table">
-            <caption class="sr-only">Restore points of this project</caption>
-            <thead>
-              <tr>
-                <th scope="col">Label</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Marks</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              caption="Restore points of this project"
+              columns={['Label', 'Kind', 'Marks', 'State', 'Created']}
+              actions
+            />
             <tbody>
               {list.map((p) => (
                 <tr key={p.id} data-restore-point-id={p.id}>
@@ -111,7 +112,12 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
                     >
                       Restore…
                     </button>
-                    <button type="button" class="secondary small" disabled={remove.busy} onClick={() => remove.run(p.id, p.label)}>
+                    <button
+                      type="button"
+                      class="secondary small"
+                      disabled={remove.busy}
+                      onClick={() => remove.run(p.id, p.label)}
+                    >
                       Delete
                     </button>
                   </td>
@@ -123,16 +129,13 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
       )}
       <ErrorText error={remove.error ?? points.error} />
       <h3>New restore point</h3>
-      <form
-        class="grid-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void create.run();
-        }}
-      >
+      <ActionForm class="grid-form" onSubmit={() => create.run()}>
         <Field label="Label" id="rp-label" error={err('label')} hint="Unique in this project">
-          <input {...describedBy('rp-label', err('label'), true)} value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
+          <input
+            {...describedBy('rp-label', err('label'), true)}
+            value={label}
+            onInput={(e) => setLabel(e.currentTarget.value)}
+          />
         </Field>
         <Field label="Note (optional)" id="rp-note" error={err('note')}>
           <input {...describedBy('rp-note', err('note'))} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
@@ -143,19 +146,17 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
             <input type="radio" name="rp-kind" checked={kind === 'backup'} onChange={() => setKind('backup')} /> A backup
           </label>
           <label>
-            <input
-              type="radio"
-              name="rp-kind"
-              checked={kind === 'pitr'}
-              disabled={!window}
-              onChange={() => setKind('pitr')}
-            />{' '}
-            A moment (point in time){!window && ' — not available in this region'}
+            <input type="radio" name="rp-kind" checked={kind === 'pitr'} disabled={!window} onChange={() => setKind('pitr')} /> A
+            moment (point in time){!window && ' — not available in this region'}
           </label>
         </fieldset>
         {kind === 'backup' ? (
           <Field label="Backup" id="rp-backup" error={err('backup_key')}>
-            <select {...describedBy('rp-backup', err('backup_key'))} value={backupKey} onChange={(e) => setBackupKey(e.currentTarget.value)}>
+            <select
+              {...describedBy('rp-backup', err('backup_key'))}
+              value={backupKey}
+              onChange={(e) => setBackupKey(e.currentTarget.value)}
+            >
               {usable.length === 0 && <option value="">No completed backup yet</option>}
               {usable.map((b) => (
                 <option value={b.backup_key ?? ''}>
@@ -175,17 +176,21 @@ export function RestorePointsPanel(props: { project: Project; region: Region; on
               <input type="radio" name="rp-when" checked={when === 'time'} onChange={() => setWhen('time')} /> A past moment
             </label>
             {when === 'time' && window && (
-              <TimeInWindow id="rp-time" label="Moment in the window" window={window} value={at || window.latest} onChange={setAt} />
+              <TimeInWindow
+                id="rp-time"
+                label="Moment in the window"
+                window={window}
+                value={at || window.latest}
+                onChange={setAt}
+              />
             )}
             {err('pitr_time') && <small class="field-error">{err('pitr_time')}</small>}
           </fieldset>
         )}
         <div class="form-actions">
-          <button type="submit" disabled={create.busy}>
-            {create.busy ? 'Creating…' : 'Create restore point'}
-          </button>
+          <Submit busy={create.busy} label="Create restore point" busyLabel="Creating…" />
         </div>
-      </form>
+      </ActionForm>
       <ErrorText error={formError(create.error, FIELDS)} />
     </Section>
   );

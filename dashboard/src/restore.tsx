@@ -47,15 +47,26 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
   const projectId = props.project.id;
   const window = windowOf(props.region);
   const backups = useLoad(
-    () => ok(api.GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
+    () =>
+      ok(api.GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
     [projectId],
   );
   const points = useLoad(
-    () => ok(api.GET('/v1/projects/{project_id}/restore-points', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
+    () =>
+      ok(
+        api.GET('/v1/projects/{project_id}/restore-points', {
+          params: { path: { project_id: projectId }, query: { limit: 100 } },
+        }),
+      ),
     [projectId],
   );
   const previews = useLoad(
-    () => ok(api.GET('/v1/projects/{project_id}/preview-databases', { params: { path: { project_id: projectId }, query: { limit: 100 } } })),
+    () =>
+      ok(
+        api.GET('/v1/projects/{project_id}/preview-databases', {
+          params: { path: { project_id: projectId }, query: { limit: 100 } },
+        }),
+      ),
     [projectId],
   );
   const usable = (backups.data?.backups ?? []).filter((b) => b.state === 'completed' && b.backup_key);
@@ -118,7 +129,11 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
         </label>
         {sourceKind === 'backup' && (
           <Field label="Backup" id="restore-backup" error={err('backup_key')}>
-            <select {...describedBy('restore-backup', err('backup_key'))} value={chosenKey} onChange={(e) => setBackupKey(e.currentTarget.value)}>
+            <select
+              {...describedBy('restore-backup', err('backup_key'))}
+              value={chosenKey}
+              onChange={(e) => setBackupKey(e.currentTarget.value)}
+            >
               {usable.length === 0 && <option value="">No completed backup</option>}
               {usable.map((b) => (
                 <option value={b.backup_key ?? ''}>
@@ -135,11 +150,16 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
           </label>
         )}
         <label>
-          <input type="radio" name="source" checked={sourceKind === 'point'} onChange={() => setSourceKind('point')} /> A restore point
+          <input type="radio" name="source" checked={sourceKind === 'point'} onChange={() => setSourceKind('point')} /> A restore
+          point
         </label>
         {sourceKind === 'point' && (
           <Field label="Restore point" id="restore-point" error={err('restore_point_id')}>
-            <select {...describedBy('restore-point', err('restore_point_id'))} value={pointId} onChange={(e) => setPointId(e.currentTarget.value)}>
+            <select
+              {...describedBy('restore-point', err('restore_point_id'))}
+              value={pointId}
+              onChange={(e) => setPointId(e.currentTarget.value)}
+            >
               {(points.data?.restore_points ?? []).length === 0 && <option value="">No restore points</option>}
               {(points.data?.restore_points ?? []).map((p) => (
                 <option value={p.id}>{`${p.label} (${p.kind})`}</option>
@@ -148,11 +168,23 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
           </Field>
         )}
         <label>
-          <input type="radio" name="source" checked={sourceKind === 'time'} disabled={!window} onChange={() => setSourceKind('time')} /> A
-          moment{!window && ' — point-in-time recovery is not available in this region'}
+          <input
+            type="radio"
+            name="source"
+            checked={sourceKind === 'time'}
+            disabled={!window}
+            onChange={() => setSourceKind('time')}
+          />{' '}
+          A moment{!window && ' — point-in-time recovery is not available in this region'}
         </label>
         {sourceKind === 'time' && window && (
-          <TimeInWindow id="restore-time" label="Moment in the restorable window" window={window} value={at || window.latest} onChange={setAt} />
+          <TimeInWindow
+            id="restore-time"
+            label="Moment in the restorable window"
+            window={window}
+            value={at || window.latest}
+            onChange={setAt}
+          />
         )}
         {err('restore_time') && <small class="field-error">{err('restore_time')}</small>}
       </fieldset>
@@ -165,7 +197,12 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
         </label>
         {target === 'new_preview' && (
           <div class="grid-form nested">
-            <Field label="Preview name (optional)" id="restore-preview-name" error={err('preview_name')} hint="Lowercase letters, digits, hyphens">
+            <Field
+              label="Preview name (optional)"
+              id="restore-preview-name"
+              error={err('preview_name')}
+              hint="Lowercase letters, digits, hyphens"
+            >
               <input
                 {...describedBy('restore-preview-name', err('preview_name'), true)}
                 value={previewName}
@@ -173,7 +210,12 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
               />
             </Field>
             <Field label="Lifetime (hours, 1–168)" id="restore-ttl" error={err('ttl_hours')}>
-              <input {...describedBy('restore-ttl', err('ttl_hours'))} type="number" value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
+              <input
+                {...describedBy('restore-ttl', err('ttl_hours'))}
+                type="number"
+                value={ttl}
+                onInput={(e) => setTtl(e.currentTarget.value)}
+              />
             </Field>
           </div>
         )}
@@ -189,7 +231,11 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
         </label>
         {target === 'preview' && (
           <Field label="Preview" id="restore-preview" error={err('preview_id')}>
-            <select {...describedBy('restore-preview', err('preview_id'))} value={previewId} onChange={(e) => setPreviewId(e.currentTarget.value)}>
+            <select
+              {...describedBy('restore-preview', err('preview_id'))}
+              value={previewId}
+              onChange={(e) => setPreviewId(e.currentTarget.value)}
+            >
               {readyPreviews.map((p) => (
                 <option value={p.id}>{p.name}</option>
               ))}
@@ -224,7 +270,12 @@ function RestoreForm(props: { project: Project; region: Region; initial: SourceC
           </p>
           <p>Connection strings stay the same; connections open at the moment of the swap are closed.</p>
           <Field label={`Type the project's name (${props.project.name}) to confirm`} id="restore-confirm-name">
-            <input id="restore-confirm-name" autoComplete="off" value={typedName} onInput={(e) => setTypedName(e.currentTarget.value)} />
+            <input
+              id="restore-confirm-name"
+              autoComplete="off"
+              value={typedName}
+              onInput={(e) => setTypedName(e.currentTarget.value)}
+            />
           </Field>
         </div>
       )}
@@ -278,13 +329,17 @@ function RestoreRunning({ project, created }: { project: Project; created: Resto
     <div class="restore-running">
       {pitr?.restore_time_clamped && (
         <p class="warning" data-testid="clamp-notice">
-          The moment asked for ({pitr.requested_restore_time ? utc(new Date(pitr.requested_restore_time)) : '—'}) is later than the
-          newest archived WAL, so the restore uses the latest restorable moment instead: {utc(new Date(pitr.restore_time))}.
+          The moment asked for ({pitr.requested_restore_time ? utc(new Date(pitr.requested_restore_time)) : '—'}) is later than
+          the newest archived WAL, so the restore uses the latest restorable moment instead: {utc(new Date(pitr.restore_time))}.
         </p>
       )}
       <JobProgress jobId={created.job.id} title={`Restore ${created.restore.id}`} onDone={finished} />
       {error && <p class="error">{error}</p>}
-      {done && done.restore.state !== 'completed' && <p class="error">The restore {done.restore.state}: {done.restore.error}</p>}
+      {done && done.restore.state !== 'completed' && (
+        <p class="error">
+          The restore {done.restore.state}: {done.restore.error}
+        </p>
+      )}
       {done?.connections && (
         <div class="outcome" data-testid="restore-outcome">
           <p>

@@ -13,6 +13,8 @@ import {
   useAction,
   useLoad,
   useSession,
+  ActionForm,
+  Submit,
 } from './ui';
 
 const FIELDS = ['cron_hour', 'cron_minute', 'retention_days', 'label', 'is_active'];
@@ -20,7 +22,8 @@ const FIELDS = ['cron_hour', 'cron_minute', 'retention_days', 'label', 'is_activ
 function localTime(hour: string, minute: string): string | null {
   const h = Number(hour);
   const m = Number(minute);
-  if (hour === '' || minute === '' || !Number.isInteger(h) || !Number.isInteger(m) || h < 0 || h > 23 || m < 0 || m > 59) return null;
+  if (hour === '' || minute === '' || !Number.isInteger(h) || !Number.isInteger(m) || h < 0 || h > 23 || m < 0 || m > 59)
+    return null;
   const d = new Date();
   d.setUTCHours(h, m, 0, 0);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -81,9 +84,7 @@ export function SchedulePanel({ project }: { project: Project }) {
         <dl class="facts" data-testid="schedule-facts">
           <div>
             <dt>Runs</dt>
-            <dd>
-              {schedule.is_active ? `daily at ${pad(schedule.cron_hour)}:${pad(schedule.cron_minute)} UTC` : 'paused'}
-            </dd>
+            <dd>{schedule.is_active ? `daily at ${pad(schedule.cron_hour)}:${pad(schedule.cron_minute)} UTC` : 'paused'}</dd>
           </div>
           <div>
             <dt>Next run</dt>
@@ -118,71 +119,62 @@ export function SchedulePanel({ project }: { project: Project }) {
       {schedule && !schedule.scheduler_synced && (
         <p class="warning">The scheduler does not match this schedule yet; it is synced again automatically.</p>
       )}
-      <form
-        class="grid-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void save.run();
-        }}
-      >
+      <ActionForm class="grid-form" onSubmit={() => save.run()}>
         {/* Not editable until the saved schedule is in, so a load never overwrites typing. */}
         <fieldset class="contents" disabled={!current.data}>
-        <Field label="Hour (UTC, 0–23)" id="schedule-hour" error={err('cron_hour')}>
-          <input
-            {...describedBy('schedule-hour', err('cron_hour'))}
-            type="number"
-            inputMode="numeric"
-            value={form.hour}
-            onInput={(e) => setForm({ ...form, hour: e.currentTarget.value })}
-          />
-        </Field>
-        <Field label="Minute (0–59)" id="schedule-minute" error={err('cron_minute')} hint={local ?? 'UTC'}>
-          <input
-            {...describedBy('schedule-minute', err('cron_minute'), true)}
-            type="number"
-            inputMode="numeric"
-            value={form.minute}
-            onInput={(e) => setForm({ ...form, minute: e.currentTarget.value })}
-          />
-        </Field>
-        <Field label="Keep backups for (days, 1–365)" id="schedule-retention" error={err('retention_days')}>
-          <input
-            {...describedBy('schedule-retention', err('retention_days'))}
-            type="number"
-            inputMode="numeric"
-            value={form.retention}
-            onInput={(e) => setForm({ ...form, retention: e.currentTarget.value })}
-          />
-        </Field>
-        <Field label="Label" id="schedule-label" error={err('label')}>
-          <input
-            {...describedBy('schedule-label', err('label'))}
-            value={form.label}
-            onInput={(e) => setForm({ ...form, label: e.currentTarget.value })}
-          />
-        </Field>
-        <div class="field checkbox">
-          <input
-            id="schedule-active"
-            type="checkbox"
-            checked={form.active}
-            onChange={(e) => setForm({ ...form, active: e.currentTarget.checked })}
-          />
-          <label for="schedule-active">Active</label>
-        </div>
-        <div class="form-actions">
-          <button type="submit" disabled={save.busy}>
-            {save.busy ? 'Saving…' : 'Save schedule'}
-          </button>
-          {schedule && (
-            <button type="button" class="secondary" disabled={remove.busy} onClick={() => remove.run()}>
-              {remove.busy ? 'Removing…' : 'Remove schedule'}
-            </button>
-          )}
-        </div>
+          <Field label="Hour (UTC, 0–23)" id="schedule-hour" error={err('cron_hour')}>
+            <input
+              {...describedBy('schedule-hour', err('cron_hour'))}
+              type="number"
+              inputMode="numeric"
+              value={form.hour}
+              onInput={(e) => setForm({ ...form, hour: e.currentTarget.value })}
+            />
+          </Field>
+          <Field label="Minute (0–59)" id="schedule-minute" error={err('cron_minute')} hint={local ?? 'UTC'}>
+            <input
+              {...describedBy('schedule-minute', err('cron_minute'), true)}
+              type="number"
+              inputMode="numeric"
+              value={form.minute}
+              onInput={(e) => setForm({ ...form, minute: e.currentTarget.value })}
+            />
+          </Field>
+          <Field label="Keep backups for (days, 1–365)" id="schedule-retention" error={err('retention_days')}>
+            <input
+              {...describedBy('schedule-retention', err('retention_days'))}
+              type="number"
+              inputMode="numeric"
+              value={form.retention}
+              onInput={(e) => setForm({ ...form, retention: e.currentTarget.value })}
+            />
+          </Field>
+          <Field label="Label" id="schedule-label" error={err('label')}>
+            <input
+              {...describedBy('schedule-label', err('label'))}
+              value={form.label}
+              onInput={(e) => setForm({ ...form, label: e.currentTarget.value })}
+            />
+          </Field>
+          <div class="field checkbox">
+            <input
+              id="schedule-active"
+              type="checkbox"
+              checked={form.active}
+              onChange={(e) => setForm({ ...form, active: e.currentTarget.checked })}
+            />
+            <label for="schedule-active">Active</label>
+          </div>
+          <div class="form-actions">
+            <Submit busy={save.busy} label="Save schedule" busyLabel="Saving…" />
+            {schedule && (
+              <button type="button" class="secondary" disabled={remove.busy} onClick={() => remove.run()}>
+                {remove.busy ? 'Removing…' : 'Remove schedule'}
+              </button>
+            )}
+          </div>
         </fieldset>
-      </form>
+      </ActionForm>
       <ErrorText error={formError(save.error, FIELDS)} />
       <ErrorText error={remove.error ?? current.error} />
     </Section>

@@ -154,7 +154,15 @@ export function Section(props: { id: string; title: string; actions?: ComponentC
   );
 }
 
-export function Badge({ tone, children, title }: { tone: 'ok' | 'bad' | 'wait' | 'info'; children: ComponentChildren; title?: string }) {
+export function Badge({
+  tone,
+  children,
+  title,
+}: {
+  tone: 'ok' | 'bad' | 'wait' | 'info';
+  children: ComponentChildren;
+  title?: string;
+}) {
   return (
     <span class={`badge ${tone}`} title={title}>
       {children}
@@ -219,7 +227,10 @@ export function Time({ at }: { at?: string | null }) {
   );
 }
 export function utc(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function duration(ms: number): string {
@@ -271,5 +282,51 @@ export function TableWrap({ label, children }: { label: string; children: Compon
     <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
       {children}
     </div>
+  );
+}
+
+/** A form that lets the API judge its fields (no browser validation) and runs one action. */
+export function ActionForm(props: { class: string; onSubmit: () => void; children: ComponentChildren }) {
+  return (
+    <form
+      class={props.class}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onSubmit();
+      }}
+    >
+      {props.children}
+    </form>
+  );
+}
+
+/** The submit button, labelled busy and disabled from the click until the answer. */
+export function Submit(props: { busy: boolean; label: string; busyLabel: string; class?: string; disabled?: boolean }) {
+  return (
+    <button type="submit" class={props.class} disabled={props.busy || props.disabled}>
+      {props.busy ? props.busyLabel : props.label}
+    </button>
+  );
+}
+
+/** A table's caption and header row; a trailing unnamed column holds the row's actions. */
+export function TableHead({ caption, columns, actions }: { caption: string; columns: string[]; actions?: boolean }) {
+  return (
+    <>
+      <caption class="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col">{c}</th>
+          ))}
+          {actions && (
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+    </>
   );
 }

@@ -16,6 +16,9 @@ import {
   usePoll,
   useSession,
   TableWrap,
+  ActionForm,
+  Submit,
+  TableHead,
 } from './ui';
 
 const FIELDS = ['url', 'description', 'event_types'];
@@ -58,7 +61,8 @@ function Secret({ secret, onDismiss }: { secret: string; onDismiss: () => void }
 function Endpoints({ orgId }: { orgId: string }) {
   const { api, announce, changed } = useSession();
   const list = useLoad(
-    () => ok(api.GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId }, query: { limit: 100 } } })),
+    () =>
+      ok(api.GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId }, query: { limit: 100 } } })),
     [orgId],
   );
   // Health and last success move as deliveries happen.
@@ -89,7 +93,9 @@ function Endpoints({ orgId }: { orgId: string }) {
   return (
     <Section id="webhooks" title="Webhook endpoints">
       {secret && <Secret secret={secret} onDismiss={() => setSecret(null)} />}
-      {endpoints.length === 0 && list.data && <p class="empty">No endpoints. Add one to hear about backups, restores and previews.</p>}
+      {endpoints.length === 0 && list.data && (
+        <p class="empty">No endpoints. Add one to hear about backups, restores and previews.</p>
+      )}
       <ul class="cards wide">
         {endpoints.map((e) => (
           <EndpointCard key={e.id} orgId={orgId} endpoint={e} onSecret={setSecret} />
@@ -97,16 +103,14 @@ function Endpoints({ orgId }: { orgId: string }) {
       </ul>
       <ErrorText error={list.error} />
       <h3>Add an endpoint</h3>
-      <form
-        class="grid-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault();
-          void create.run();
-        }}
-      >
+      <ActionForm class="grid-form" onSubmit={() => create.run()}>
         <Field label="URL" id="webhook-url" error={err('url')} hint="https:// at a public address">
-          <input {...describedBy('webhook-url', err('url'), true)} type="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+          <input
+            {...describedBy('webhook-url', err('url'), true)}
+            type="url"
+            value={url}
+            onInput={(e) => setUrl(e.currentTarget.value)}
+          />
         </Field>
         <Field label="Description (optional)" id="webhook-description" error={err('description')}>
           <input
@@ -130,34 +134,49 @@ function Endpoints({ orgId }: { orgId: string }) {
           {err('event_types') && <small class="field-error">{err('event_types')}</small>}
         </fieldset>
         <div class="form-actions">
-          <button type="submit" disabled={create.busy}>
-            {create.busy ? 'Adding…' : 'Add endpoint'}
-          </button>
+          <Submit busy={create.busy} label="Add endpoint" busyLabel="Adding…" />
         </div>
-      </form>
+      </ActionForm>
       <ErrorText error={formError(create.error, FIELDS)} />
     </Section>
   );
 }
 
-function EndpointCard({ orgId, endpoint: e, onSecret }: { orgId: string; endpoint: WebhookEndpoint; onSecret: (s: string) => void }) {
+function EndpointCard({
+  orgId,
+  endpoint: e,
+  onSecret,
+}: {
+  orgId: string;
+  endpoint: WebhookEndpoint;
+  onSecret: (s: string) => void;
+}) {
   const { api, announce, changed } = useSession();
   const [open, setOpen] = useState(false);
   const path = { org_id: orgId, webhook_id: e.id };
   const test = useAction(async () => {
-    await ok(api.POST('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/test', { params: { path, header: idempotency() } }));
+    await ok(
+      api.POST('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/test', { params: { path, header: idempotency() } }),
+    );
     announce('Test event sent; its delivery is listed below.');
     setOpen(true);
   });
   const rotate = useAction(async () => {
     const r = await ok(
-      api.POST('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/rotate-secret', { params: { path, header: idempotency() } }),
+      api.POST('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/rotate-secret', {
+        params: { path, header: idempotency() },
+      }),
     );
     onSecret(r.plaintext_secret);
     announce('Signing secret rotated.');
   });
   const toggle = useAction(async () => {
-    await ok(api.PATCH('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}', { params: { path }, body: { is_active: !e.is_active } }));
+    await ok(
+      api.PATCH('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}', {
+        params: { path },
+        body: { is_active: !e.is_active },
+      }),
+    );
     announce(`Endpoint ${e.is_active ? 'paused' : 'resumed'}.`);
     changed();
   });
@@ -213,7 +232,9 @@ function Deliveries({ orgId, endpointId }: { orgId: string; endpointId: string }
   usePoll(
     async () => {
       const answer = await ok(
-        api.GET('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries', { params: { path, query: { limit: 25 } } }),
+        api.GET('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries', {
+          params: { path, query: { limit: 25 } },
+        }),
       );
       setDeliveries(answer.deliveries);
       return false;
@@ -235,18 +256,11 @@ function Deliveries({ orgId, endpointId }: { orgId: string; endpointId: string }
     <TableWrap label="Deliveries">
       <ErrorText error={redeliver.error} />
       <table data-testid="deliveries-table">
-        <caption class="sr-only">Deliveries to this endpoint, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Event</th>
-            <th scope="col">State</th>
-            <th scope="col">Attempts (status, latency, error)</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          caption="Deliveries to this endpoint, newest first"
+          columns={['Event', 'State', 'Attempts (status, latency, error)', 'Created']}
+          actions
+        />
         <tbody>
           {deliveries.map((d) => (
             <tr key={d.id} data-event-type={d.event_type} data-state={d.state}>

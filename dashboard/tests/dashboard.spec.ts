@@ -54,22 +54,28 @@ test('signs in from the link make dev prints, then out, then with a pasted API k
   await page.reload();
   await expect(page.getByLabel('Session token or API key'), 'signing out forgets the token').toBeVisible();
 
-  await page.getByLabel('Session token or API key').fill('capy_live_0000000000000000000000000000000000000000000000000000000000000000');
+  await page
+    .getByLabel('Session token or API key')
+    .fill('capy_live_0000000000000000000000000000000000000000000000000000000000000000');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toContainText('Sign-in refused');
   await shot(page, '02-sign-in');
   await expectAccessible(page, 'the sign-in page');
 
+  // By keyboard: the field is focused, Enter submits.
   await page.getByLabel('Session token or API key').fill(demo().api_key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Session token or API key').press('Enter');
   const me = await must(api().GET('/v1/me'));
   await expect(page.getByTestId('identity')).toHaveText(`API key ${me.api_key_id}`);
 });
 
 test('creates a backup and watches it become verified', async ({ page }) => {
   const prod = await productionUrl();
-  psql(prod, `drop table if exists ui_orders; create table ui_orders (id int primary key, item text);
-              insert into ui_orders select g, 'item ' || g from generate_series(1, ${ROWS}) g`);
+  psql(
+    prod,
+    `drop table if exists ui_orders; create table ui_orders (id int primary key, item text);
+              insert into ui_orders select g, 'item ' || g from generate_series(1, ${ROWS}) g`,
+  );
   await signIn(page, 'admin');
   await page.getByLabel('Label (optional)').fill(label);
   await page.getByRole('button', { name: 'Create backup' }).click();
@@ -82,7 +88,11 @@ test('creates a backup and watches it become verified', async ({ page }) => {
   await shot(page, '03-backup-verified');
   await shot(page, '00-readme', false);
 
-  const { backups } = await must(api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: demo().project_id }, query: { limit: 100 } } }));
+  const { backups } = await must(
+    api().GET('/v1/projects/{project_id}/backups', {
+      params: { path: { project_id: demo().project_id }, query: { limit: 100 } },
+    }),
+  );
   const made = backups.find((b) => b.label === label);
   expect(made?.state).toBe('completed');
   expect(made?.verification_state).toBe('verified');
@@ -101,14 +111,23 @@ test('shows the API error at the schedule minute, then saves a valid schedule', 
   await expect(form.getByLabel('Minute (0–59)')).toHaveAttribute('aria-invalid', 'true');
   await form.scrollIntoViewIfNeeded();
   await shot(page, '04-schedule-invalid-minute');
-  const before = await must(api().GET('/v1/projects/{project_id}/scheduled-backups', { params: { path: { project_id: projectId } } }));
-  expect(before.scheduled_backups.some((s) => s.cron_minute === 75), 'nothing was written').toBe(false);
+  const before = await must(
+    api().GET('/v1/projects/{project_id}/scheduled-backups', { params: { path: { project_id: projectId } } }),
+  );
+  expect(
+    before.scheduled_backups.some((s) => s.cron_minute === 75),
+    'nothing was written',
+  ).toBe(false);
 
   await form.getByLabel('Minute (0–59)').fill('30');
+  // Whatever the schedule was (the walkthrough leaves it disabled), this one runs.
+  await form.getByLabel('Active').check();
   await form.getByRole('button', { name: 'Save schedule' }).click();
   await expect(page.getByTestId('status')).toHaveText('Schedule saved: daily at 04:30 UTC.');
   await expect(page.locator('#schedule-minute-error')).toHaveCount(0);
-  const after = await must(api().GET('/v1/projects/{project_id}/scheduled-backups', { params: { path: { project_id: projectId } } }));
+  const after = await must(
+    api().GET('/v1/projects/{project_id}/scheduled-backups', { params: { path: { project_id: projectId } } }),
+  );
   expect(after.scheduled_backups[0]).toMatchObject({ cron_hour: 4, cron_minute: 30, is_active: true });
   await expect(page.getByTestId('schedule-facts')).toContainText('daily at 04:30 UTC');
 });
@@ -127,11 +146,15 @@ test('restores the backup into a new preview and gives its connection string', a
   await shot(page, '06-restore-preview-done', false);
 
   const { preview_databases } = await must(
-    api().GET('/v1/projects/{project_id}/preview-databases', { params: { path: { project_id: demo().project_id }, query: { limit: 100 } } }),
+    api().GET('/v1/projects/{project_id}/preview-databases', {
+      params: { path: { project_id: demo().project_id }, query: { limit: 100 } },
+    }),
   );
   const preview = preview_databases.find((p) => p.name === previewName);
   expect(preview?.state).toBe('ready');
-  const conn = await must(api().GET('/v1/preview-databases/{preview_id}/connections', { params: { path: { preview_id: preview!.id } } }));
+  const conn = await must(
+    api().GET('/v1/preview-databases/{preview_id}/connections', { params: { path: { preview_id: preview!.id } } }),
+  );
   expect(shown).toBe(conn.direct_url);
   expect(await count(shown), 'the preview holds the backed-up rows').toBe(ROWS);
 
@@ -163,11 +186,16 @@ test('a project overwrite needs the typed name, and a member cannot start one', 
   await expect(memberDialog.getByRole('radio', { name: /production database/ })).toBeDisabled();
   await expect(memberDialog.getByTestId('overwrite-refusal')).toContainText('organization admin role');
   await shot(member, '08-member-restore', false);
-  await memberDialog.getByRole('button', { name: 'Close' }).click();
+  await member.keyboard.press('Escape');
+  await expect(memberDialog, 'Escape closes the dialog').toBeHidden();
   await member.getByRole('link', { name: 'Organization settings' }).click();
   await expect(member.getByTestId('webhooks-refusal')).toContainText('organization admins');
 
-  const { backups } = await must(api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: demo().project_id }, query: { limit: 100 } } }));
+  const { backups } = await must(
+    api().GET('/v1/projects/{project_id}/backups', {
+      params: { path: { project_id: demo().project_id }, query: { limit: 100 } },
+    }),
+  );
   const key = backups.find((b) => b.label === label)!.backup_key!;
   const refused = await api(sessionToken('member', 'browser-member')).POST('/v1/projects/{project_id}/restores', {
     params: { path: { project_id: demo().project_id } },
@@ -189,11 +217,15 @@ test('overwrites production as admin and offers the undo command, which works', 
   const outcome = dialog.getByTestId('restore-outcome');
   await expect(outcome).toBeVisible({ timeout: 180_000 });
   const undo = (await outcome.locator('code').last().textContent())!.trim();
-  expect(undo).toMatch(/^capydb restore --project prj_\S+ --backup-key projects\/\S+ --target-kind project --confirm-project-overwrite --wait$/);
+  expect(undo).toMatch(
+    /^capydb restore --project prj_\S+ --backup-key projects\/\S+ --target-kind project --confirm-project-overwrite --wait$/,
+  );
   await shot(page, '09-overwrite-done', false);
 
   expect(await count(prod), 'production holds the backup again').toBe(ROWS);
-  const { restores } = await must(api().GET('/v1/projects/{project_id}/restores', { params: { path: { project_id: demo().project_id }, query: { limit: 1 } } }));
+  const { restores } = await must(
+    api().GET('/v1/projects/{project_id}/restores', { params: { path: { project_id: demo().project_id }, query: { limit: 1 } } }),
+  );
   expect(restores[0]).toMatchObject({ target_kind: 'project', state: 'completed' });
   const safety = await must(
     api().GET('/v1/projects/{project_id}/backups/{backup_id}', {
@@ -205,7 +237,12 @@ test('overwrites production as admin and offers the undo command, which works', 
 
   const repo = join(process.cwd(), '..');
   execFileSync('bash', ['-c', undo], {
-    env: { ...process.env, CAPYDB_API_URL: apiUrl(), CAPYDB_API_KEY: demo().api_key, PATH: `${repo}/target/debug:${process.env.PATH}` },
+    env: {
+      ...process.env,
+      CAPYDB_API_URL: apiUrl(),
+      CAPYDB_API_KEY: demo().api_key,
+      PATH: `${repo}/target/debug:${process.env.PATH}`,
+    },
     stdio: 'pipe',
     timeout: 240_000,
   });
@@ -225,7 +262,9 @@ test('creates a pitr restore point, and a pinned backup cannot be deleted', asyn
   await expect(section.getByRole('row', { name: new RegExp(`ui-pitr-${stamp}`) })).toBeVisible();
   await page.locator('#pitr').scrollIntoViewIfNeeded();
   await shot(page, '10-pitr-and-restore-points');
-  const points = await must(api().GET('/v1/projects/{project_id}/restore-points', { params: { path: { project_id: projectId }, query: { limit: 100 } } }));
+  const points = await must(
+    api().GET('/v1/projects/{project_id}/restore-points', { params: { path: { project_id: projectId }, query: { limit: 100 } } }),
+  );
   const pitr = points.restore_points.find((p) => p.label === `ui-pitr-${stamp}`);
   expect(pitr).toMatchObject({ kind: 'pitr', state: 'active' });
   expect(pitr?.pitr_name).toBeTruthy();
@@ -233,7 +272,9 @@ test('creates a pitr restore point, and a pinned backup cannot be deleted', asyn
   // Pin the backup with a restore point of kind backup; deleting it is then refused with the reason.
   await section.getByLabel('Label').fill(`ui-pin-${stamp}`);
   await section.getByRole('radio', { name: /A backup/ }).check();
-  const { backups } = await must(api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } }));
+  const { backups } = await must(
+    api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 100 } } }),
+  );
   const made = backups.find((b) => b.label === label)!;
   await section.getByLabel('Backup', { exact: true }).selectOption(made.backup_key!);
   await section.getByRole('button', { name: 'Create restore point' }).click();
@@ -242,7 +283,11 @@ test('creates a pitr restore point, and a pinned backup cannot be deleted', asyn
   await backupRow(page, label).getByRole('button', { name: 'Delete' }).click();
   await backupRow(page, label).getByRole('button', { name: 'Confirm delete' }).click();
   await expect(page.locator('#backups').getByRole('alert')).toContainText('restore point');
-  await must(api().GET('/v1/projects/{project_id}/backups/{backup_id}', { params: { path: { project_id: projectId, backup_id: made.id } } }));
+  await must(
+    api().GET('/v1/projects/{project_id}/backups/{backup_id}', {
+      params: { path: { project_id: projectId, backup_id: made.id } },
+    }),
+  );
 });
 
 test('adds a webhook endpoint and shows a delivery of backup.completed to a local receiver', async ({ page }) => {
@@ -266,59 +311,96 @@ test('adds a webhook endpoint and shows a delivery of backup.completed to a loca
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const secret = (await page.getByTestId('webhook-secret').getByLabel('signing secret', { exact: true }).textContent())!.trim();
     expect(secret).toMatch(/^whsec_/);
-    const { webhook_endpoints } = await must(api().GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId } } }));
+    const { webhook_endpoints } = await must(
+      api().GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId } } }),
+    );
     const endpoint = webhook_endpoints.find((e) => e.url === url)!;
     expect(endpoint.event_types).toEqual(['backup.completed']);
 
     const created = await must(
-      api().POST('/v1/projects/{project_id}/backups', { params: { path: { project_id: demo().project_id } }, body: { label: `ui-hook-${stamp}` } }),
+      api().POST('/v1/projects/{project_id}/backups', {
+        params: { path: { project_id: demo().project_id } },
+        body: { label: `ui-hook-${stamp}` },
+      }),
     );
     await expect
       .poll(() => received.find((r) => JSON.parse(r.body).data?.backup_id === created.backup.id), { timeout: 180_000 })
       .toBeTruthy();
     const hit = received.find((r) => JSON.parse(r.body).data?.backup_id === created.backup.id)!;
     expect(JSON.parse(hit.body).type).toBe('backup.completed');
-    const [t, v1] = String(hit.headers['x-capydb-signature']).split(',').map((p) => p.split('=')[1]);
-    expect(createHmac('sha256', secret).update(`${t}.${hit.body}`).digest('hex'), 'the signature verifies with the shown secret').toBe(v1);
+    const [t, v1] = String(hit.headers['x-capydb-signature'])
+      .split(',')
+      .map((p) => p.split('=')[1]);
+    expect(
+      createHmac('sha256', secret).update(`${t}.${hit.body}`).digest('hex'),
+      'the signature verifies with the shown secret',
+    ).toBe(v1);
 
     const card = page.locator(`[data-webhook-id="${endpoint.id}"]`);
     await card.getByRole('button', { name: 'Deliveries' }).click();
-    await expect(card.locator('tr[data-event-type="backup.completed"][data-state="delivered"]').first()).toBeVisible({ timeout: 30_000 });
+    await expect(card.locator('tr[data-event-type="backup.completed"][data-state="delivered"]').first()).toBeVisible({
+      timeout: 30_000,
+    });
     await expect(card.getByRole('cell', { name: /^200 · \d+ ms/ }).first()).toBeVisible();
     await shot(page, '11-webhooks');
     await expectAccessible(page, 'the webhook settings');
     const { deliveries } = await must(
-      api().GET('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries', { params: { path: { org_id: orgId, webhook_id: endpoint.id } } }),
+      api().GET('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries', {
+        params: { path: { org_id: orgId, webhook_id: endpoint.id } },
+      }),
     );
-    expect(deliveries.find((d) => d.event_type === 'backup.completed')).toMatchObject({ state: 'delivered', response_status: 200 });
+    expect(deliveries.find((d) => d.event_type === 'backup.completed')).toMatchObject({
+      state: 'delivered',
+      response_status: 200,
+    });
   } finally {
     receiver.close();
     // The receiver is gone: its endpoint goes too, so nothing keeps failing against it.
-    const { webhook_endpoints } = await must(api().GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId } } }));
+    const { webhook_endpoints } = await must(
+      api().GET('/v1/organizations/{org_id}/webhook-endpoints', { params: { path: { org_id: orgId } } }),
+    );
     for (const e of webhook_endpoints.filter((e) => e.url === url)) {
-      await must(api().DELETE('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}', { params: { path: { org_id: orgId, webhook_id: e.id } } }));
+      await must(
+        api().DELETE('/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}', {
+          params: { path: { org_id: orgId, webhook_id: e.id } },
+        }),
+      );
     }
   }
 });
 
 test('pages through the backups', async ({ page }) => {
   const projectId = demo().project_id;
-  const list = (limit: number) => must(api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit } } }));
+  const list = (limit: number) =>
+    must(api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit } } }));
   // Enough backups for two pages of five, whatever the stack held before.
   for (let have = (await list(100)).backups.length; have < 7; have++) {
-    const { job } = await must(api().POST('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId } }, body: { label: `ui-page-${have}` } }));
+    const { job } = await must(
+      api().POST('/v1/projects/{project_id}/backups', {
+        params: { path: { project_id: projectId } },
+        body: { label: `ui-page-${have}` },
+      }),
+    );
     await expect
-      .poll(async () => (await must(api().GET('/v1/jobs/{job_id}', { params: { path: { job_id: job.id } } }))).job.state, { timeout: 180_000 })
+      .poll(async () => (await must(api().GET('/v1/jobs/{job_id}', { params: { path: { job_id: job.id } } }))).job.state, {
+        timeout: 180_000,
+      })
       .toBe('completed');
   }
   const first = await list(5);
   expect(first.next_cursor, 'more than 5 backups exist by now').toBeTruthy();
   const second = await must(
-    api().GET('/v1/projects/{project_id}/backups', { params: { path: { project_id: projectId }, query: { limit: 5, cursor: first.next_cursor! } } }),
+    api().GET('/v1/projects/{project_id}/backups', {
+      params: { path: { project_id: projectId }, query: { limit: 5, cursor: first.next_cursor! } },
+    }),
   );
   await signIn(page, 'admin');
   await page.getByLabel('Rows per page').selectOption('5');
-  const ids = () => page.getByTestId('backups-table').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-backup-id')));
+  const ids = () =>
+    page
+      .getByTestId('backups-table')
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-backup-id')));
   await expect.poll(ids).toEqual(first.backups.map((b) => b.id));
   const pages = page.getByRole('navigation', { name: 'Backups pages' });
   await pages.getByRole('button', { name: 'Next page' }).click();

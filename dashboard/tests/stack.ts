@@ -57,12 +57,17 @@ export async function must<T>(request: Promise<{ data?: T; error?: unknown; resp
 }
 
 export async function productionUrl(): Promise<string> {
-  const c = await must(api().GET('/v1/projects/{project_id}/connections', { params: { path: { project_id: demo().project_id } } }));
+  const c = await must(
+    api().GET('/v1/projects/{project_id}/connections', { params: { path: { project_id: demo().project_id } } }),
+  );
   return c.connections.direct_url;
 }
 
 export function psql(url: string, sql: string): string {
-  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 export function shotDir(): string {

@@ -38,6 +38,11 @@ async fn the_runtime_serves_the_dashboard_beside_the_api() {
     assert_eq!(get("/assets/missing.js").await.unwrap().status(), 404, "a missing file is not the app");
 
     // The API keeps its paths, its JSON errors and its authentication.
+    for path in ["/v1", "/v1/"] {
+        let bare = get(path).await.unwrap();
+        assert_eq!(bare.status(), 404, "{path} is the API's");
+        assert_eq!(bare.json::<serde_json::Value>().await.unwrap()["code"], "not_found", "{path}");
+    }
     let unknown = get("/v1/nothing-here").await.unwrap();
     assert_eq!(unknown.status(), 404);
     let body: serde_json::Value = unknown.json().await.unwrap();

@@ -20,13 +20,22 @@ use tokio_util::sync::CancellationToken;
 const MAX_BODY: usize = 6 * 1024 * 1024;
 
 pub async fn serve(listener: TcpListener, ctx: Context, dashboard: Option<PathBuf>, cancel: CancellationToken) {
-    let api = axum::routing::any(handle);
     let app = axum::Router::new()
         .nest(super::providers::PREFIX, super::providers::router())
-        .route("/v1", api.clone())
-        .route("/v1/{*rest}", api)
-        .with_state(ctx)
-        .fallback(move |req: AxumRequest| super::dashboard::serve(dashboard.clone(), req));
+        .fallback(move |State(ctx): State<Context>, req: AxumRequest| {
+            let dashboard = dashboard.clone();
+            async move {
+                // Everything under /v1 is the API's to answer (its 404s included), as the
+                // distribution's `/v1/*` behavior sends it there.
+                let path = req.uri().path();
+                if path == "/v1" || path.starts_with("/v1/") {
+                    handle(State(ctx), req).await
+                } else {
+                    super::dashboard::serve(dashboard, req).await
+                }
+            }
+        })
+        .with_state(ctx);
     let shutdown = async move { cancel.cancelled().await };
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "local API server stopped");
