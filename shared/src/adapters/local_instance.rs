@@ -91,10 +91,41 @@ impl Drop for InstanceDir {
                 tracing::error!(dir = %self.dir.display(), error = %e, "could not stop an abandoned instance");
             }
         }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+        // A tool the abandoned work started in it (initdb, pg_ctl start) runs on after its
+        // future is dropped, behind `runuser`, and would write files back while they go: end
+        // every process whose command line names the directory first.
+        let killed = std::process::Command::new("pkill")
+            .args(["-KILL", "-f", "--"])
+            .arg(regex_literal(&self.dir.to_string_lossy()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if killed.is_ok_and(|s| s.success()) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let mut removed = std::fs::remove_dir_all(&self.dir);
+        for _ in 0..20 {
+            if removed.is_ok() || !self.dir.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            removed = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Err(e) = removed.or_else(|e| if self.dir.exists() { Err(e) } else { Ok(()) }) {
             tracing::error!(dir = %self.dir.display(), error = %e, "could not remove an abandoned instance");
         }
     }
+}
+
+/// `text` as an extended regular expression matching itself (for `pkill -f`).
+fn regex_literal(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if "\\.[]{}()*+?^$|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 impl InstanceDir {
@@ -194,5 +225,13 @@ impl InstanceDir {
         if let Err(e) = tokio::fs::remove_dir_all(&self.dir).await {
             tracing::error!(dir = %self.dir.display(), error = %e, "could not remove the instance");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_path_is_matched_as_written() {
+        assert_eq!(super::regex_literal("/tmp/.tmpA1/capydb-verify-x+y"), "/tmp/\\.tmpA1/capydb-verify-x\\+y");
     }
 }

@@ -55,7 +55,9 @@ pub enum RecoveryTarget {
     Time { at: DateTime<Utc> },
     /// A named restore point placed with `pg_create_restore_point` (exact).
     Name { name: String, lsn: String },
-    /// Everything archived when recovery runs.
+    /// Everything archived when recovery runs. No longer planned (a clamped moment could then
+    /// bring back commits made after it once they reach the archive); read from plans stored
+    /// by earlier versions.
     Latest,
 }
 

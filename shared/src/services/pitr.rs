@@ -211,7 +211,9 @@ pub async fn plan_time(
         requested_restore_time: Some(requested),
         restore_time,
         restore_time_clamped: clamped,
-        target: if clamped { RecoveryTarget::Latest } else { RecoveryTarget::Time { at: requested } },
+        // Clamped or not, recovery stops at the moment asked for: WAL archived between this
+        // plan and the recovery may reach past `restore_time`, never past `requested`.
+        target: RecoveryTarget::Time { at: requested },
         base_backup_id: base,
     })
 }

@@ -377,6 +377,7 @@ async fn stage_pitr(
             .dump(instance.region(), &l.project.database_name, &reader)
             .await
             .map_err(|e| e.to_string())?;
+        ctx.checkpoints.reached("restore.pitr_dumping").await;
         let restored = ctx.data_plane.restore(&l.region, staging, dump.reader, None, owner).await;
         let dumped = dump.finished.await;
         dumped.map_err(|e| format!("reading the recovered database failed: {e}"))?;
