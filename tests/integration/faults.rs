@@ -23,18 +23,21 @@ struct Rule {
     matches: Matcher,
     /// Requests matching so far.
     seen: usize,
-    /// Which matching requests fail: the `from`-th (1-based) and the `count - 1` after it.
+    /// Which matching requests meet `action`: the `from`-th (1-based) and the `count - 1` after it.
     from: usize,
     count: usize,
-    status: StatusCode,
-    content_type: &'static str,
-    body: &'static str,
+    action: Action,
     failed: usize,
-    /// Instead of answering, hold the request forever (as a worker killed mid-request leaves
-    /// it) and say so here.
-    hang: Option<Arc<Notify>>,
-    /// Answer, but stop after the first bytes of the body (and say so here).
-    stall_body: Option<Arc<Notify>>,
+}
+
+#[derive(Clone)]
+enum Action {
+    /// Answer with this error instead of forwarding.
+    Answer { status: StatusCode, content_type: &'static str, body: &'static str },
+    /// Hold the request forever (as a worker killed mid-request leaves it), and say so here.
+    Hang(Arc<Notify>),
+    /// Forward it, but stop after the first bytes of the answer's body (and say so here).
+    StallBody(Arc<Notify>),
 }
 
 /// A proxy in front of moto that fails what its rules say and forwards everything else.
@@ -55,12 +58,16 @@ impl FaultProxy {
             async move {
                 let mut stall = None;
                 match fault(&rules, &method, &uri, &headers) {
-                    Some(Fault::Answer(fault)) => return fault,
-                    Some(Fault::Hang(reached)) => {
+                    Some(Action::Answer { status, content_type, body }) => {
+                        let mut resp = (status, body).into_response();
+                        resp.headers_mut().insert("content-type", content_type.parse().unwrap());
+                        return resp;
+                    }
+                    Some(Action::Hang(reached)) => {
                         reached.notify_one();
                         return std::future::pending().await;
                     }
-                    Some(Fault::StallBody(reached)) => stall = Some(reached),
+                    Some(Action::StallBody(reached)) => stall = Some(reached),
                     None => {}
                 }
                 let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
@@ -107,6 +114,10 @@ impl FaultProxy {
         FaultProxy { url, rules, task }
     }
 
+    fn push(&self, matches: Matcher, from: usize, count: usize, action: Action) {
+        self.rules.lock().unwrap().push(Rule { matches, seen: 0, from, count, action, failed: 0 });
+    }
+
     fn fail(
         &self,
         matches: Matcher,
@@ -116,35 +127,13 @@ impl FaultProxy {
         content_type: &'static str,
         body: &'static str,
     ) {
-        self.rules.lock().unwrap().push(Rule {
-            matches,
-            seen: 0,
-            from,
-            count,
-            status,
-            content_type,
-            body,
-            failed: 0,
-            hang: None,
-            stall_body: None,
-        });
+        self.push(matches, from, count, Action::Answer { status, content_type, body });
     }
 
     /// Holds the `nth` request matching forever; the returned handle fires when it arrives.
     fn hang(&self, matches: Matcher, nth: usize) -> Arc<Notify> {
         let reached = Arc::new(Notify::new());
-        self.rules.lock().unwrap().push(Rule {
-            matches,
-            seen: 0,
-            from: nth,
-            count: 1,
-            status: StatusCode::OK,
-            content_type: "",
-            body: "",
-            failed: 0,
-            hang: Some(reached.clone()),
-            stall_body: None,
-        });
+        self.push(matches, nth, 1, Action::Hang(reached.clone()));
         reached
     }
 
@@ -152,18 +141,7 @@ impl FaultProxy {
     /// connection that stops mid-stream; the returned handle fires once those bytes went out.
     fn stall_body(&self, matches: Matcher, nth: usize) -> Arc<Notify> {
         let reached = Arc::new(Notify::new());
-        self.rules.lock().unwrap().push(Rule {
-            matches,
-            seen: 0,
-            from: nth,
-            count: 1,
-            status: StatusCode::OK,
-            content_type: "",
-            body: "",
-            failed: 0,
-            hang: None,
-            stall_body: Some(reached.clone()),
-        });
+        self.push(matches, nth, 1, Action::StallBody(reached.clone()));
         reached
     }
 
@@ -184,13 +162,7 @@ impl Drop for FaultProxy {
     }
 }
 
-enum Fault {
-    Answer(Response),
-    Hang(Arc<Notify>),
-    StallBody(Arc<Notify>),
-}
-
-fn fault(rules: &Mutex<Vec<Rule>>, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Fault> {
+fn fault(rules: &Mutex<Vec<Rule>>, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Action> {
     let mut rules = rules.lock().unwrap();
     for rule in rules.iter_mut() {
         if !(rule.matches)(method, uri, headers) {
@@ -199,15 +171,7 @@ fn fault(rules: &Mutex<Vec<Rule>>, method: &Method, uri: &Uri, headers: &HeaderM
         rule.seen += 1;
         if rule.seen >= rule.from && rule.seen < rule.from + rule.count {
             rule.failed += 1;
-            if let Some(reached) = &rule.hang {
-                return Some(Fault::Hang(reached.clone()));
-            }
-            if let Some(reached) = &rule.stall_body {
-                return Some(Fault::StallBody(reached.clone()));
-            }
-            let mut resp = (rule.status, rule.body).into_response();
-            resp.headers_mut().insert("content-type", rule.content_type.parse().unwrap());
-            return Some(Fault::Answer(resp));
+            return Some(rule.action.clone());
         }
     }
     None
