@@ -4,217 +4,39 @@
 //! ends truthfully, every completed backup restores with its SHA-256, and no multipart upload,
 //! scratch database or scratch file is left behind.
 
-use crate::harness::{stack, TestEnv};
+use crate::fault_proxy::{
+    archive_get, complete_upload, dynamo, upload_part, FaultProxy, Flow, Matcher, PgFaultProxy, SLOW_DOWN, THROTTLED,
+};
+use crate::harness::OwnCluster;
+use crate::harness::TestEnv;
 use crate::restores::{names_in, preview_url, project_url, project_with, restore, restore_done};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
 use capydb_shared::services::sweeper::sweep_jobs;
-use futures::StreamExt;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 
-type Matcher = Box<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
-
-struct Rule {
-    matches: Matcher,
-    /// Requests matching so far.
-    seen: usize,
-    /// Which matching requests meet `action`: the `from`-th (1-based) and the `count - 1` after it.
-    from: usize,
-    count: usize,
-    action: Action,
-    failed: usize,
-}
-
-#[derive(Clone)]
-enum Action {
-    /// Answer with this error instead of forwarding.
-    Answer { status: StatusCode, content_type: &'static str, body: &'static str },
-    /// Hold the request forever (as a worker killed mid-request leaves it), and say so here.
-    Hang(Arc<Notify>),
-    /// Forward it, but stop after the first bytes of the answer's body (and say so here).
-    StallBody(Arc<Notify>),
-}
-
-/// A proxy in front of moto that fails what its rules say and forwards everything else.
-struct FaultProxy {
-    url: String,
-    rules: Arc<Mutex<Vec<Rule>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl FaultProxy {
-    async fn start() -> FaultProxy {
-        let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
-        let state = rules.clone();
-        let upstream = stack().moto_url.clone();
-        let http = reqwest::Client::new();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (rules, upstream, http) = (state.clone(), upstream.clone(), http.clone());
-            async move {
-                let mut stall = None;
-                match fault(&rules, &method, &uri, &headers) {
-                    Some(Action::Answer { status, content_type, body }) => {
-                        let mut resp = (status, body).into_response();
-                        resp.headers_mut().insert("content-type", content_type.parse().unwrap());
-                        return resp;
-                    }
-                    Some(Action::Hang(reached)) => {
-                        reached.notify_one();
-                        return std::future::pending().await;
-                    }
-                    Some(Action::StallBody(reached)) => stall = Some(reached),
-                    None => {}
-                }
-                let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-                let mut req = http.request(method, url).body(body);
-                for (k, v) in headers.iter().filter(|(k, _)| *k != "host" && *k != "content-length") {
-                    req = req.header(k, v);
-                }
-                match req.send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let headers = resp.headers().clone();
-                        let bytes = resp.bytes().await.unwrap_or_default();
-                        let body = match stall {
-                            None => axum::body::Body::from(bytes),
-                            Some(reached) => {
-                                let first = bytes.slice(..bytes.len().min(64 * 1024));
-                                let sent = futures::stream::once(async move {
-                                    reached.notify_one();
-                                    Ok::<_, std::io::Error>(first)
-                                });
-                                axum::body::Body::from_stream(sent.chain(futures::stream::pending()))
-                            }
-                        };
-                        let mut out = Response::new(body);
-                        *out.status_mut() = status;
-                        for (k, v) in
-                            headers.iter().filter(|(k, _)| *k != "content-length" && *k != "transfer-encoding")
-                        {
-                            out.headers_mut().insert(k, v.clone());
-                        }
-                        out
-                    }
-                    Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-                }
-            }
-        });
-        // Parts are 8 MiB and more: far past axum's default body limit.
-        let app = app.layer(axum::extract::DefaultBodyLimit::disable());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fault proxy serves");
-        });
-        FaultProxy { url, rules, task }
-    }
-
-    fn push(&self, matches: Matcher, from: usize, count: usize, action: Action) {
-        self.rules.lock().unwrap().push(Rule { matches, seen: 0, from, count, action, failed: 0 });
-    }
-
-    fn fail(
-        &self,
-        matches: Matcher,
-        from: usize,
-        count: usize,
-        status: StatusCode,
-        content_type: &'static str,
-        body: &'static str,
-    ) {
-        self.push(matches, from, count, Action::Answer { status, content_type, body });
-    }
-
-    /// Holds the `nth` request matching forever; the returned handle fires when it arrives.
-    fn hang(&self, matches: Matcher, nth: usize) -> Arc<Notify> {
-        let reached = Arc::new(Notify::new());
-        self.push(matches, nth, 1, Action::Hang(reached.clone()));
-        reached
-    }
-
-    /// Answers the `nth` request matching with its first 64 KiB and then nothing more, as a
-    /// connection that stops mid-stream; the returned handle fires once those bytes went out.
-    fn stall_body(&self, matches: Matcher, nth: usize) -> Arc<Notify> {
-        let reached = Arc::new(Notify::new());
-        self.push(matches, nth, 1, Action::StallBody(reached.clone()));
-        reached
-    }
-
-    /// Forwards everything from now on.
-    fn clear(&self) {
-        self.rules.lock().unwrap().clear();
-    }
-
-    /// How many requests the rules failed, in the order they were added.
-    fn failed(&self) -> Vec<usize> {
-        self.rules.lock().unwrap().iter().map(|r| r.failed).collect()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn fault(rules: &Mutex<Vec<Rule>>, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Action> {
-    let mut rules = rules.lock().unwrap();
-    for rule in rules.iter_mut() {
-        if !(rule.matches)(method, uri, headers) {
-            continue;
-        }
-        rule.seen += 1;
-        if rule.seen >= rule.from && rule.seen < rule.from + rule.count {
-            rule.failed += 1;
-            return Some(rule.action.clone());
-        }
-    }
-    None
-}
-
-const SLOW_DOWN: &str =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>";
-const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
-
-fn upload_part(n: u32) -> Matcher {
-    Box::new(move |m, uri, _| {
-        *m == Method::PUT
-            && uri
-                .query()
-                .is_some_and(|q| q.contains(&format!("partNumber={n}&")) || q.ends_with(&format!("partNumber={n}")))
-    })
-}
-
-fn complete_upload() -> Matcher {
-    Box::new(|m, uri, _| *m == Method::POST && uri.query().is_some_and(|q| q.contains("uploadId=")))
-}
-
-fn dynamo(target: &'static str) -> Matcher {
-    Box::new(move |_, _, h| h.get("x-amz-target").and_then(|v| v.to_str().ok()) == Some(target))
-}
-
-/// A project whose database holds `mib` MiB of incompressible rows (so its archive spans
-/// several 8 MiB parts), and `accounts` with one row.
+/// A project on local-1 whose database holds `mib` MiB of incompressible rows (so its archive
+/// spans several 8 MiB parts), and `accounts` with one row.
 async fn big_project(env: &TestEnv, mib: u32) -> String {
-    let (project, _) = project_with(env, &["ada"]).await;
-    let url = project_url(env, &project).await;
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE blobs (b bytea);
+    big_project_in(env, "local-1", mib).await
+}
+
+async fn big_project_in(env: &TestEnv, region: &str, mib: u32) -> String {
+    let project = env.project(region).await;
+    env.tenant_sql(
+        &project,
+        &format!(
+            "CREATE TABLE accounts (name text PRIMARY KEY);
+             INSERT INTO accounts VALUES ('ada');
+             CREATE TABLE blobs (b bytea);
              INSERT INTO blobs SELECT (SELECT decode(string_agg(md5(random()::text || g || i), ''), 'hex')
                                        FROM generate_series(1, 64) i)
              FROM generate_series(1, {}) g;",
             mib * 1024
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     project
 }
 
@@ -233,6 +55,31 @@ async fn backup_now(env: &TestEnv, project: &str) -> (String, String) {
     let (status, created) = env.post(&format!("/v1/projects/{project}/backups"), json!({})).await;
     assert_eq!(status, 202, "{created}");
     (created["job"]["id"].as_str().unwrap().to_string(), created["backup"]["id"].as_str().unwrap().to_string())
+}
+
+/// Waits for `job` to end, playing the retry sweeper (the environment's back-off base is a
+/// second) whenever a transient failure put it back; `between` checks the state between attempts.
+async fn ride_out<F: std::future::Future<Output = ()>>(env: &TestEnv, job: &str, between: impl Fn() -> F) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, j) = env.get(&format!("/v1/jobs/{job}")).await;
+        let j = j["job"].clone();
+        if ["completed", "failed", "cancelled"].contains(&j["state"].as_str().unwrap()) {
+            return j;
+        }
+        if j["state"] == "pending" && j["retry_classification"] == "transient" {
+            between().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            sweep_jobs(&env.ctx, chrono::Utc::now()).await.unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "job never ended: {j}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The job's state as the API shows it.
+async fn job(env: &TestEnv, id: &str) -> Value {
+    env.get(&format!("/v1/jobs/{id}")).await.1["job"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,25 +109,10 @@ async fn completing_the_upload_failing_past_the_sdk_retries_retries_the_job_and_
     proxy.fail(complete_upload(), 1, 5, StatusCode::SERVICE_UNAVAILABLE, "application/xml", SLOW_DOWN);
 
     let (job, backup) = backup_now(&env, &project).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let done = loop {
-        let (_, j) = env.get(&format!("/v1/jobs/{job}")).await;
-        let j = j["job"].clone();
-        if j["state"] == "completed" || j["state"] == "failed" {
-            break j;
-        }
-        if j["state"] == "pending" && j["retry_classification"] == "transient" {
-            assert_eq!(
-                env.multipart_uploads(&format!("projects/{project}/")).await,
-                0,
-                "the failed upload was aborted"
-            );
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            sweep_jobs(&env.ctx, chrono::Utc::now()).await.unwrap();
-        }
-        assert!(std::time::Instant::now() < deadline, "job never ended: {j}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let done = ride_out(&env, &job, || async {
+        assert_eq!(env.multipart_uploads(&format!("projects/{project}/")).await, 0, "the failed upload was aborted");
+    })
+    .await;
     assert_eq!(done["state"], "completed", "{done}");
     assert!(done["attempts"].as_u64().unwrap() >= 2, "{done}");
     assert!(done["last_error"].as_str().is_some_and(|e| !e.is_empty()), "the transient failure is kept: {done}");
@@ -442,8 +274,7 @@ async fn a_backup_killed_in_its_final_transaction_is_taken_again_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_killed_while_verifying_leaves_no_sandbox_and_is_taken_again_whole() {
     // The sandbox is restoring the archive as it streams in from S3; the stream stops, the worker dies.
-    let archive: Matcher = Box::new(|m, uri, _| *m == Method::GET && uri.path().ends_with(".dump.zst"));
-    backup_killed_in_flight(Hold::Body(archive, 1), "verifying", "verifying", true).await;
+    backup_killed_in_flight(Hold::Body(archive_get(), 1), "verifying", "verifying", true).await;
 }
 
 enum Kill {
@@ -515,8 +346,7 @@ async fn preview_restore_killed(kill: Kill, phase: &str, staging_up: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_restore_killed_while_staging_is_finished_by_the_next_worker() {
-    let archive: Matcher = Box::new(|m, uri, _| *m == Method::GET && uri.path().ends_with(".dump.zst"));
-    preview_restore_killed(Kill::Streaming(archive), "staging", true).await;
+    preview_restore_killed(Kill::Streaming(archive_get()), "staging", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -608,4 +438,176 @@ async fn a_pitr_restore_killed_while_its_recovery_instance_replays_is_finished_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pitr_restore_killed_while_dumping_out_of_the_recovery_instance_is_finished_by_the_next_worker() {
     pitr_restore_killed(Kill::At("restore.pitr_dumping"), "dumping out of the recovery instance").await;
+}
+
+// Between the code and PostgreSQL: the workers reach local-1 through a proxy that cuts or slows
+// their connections; a test of its own stops and restarts a cluster of its own.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_whose_connection_drops_midway_is_retried_and_the_backup_is_whole() {
+    let pg = PgFaultProxy::start("local-1").await;
+    let env = TestEnv::with_env(&[pg.regions_env(), ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into())]).await;
+    let project = big_project(&env, 8).await;
+    // Only pg_dump's COPY stream carries megabytes back from the cluster.
+    pg.cut_after(Flow::ToClient, 2 * 1024 * 1024, 1);
+
+    let (job, backup) = backup_now(&env, &project).await;
+    let done = ride_out(&env, &job, || async {
+        assert_eq!(
+            env.multipart_uploads(&format!("projects/{project}/")).await,
+            0,
+            "the cut dump's upload was aborted"
+        );
+    })
+    .await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(2)), "{done}");
+    assert_eq!(pg.cut(), 1);
+    assert!(done["last_error"].as_str().is_some_and(|e| e.contains("pg_dump")), "the cut is named: {done}");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
+    assert_eq!(b["backup"]["verification_state"], "verified", "{b}");
+    let prefix = format!("projects/{project}/");
+    assert_eq!(env.keys_under(&prefix).await.len(), 2, "one archive and its manifest");
+    assert_eq!(env.multipart_uploads(&prefix).await, 0);
+    restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_whose_connection_drops_while_loading_is_retried_and_leaves_no_staging() {
+    let pg = PgFaultProxy::start("local-1").await;
+    let env = TestEnv::with_env(&[pg.regions_env(), ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into())]).await;
+    let project = big_project(&env, 8).await;
+    let key = crate::restores::backup(&env, &project).await;
+    // Only pg_restore's COPY carries megabytes to the cluster.
+    pg.cut_after(Flow::ToServer, 2 * 1024 * 1024, 1);
+
+    let (status, r) = restore(&env, &project, json!({ "backup_key": key, "preview_name": "cut" }), None).await;
+    assert_eq!(status, 202, "{r}");
+    let (id, rst, preview) = (
+        r["job"]["id"].as_str().unwrap().to_string(),
+        r["restore"]["id"].as_str().unwrap().to_string(),
+        r["preview"]["id"].as_str().unwrap().to_string(),
+    );
+    let done = ride_out(&env, &id, || async {}).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(2)), "{done}");
+    assert_eq!(pg.cut(), 1);
+    assert!(done["last_error"].as_str().is_some_and(|e| e.contains("pg_restore")), "the cut is named: {done}");
+    assert_eq!(names_in(&preview_url(&env, &preview).await).await, vec!["ada"], "the backup's rows, once");
+    let (_, listed) = env.get(&format!("/v1/projects/{project}/preview-databases")).await;
+    assert_eq!(listed["preview_databases"].as_array().unwrap().len(), 1, "one preview: {listed}");
+    assert!(!env.scratch_left("local-1", "capydb_stage_", &rst).await, "the cut attempt's staging database is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_refusing_connections_is_waited_for_and_the_backup_taken_when_it_is_back() {
+    let pg = PgFaultProxy::start("local-1").await;
+    let env = TestEnv::with_env(&[pg.regions_env(), ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into())]).await;
+    let project = big_project(&env, 1).await;
+    pg.refuse().await;
+
+    let (id, backup) = backup_now(&env, &project).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let j = job(&env, &id).await;
+        if j["retry_classification"] == "transient" {
+            break j;
+        }
+        assert!(std::time::Instant::now() < deadline, "never retried: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(waiting["state"], "pending", "{waiting}");
+    assert!(waiting["last_error"].as_str().unwrap().to_lowercase().contains("connection refused"), "{waiting}");
+    pg.accept().await;
+
+    let done = ride_out(&env, &id, || async {}).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
+    restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_link_to_the_cluster_is_waited_out_not_failed() {
+    let pg = PgFaultProxy::start("local-1").await;
+    let env = TestEnv::with_env(&[pg.regions_env()]).await;
+    let project = big_project(&env, 1).await;
+    // Seconds to connect and a pause before every chunk each way: slow, never an error.
+    pg.delay(Duration::from_secs(3), Duration::from_millis(5));
+    let (job, backup) = backup_now(&env, &project).await;
+    let done = env.wait_job(&job).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(1)), "{done}");
+    assert!(done["last_error"].is_null(), "{done}");
+    pg.clear();
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
+    restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_region_cluster_stopped_while_a_backup_verifies_does_not_change_its_verdict() {
+    let cluster = OwnCluster::start("local-3");
+    let proxy = FaultProxy::start().await;
+    let env = TestEnv::with_env(&[cluster.regions_env(), ("AWS_ENDPOINT_URL", proxy.url.clone())]).await;
+    let project = big_project_in(&env, "local-3", 1).await;
+    // The sandbox reads the archive back from S3; it pauses there while the cluster goes down.
+    let (reached, release) = proxy.pause_body(archive_get(), 1);
+    let (id, backup) = backup_now(&env, &project).await;
+    tokio::time::timeout(Duration::from_secs(120), reached.notified()).await.expect("the backup got to verifying");
+    assert_eq!(job(&env, &id).await["progress"]["phase"], "verifying");
+    cluster.stop();
+    release.notify_one();
+
+    let done = env.wait_job(&id).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(1)), "{done}");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
+    assert_eq!(b["backup"]["verification_state"], "verified", "verified in its sandbox, not on the cluster: {b}");
+    cluster.resume();
+    restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_region_cluster_stopped_under_a_restore_is_waited_for_and_the_restore_completes() {
+    let cluster = OwnCluster::start("local-3");
+    let proxy = FaultProxy::start().await;
+    let env = TestEnv::with_env(&[
+        cluster.regions_env(),
+        ("AWS_ENDPOINT_URL", proxy.url.clone()),
+        ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into()),
+    ])
+    .await;
+    let project = big_project_in(&env, "local-3", 4).await;
+    let key = crate::restores::backup(&env, &project).await;
+    // The restore has made its staging database and is fetching the archive when the cluster
+    // stops; the archive arrives while it is still down.
+    let (reached, release) = proxy.pause_body(archive_get(), 1);
+    let (status, r) = restore(&env, &project, json!({ "backup_key": key, "preview_name": "patient" }), None).await;
+    assert_eq!(status, 202, "{r}");
+    let (id, rst, preview) = (
+        r["job"]["id"].as_str().unwrap().to_string(),
+        r["restore"]["id"].as_str().unwrap().to_string(),
+        r["preview"]["id"].as_str().unwrap().to_string(),
+    );
+    tokio::time::timeout(Duration::from_secs(120), reached.notified()).await.expect("the restore got to staging");
+    assert!(env.scratch_left("local-3", "capydb_stage_", &rst).await, "staging was up");
+    cluster.stop();
+    release.notify_one();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let j = job(&env, &id).await;
+        if j["retry_classification"] == "transient" {
+            break j;
+        }
+        assert_ne!(j["state"], "failed", "a stopped cluster is waited for: {j}");
+        assert!(std::time::Instant::now() < deadline, "never retried: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(waiting["state"], "pending", "{waiting}");
+    assert!(waiting["next_attempt_at"].is_string(), "{waiting}");
+    cluster.resume();
+
+    let done = ride_out(&env, &id, || async {}).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert!(done["attempts"].as_u64().unwrap() >= 2, "{done}");
+    assert_eq!(names_in(&preview_url(&env, &preview).await).await, vec!["ada"], "the backup's rows, once");
+    assert!(!env.scratch_left("local-3", "capydb_stage_", &rst).await, "no staging database is left");
+    let (_, p) = env.get(&format!("/v1/preview-databases/{preview}")).await;
+    assert_eq!(p["preview_database"]["state"], "ready", "{p}");
 }

@@ -21,6 +21,8 @@ use tokio::io::AsyncReadExt;
 
 pub struct Stack {
     pub moto_url: String,
+    /// Where the clusters, moto's log and the WAL helper's config live; removed at exit.
+    pub dir: PathBuf,
     pub regions: Vec<RegionConfig>,
     pub pg_password: String,
     /// moto and the teardown watchdog outlive every test; the watchdog ends them both.
@@ -78,9 +80,10 @@ fn start_stack() -> Stack {
     // cluster below fails to start (a panic here is retried by the next test). The clusters stop
     // first, while moto still takes their last WAL segment; stopped the other way round, the
     // archiver retries against a dead endpoint for a minute.
+    // Clusters a test started for itself ([`OwnCluster`]) live beside them and stop too.
     let cleanup = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         bash {sh} stop {dir}/local-1; bash {sh} stop {dir}/local-2; kill {moto} 2>/dev/null; rm -rf {dir}",
+         for c in {dir}/*/; do bash {sh} stop \"$c\"; done; kill {moto} 2>/dev/null; rm -rf {dir}",
         pid = std::process::id(),
         moto = moto_child.id(),
         sh = cluster_sh.display(),
@@ -148,9 +151,78 @@ fn start_stack() -> Stack {
     }
     Stack {
         moto_url: format!("http://127.0.0.1:{moto_port}"),
+        dir,
         regions,
         pg_password,
         _processes: vec![moto_child, watchdog],
+    }
+}
+
+/// A region cluster of one test's own, for faults that would disturb every other test on a
+/// shared one (stopping it, restarting it). It stops and is removed when dropped.
+pub struct OwnCluster {
+    pub region: RegionConfig,
+    dir: PathBuf,
+}
+
+impl OwnCluster {
+    /// Starts a fresh cluster serving as region `name`, without WAL archiving.
+    pub fn start(name: &str) -> OwnCluster {
+        let s = stack();
+        let dir = s.dir.join(format!("{name}-{}", unique_name()));
+        let port = free_port();
+        let cluster = OwnCluster {
+            region: RegionConfig {
+                name: name.into(),
+                admin_url: format!("postgres://postgres:{}@127.0.0.1:{port}/postgres", s.pg_password),
+                public_host: "127.0.0.1".into(),
+                public_port: port,
+                pooled_port: None,
+                wal_archiving: false,
+                display_name: None,
+                location: None,
+            },
+            dir,
+        };
+        cluster.resume();
+        cluster
+    }
+
+    /// Stops the cluster the way an operator or a failover does (`pg_ctl -m fast`): open
+    /// sessions are ended, new connections refused.
+    pub fn stop(&self) {
+        self.cluster_sh(&["stop"]);
+    }
+
+    /// Starts it again on the same port and data, and waits until it accepts connections.
+    pub fn resume(&self) {
+        let port = self.region.public_port.to_string();
+        self.cluster_sh(&["start", &port, &stack().pg_password, "off"]);
+    }
+
+    /// `CAPYDB_REGIONS`: the shared regions and this one.
+    pub fn regions_env(&self) -> (&'static str, String) {
+        let mut regions = stack().regions.clone();
+        regions.push(self.region.clone());
+        ("CAPYDB_REGIONS", serde_json::to_string(&regions).unwrap())
+    }
+
+    fn cluster_sh(&self, args: &[&str]) {
+        let out = Command::new("bash")
+            .arg(repo_root().join("infra/cluster.sh"))
+            .arg(args[0])
+            .arg(&self.dir)
+            .args(&args[1..])
+            .output()
+            .expect("cluster.sh runs");
+        assert!(out.status.success(), "cluster.sh {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(repo_root().join("infra/cluster.sh")).arg("stop").arg(&self.dir).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -355,8 +427,10 @@ impl TestEnv {
             .collect()
     }
 
+    /// A region's cluster as it really is: a shared one directly (never through a test's fault
+    /// proxy), or a test's own cluster.
     pub fn region(&self, name: &str) -> &RegionConfig {
-        stack().regions.iter().find(|r| r.name == name).expect("region")
+        stack().regions.iter().chain(&self.ctx.config.regions).find(|r| r.name == name).expect("region")
     }
 
     /// A superuser connection to `database` on `region`.

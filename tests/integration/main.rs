@@ -15,6 +15,7 @@ mod dashboard;
 mod deliveries;
 mod downloads;
 mod failures;
+mod fault_proxy;
 mod faults;
 mod idempotency;
 mod integrations;

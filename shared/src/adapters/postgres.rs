@@ -161,7 +161,7 @@ impl PostgresDataPlane {
         database: Option<&str>,
     ) -> Result<tokio_postgres::Client, DataPlaneError> {
         let mut config = tokio_postgres::Config::from_str(&region.admin_url)
-            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: e.to_string() })?;
+            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: with_causes(&e) })?;
         config.connect_timeout(std::time::Duration::from_secs(10)).application_name("capydb-backups");
         if let Some(db) = database {
             config.dbname(db);
@@ -169,7 +169,7 @@ impl PostgresDataPlane {
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
-            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: e.to_string() })?;
+            .map_err(|e| DataPlaneError::Connect { region: region.name.clone(), message: with_causes(&e) })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "admin connection closed");
@@ -214,8 +214,23 @@ fn explain_restore_error(e: DataPlaneError) -> DataPlaneError {
 fn db_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+        None => with_causes(e),
     }
+}
+
+/// The error and what caused it: the driver says "error connecting to server", its source says
+/// "Connection refused", and the job must say both (the retry classification reads them too).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 async fn finish(
@@ -553,6 +568,18 @@ impl DataPlane for PostgresDataPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_says_it_was_refused() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = tokio_postgres::connect(&format!("postgres://u:p@127.0.0.1:{port}/d"), tokio_postgres::NoTls)
+            .await
+            .err()
+            .expect("nothing listens there");
+        let text = with_causes(&e);
+        assert!(text.starts_with("error connecting to server"), "{text}");
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    }
 
     #[test]
     fn an_untrusted_extension_is_named_in_the_error() {

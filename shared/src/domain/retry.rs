@@ -27,6 +27,14 @@ const TRANSIENT: &[&str] = &[
     "cannot reach region cluster",
     "could not connect",
     "connection closed",
+    // libpq's words (pg_dump, pg_restore) when the server went away mid-session: a restart,
+    // a failover (57P01 is an administrator's shutdown), a dropped network path.
+    "server closed the connection unexpectedly",
+    "no connection to the server",
+    "could not send data to server",
+    "could not receive data from server",
+    "terminating connection due to administrator command",
+    "57p01",
     "unexpected eof",
     "timed out",
     "timeout",
@@ -125,6 +133,9 @@ mod tests {
             "DynamoDB: ThrottlingException: Rate of requests exceeds the allowed throughput",
             "TransactionCanceledException: Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
             "scheduler: unhandled error (status code 503)",
+            "pg_dump: error: Dumping the contents of table \"blobs\" failed: PQgetCopyData() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly",
+            "pg_restore: error: could not execute query: FATAL:  terminating connection due to administrator command",
+            "pg_restore: error: error returned by PQputCopyData: no connection to the server",
         ] {
             assert_eq!(classify(transient), RetryClass::Transient, "{transient}");
         }
