@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .capydb/venv
 export CAPYDB_MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test deps lint openapi walkthrough fuzz browser invoke cli-release unit integration bench clean
+.PHONY: dev test deps lint openapi walkthrough fuzz browser invoke cli-release unit integration soak bench clean
 
 ## Start moto, the region clusters and the local runtime on 127.0.0.1:3000 (Ctrl-C stops).
 dev:
@@ -77,6 +77,15 @@ unit:
 integration: deps
 	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
 	cargo test -p capydb-tests --test integration
+
+## Five projects backing up and restoring at once under random faults for DURATION (90s, 10m,
+## 1h; default 10m), then the fault suite's invariants over all of it; prints its tables (kept
+## in target/soak-report.md). The runtime's metric lines are left out of the output.
+DURATION ?= 10m
+soak: deps
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
+	set -o pipefail; CAPYDB_SOAK_DURATION=$(DURATION) cargo test -p capydb-tests --test integration soak::soak \
+	  -- --ignored --nocapture --exact 2>&1 | grep --line-buffered -v '"_aws":'
 
 ## Throughput and memory against pg_dump / pg_restore (release build, its own moto and cluster).
 # BENCH_SCALE (pgbench scale, default 20) and BENCH_RUNS (default 3) tune it; not part of `test`.

@@ -3,6 +3,7 @@
 use crate::routes::{dispatch, route, RouteId};
 use crate::workers;
 use aws_lambda_events::event::dynamodb::Event;
+use capydb_shared::adapters::local_instance;
 use capydb_shared::config::Config;
 use capydb_shared::services::Context;
 use lambda_http::{service_fn, Request};
@@ -38,6 +39,12 @@ pub async fn serve_worker(function: &'static str) -> Result<(), lambda_runtime::
     init_tracing();
     let worker = workers::WORKERS.iter().find(|w| w.function == function).expect("the function is in WORKERS");
     let ctx = context().await?;
+    // An execution environment reused after a timeout still holds what the killed invocation
+    // left in /tmp, which would fill the next one's scratch space.
+    let swept = local_instance::sweep_abandoned(&ctx.config.scratch_dir, ctx.config.pg_bin_dir.as_deref());
+    if swept > 0 {
+        tracing::warn!(swept, "removed what a killed invocation left in the scratch folder");
+    }
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, std::convert::Infallible>(workers::handle(worker, ctx, event.payload).await)
     }))

@@ -195,6 +195,7 @@ fn fault(rules: &Mutex<Vec<Rule>>, method: &Method, uri: &Uri, headers: &HeaderM
 
 pub const SLOW_DOWN: &str =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>";
+pub const TRANSACTION_CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
 pub const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
 
 pub fn upload_part(n: u32) -> Matcher {
@@ -242,6 +243,7 @@ struct PgShared {
     rules: Mutex<PgRules>,
     live: Mutex<Vec<tokio::task::AbortHandle>>,
     cut: AtomicUsize,
+    accepted: AtomicUsize,
 }
 
 impl PgShared {
@@ -274,7 +276,12 @@ impl PgFaultProxy {
         let region = stack().regions.iter().find(|r| r.name == region).expect("region").clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let shared = Arc::new(PgShared { rules: Mutex::default(), live: Mutex::default(), cut: AtomicUsize::new(0) });
+        let shared = Arc::new(PgShared {
+            rules: Mutex::default(),
+            live: Mutex::default(),
+            cut: AtomicUsize::new(0),
+            accepted: AtomicUsize::new(0),
+        });
         let upstream: SocketAddr = ([127, 0, 0, 1], region.public_port).into();
         let task = tokio::spawn(accept_loop(listener, upstream, shared.clone()));
         PgFaultProxy { port, region, shared, listener: tokio::sync::Mutex::new(Some(task)) }
@@ -299,13 +306,13 @@ impl PgFaultProxy {
         ("CAPYDB_REGIONS", serde_json::to_string(&regions).unwrap())
     }
 
-    /// As a stopped cluster: new connections are refused and open ones end.
-    pub async fn refuse(&self) {
+    /// As a stopped cluster: new connections are refused and open ones end (how many it ended).
+    pub async fn refuse(&self) -> usize {
         if let Some(task) = self.listener.lock().await.take() {
             task.abort();
             let _ = task.await;
         }
-        self.cut_all();
+        self.cut_all()
     }
 
     /// Accepts connections again (on the same port) after [`PgFaultProxy::refuse`].
@@ -345,6 +352,11 @@ impl PgFaultProxy {
     pub fn cut(&self) -> usize {
         self.shared.cut.load(Ordering::SeqCst)
     }
+
+    /// How many connections the proxy has taken in.
+    pub fn accepted(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for PgFaultProxy {
@@ -359,6 +371,7 @@ impl Drop for PgFaultProxy {
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<PgShared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else { continue };
+        shared.accepted.fetch_add(1, Ordering::SeqCst);
         let connection = tokio::spawn(relay(client, upstream, shared.clone()));
         let mut live = shared.live.lock().unwrap();
         live.retain(|c| !c.is_finished());

@@ -6,6 +6,7 @@
 
 use crate::fault_proxy::{
     archive_get, complete_upload, dynamo, upload_part, FaultProxy, Flow, Matcher, PgFaultProxy, SLOW_DOWN, THROTTLED,
+    TRANSACTION_CONFLICT,
 };
 use crate::harness::OwnCluster;
 use crate::harness::TestEnv;
@@ -150,6 +151,34 @@ async fn dynamodb_throttling_the_claim_and_the_final_transaction_is_ridden_out()
     assert!(proxy.failed().iter().all(|n| *n > 0), "both were throttled: {:?}", proxy.failed());
     let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
     restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
+/// DynamoDB cancels a transaction that meets another on the same item (`TransactionConflict`),
+/// and the SDK does not send it again. Taken for a failed condition, the restore's swap step
+/// read as "cancelled or taken over" and failed the restore for good; now it is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_conflict_on_the_restores_steps_is_sent_again_and_the_restore_completes() {
+    let proxy = FaultProxy::start().await;
+    let env = TestEnv::with_env(&[("AWS_ENDPOINT_URL", proxy.url.clone())]).await;
+    let (project, _) = project_with(&env, &["ada", "grace"]).await;
+    let key = crate::restores::backup(&env, &project).await;
+    let (status, r) = restore(&env, &project, json!({ "backup_key": key, "preview_name": "conflicted" }), None).await;
+    assert_eq!(status, 202, "{r}");
+    // Every write transaction the worker sends from here meets a conflict, twice in a row.
+    proxy.fail(
+        dynamo("DynamoDB_20120810.TransactWriteItems"),
+        1,
+        2,
+        StatusCode::BAD_REQUEST,
+        "application/x-amz-json-1.0",
+        TRANSACTION_CONFLICT,
+    );
+    let done = env.wait_job(r["job"]["id"].as_str().unwrap()).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(1)), "{done}");
+    assert_eq!(proxy.failed(), vec![2], "both conflicts were met");
+    let preview = r["preview"]["id"].as_str().unwrap();
+    assert_eq!(names_in(&preview_url(&env, preview).await).await, vec!["ada", "grace"]);
+    assert!(!env.scratch_left("local-1", "capydb_stage_", r["restore"]["id"].as_str().unwrap()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,6 +526,46 @@ async fn a_restore_whose_connection_drops_while_loading_is_retried_and_leaves_no
     assert!(!env.scratch_left("local-1", "capydb_stage_", &rst).await, "the cut attempt's staging database is gone");
 }
 
+/// After an overwrite's swap, the replaced data is dumped into a `pre_restore` backup before its
+/// database is dropped. A connection cut in that dump is retried (the next attempt resumes after
+/// the swap); it used to end the copy failed and leave the database on the cluster for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrites_safety_copy_cut_midway_is_taken_again_and_leaves_no_safety_database() {
+    let pg = PgFaultProxy::start("local-1").await;
+    let env = TestEnv::with_env(&[pg.regions_env(), ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into())]).await;
+    let project = big_project(&env, 8).await;
+    let key = crate::restores::backup(&env, &project).await;
+    env.tenant_sql(&project, "INSERT INTO accounts VALUES ('written after the backup')").await;
+    // Staging sends the archive to the cluster; only the safety copy's dump reads megabytes back.
+    pg.cut_after(Flow::ToClient, 2 * 1024 * 1024, 1);
+
+    let body = json!({ "backup_key": key, "target_kind": "project", "confirm_project_overwrite": true });
+    let (status, r) = restore(&env, &project, body, None).await;
+    assert_eq!(status, 202, "{r}");
+    let rst = r["restore"]["id"].as_str().unwrap().to_string();
+    let done = ride_out(&env, r["job"]["id"].as_str().unwrap(), || async {}).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(2)), "{done}");
+    assert_eq!(pg.cut(), 1);
+    assert!(done["last_error"].as_str().is_some_and(|e| e.contains("safety copy")), "the cut is named: {done}");
+    assert_eq!(names_in(&project_url(&env, &project).await).await, vec!["ada"], "production holds the backup");
+    let (_, record) = env.get(&format!("/v1/projects/{project}/restores/{rst}")).await;
+    let safety = record["restore"]["safety_backup_id"].as_str().expect("a safety backup").to_string();
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{safety}")).await;
+    assert_eq!(
+        (b["backup"]["state"].as_str(), b["backup"]["verification_state"].as_str()),
+        (Some("completed"), Some("verified")),
+        "{b}"
+    );
+    let copy = b["backup"]["backup_key"].as_str().unwrap();
+    assert_eq!(hex::encode(Sha256::digest(env.object(copy).await)), b["backup"]["sha256"].as_str().unwrap());
+    let restored = restore_done(&env, &project, json!({ "backup_key": copy, "preview_name": "replaced" })).await;
+    let url = preview_url(&env, restored["preview_id"].as_str().unwrap()).await;
+    assert_eq!(names_in(&url).await, vec!["ada", "written after the backup"], "the copy holds the replaced data");
+    assert!(!env.scratch_left("local-1", "capydb_safety_", &rst).await, "the replaced data's database is dropped");
+    assert!(!env.scratch_left("local-1", "capydb_stage_", &rst).await);
+    assert_eq!(env.multipart_uploads(&format!("projects/{project}/")).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_refusing_connections_is_waited_for_and_the_backup_taken_when_it_is_back() {
     let pg = PgFaultProxy::start("local-1").await;
@@ -610,4 +679,41 @@ async fn the_region_cluster_stopped_under_a_restore_is_waited_for_and_the_restor
     assert!(!env.scratch_left("local-3", "capydb_stage_", &rst).await, "no staging database is left");
     let (_, p) = env.get(&format!("/v1/preview-databases/{preview}")).await;
     assert_eq!(p["preview_database"]["state"], "ready", "{p}");
+}
+
+/// `kill -9` runs no destructor: the verification sandbox stays up in the scratch folder. The
+/// next start of a worker in that environment stops it and removes it, with the killed run's
+/// half-downloaded archive, and leaves everything else there alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_killed_worker_left_in_its_scratch_folder_is_removed_at_the_next_start() {
+    use capydb_shared::adapters::{local_instance, sandbox::Sandbox};
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(scratch.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sandbox = Sandbox::start(None, scratch.path(), "killed_worker", 1, 64).await.expect("a sandbox starts");
+    std::fs::write(scratch.path().join(format!("{}partial", local_instance::DOWNLOAD_PREFIX)), b"half").unwrap();
+    std::fs::write(scratch.path().join("someone-elses"), b"kept").unwrap();
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let instance = left.iter().find(|p| p.to_string_lossy().contains(local_instance::VERIFY_PREFIX)).unwrap().clone();
+    let pid_file = std::fs::read_to_string(instance.join("data/postmaster.pid")).expect("the sandbox runs");
+    let postmaster = format!("/proc/{}", pid_file.lines().next().unwrap().trim());
+    assert!(std::path::Path::new(&postmaster).exists());
+    std::mem::forget(sandbox);
+
+    let swept = tokio::task::spawn_blocking({
+        let dir = scratch.path().to_path_buf();
+        move || local_instance::sweep_abandoned(&dir, None)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(swept, 2);
+    let names: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("someone-elses")]);
+    for _ in 0..50 {
+        if !std::path::Path::new(&postmaster).exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the abandoned sandbox's server ({postmaster}) still runs");
 }

@@ -398,24 +398,32 @@ impl TestEnv {
     /// Outbox events of `kind` written so far (a test-only scan of this test's table).
     pub async fn events(&self, kind: &str) -> Vec<Value> {
         let sdk = aws::sdk_config(&self.ctx.config).await;
-        let out = aws::dynamodb(&sdk)
-            .scan()
-            .table_name(&self.name)
-            .filter_expression("#t = :e AND event_type = :k")
-            .expression_attribute_names("#t", "type")
-            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S("event".into()))
-            .expression_attribute_values(":k", aws_sdk_dynamodb::types::AttributeValue::S(kind.into()))
-            .send()
-            .await
-            .expect("scan events");
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item::<_, Value>(item).expect("event item"))
-            .collect()
+        let (mut found, mut start) = (Vec::new(), None);
+        loop {
+            let out = aws::dynamodb(&sdk)
+                .scan()
+                .table_name(&self.name)
+                .filter_expression("#t = :e AND event_type = :k")
+                .expression_attribute_names("#t", "type")
+                .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S("event".into()))
+                .expression_attribute_values(":k", aws_sdk_dynamodb::types::AttributeValue::S(kind.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan events");
+            found.extend(
+                out.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|item| serde_dynamo::from_item::<_, Value>(item).expect("event item")),
+            );
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return found;
+            }
+        }
     }
 
-    /// Names of databases on a region's cluster that start with `prefix`.
     pub async fn databases_like(&self, region: &str, prefix: &str) -> Vec<String> {
         self.admin_db(region, "postgres")
             .await

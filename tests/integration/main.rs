@@ -30,6 +30,7 @@ mod requests;
 mod restores;
 mod retries;
 mod schedules;
+mod soak;
 mod swap_crashes;
 mod wal;
 mod webhooks;

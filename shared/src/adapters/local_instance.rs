@@ -117,6 +117,38 @@ impl Drop for InstanceDir {
     }
 }
 
+/// How the worker names what it keeps in the scratch folder: verification sandboxes,
+/// point-in-time recovery instances, and archives downloaded for a parallel restore.
+pub const VERIFY_PREFIX: &str = "capydb-verify-";
+pub const RECOVERY_PREFIX: &str = "capydb-recovery-";
+pub const DOWNLOAD_PREFIX: &str = "capydb-restore-";
+
+/// Removes what a worker killed outright (`kill -9`, a Lambda timeout: no destructor runs) left
+/// in the scratch folder: its instances, stopped first, and its downloads. Only for a process
+/// that has the folder to itself — a Lambda execution environment as it starts, which runs one
+/// invocation at a time, so nothing found there is in use. Returns how many it removed.
+pub fn sweep_abandoned(scratch_dir: &Path, pg_bin_dir: Option<&Path>) -> usize {
+    let Ok(entries) = std::fs::read_dir(scratch_dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(DOWNLOAD_PREFIX) && path.is_file() {
+            removed += usize::from(std::fs::remove_file(&path).is_ok());
+        } else if (name.starts_with(VERIFY_PREFIX) || name.starts_with(RECOVERY_PREFIX)) && path.is_dir() {
+            // Dropping it does what abandoned work needs: stop the server, end its tools, delete.
+            drop(InstanceDir {
+                data: path.join("data"),
+                pg_ctl: tool(pg_bin_dir, "pg_ctl"),
+                dir: path.clone(),
+                removed: std::sync::atomic::AtomicBool::new(false),
+            });
+            removed += usize::from(!path.exists());
+        }
+    }
+    removed
+}
+
 /// `text` as an extended regular expression matching itself (for `pkill -f`).
 fn regex_literal(text: &str) -> String {
     text.chars().fold(String::new(), |mut out, c| {

@@ -108,7 +108,8 @@ impl PostgresDataPlane {
             tracing::info!(bytes, free, "not enough scratch space to stage the archive; restoring with one job");
             return Ok(None);
         }
-        let file = tempfile::Builder::new().prefix("capydb-restore-").tempfile_in(&self.scratch_dir)?;
+        let file =
+            tempfile::Builder::new().prefix(super::local_instance::DOWNLOAD_PREFIX).tempfile_in(&self.scratch_dir)?;
         let staged = pg_archive::stage(archive, tokio::fs::File::from_std(file.reopen()?)).await?;
         tracing::debug!(
             bytes = staged.bytes,

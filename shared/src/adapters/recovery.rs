@@ -43,7 +43,7 @@ impl RecoveryInstance {
     /// Unpacks the base backup, configures recovery to `target` and starts the server; returns
     /// once it has promoted. On any failure everything is already removed.
     pub async fn start(spec: RecoverySpec<'_>) -> Result<RecoveryInstance, DataPlaneError> {
-        let inst = InstanceDir::create(TOOL, spec.scratch_dir, "capydb-recovery-", spec.pg_bin_dir)?;
+        let inst = InstanceDir::create(TOOL, spec.scratch_dir, local_instance::RECOVERY_PREFIX, spec.pg_bin_dir)?;
         let port = local_instance::free_port(TOOL)?;
         let mut region = spec.source.clone();
         let mut url = url::Url::parse(&region.admin_url).map_err(|e| io("admin_url", e))?;

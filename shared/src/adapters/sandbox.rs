@@ -74,7 +74,7 @@ impl Sandbox {
         if role.is_empty() || !role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             return Err(failed("role", format!("unexpected role name {role:?}")));
         }
-        let inst = InstanceDir::create(TOOL, scratch_dir, "capydb-verify-", pg_bin_dir)
+        let inst = InstanceDir::create(TOOL, scratch_dir, local_instance::VERIFY_PREFIX, pg_bin_dir)
             .map_err(|e| failed("scratch directory", e))?;
         let port = local_instance::free_port(TOOL)?;
         let sandbox = Sandbox {

@@ -295,7 +295,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     // attempts and time remain; nothing of the attempt's failure is written to its records.
     let failure = match (&request, &outcome) {
         (None, Some(Ok(o))) => o.error.clone(),
-        (None, Some(Err(e))) => Some(format!("internal error: {e}")),
+        (None, Some(Err(e))) => Some(internal(e)),
         _ => None,
     };
     let class = failure.as_deref().map(retry::classify);
@@ -330,9 +330,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         (None, Some(Ok(o))) => (if o.error.is_none() { JobState::Completed } else { JobState::Failed }, o, None),
         // Infrastructure trouble (table, bucket): report it on the job rather than leaving it
         // to the lease sweeper, so the caller sees why.
-        (None, Some(Err(e))) => {
-            (JobState::Failed, abandoned(ctx, &claimed, &format!("internal error: {e}")).await?, None)
-        }
+        (None, Some(Err(e))) => (JobState::Failed, abandoned(ctx, &claimed, &internal(&e)).await?, None),
         (None, None) => unreachable!("the work stops early only when a cancellation was seen"),
     };
     let mut done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
@@ -451,5 +449,13 @@ async fn keep_lease(ctx: Context, mut job: Job, owner: JobCondition, reporter: P
             // A missed heartbeat is not fatal: the lease has two more periods to run.
             Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed"),
         }
+    }
+}
+
+/// A failure the work returned as an error (not as its outcome), as the job shows it.
+fn internal(e: &Error) -> String {
+    match e {
+        Error::Internal(_) => e.to_string(),
+        e => format!("internal error: {e}"),
     }
 }

@@ -29,6 +29,7 @@ use crate::domain::restores::{
     safety_database, staging_database, PitrSource, Restore, RestoreState, RestoreStep, TargetKind,
     SAFETY_RETENTION_DAYS,
 };
+use crate::domain::retry::{self, RetryClass};
 use crate::ids::BackupId;
 use crate::ports::{DataPlaneError, Login, ObjectStoreError};
 use crate::Error;
@@ -91,8 +92,11 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
     // half-way because someone asked later.
     l.restore.step = RestoreStep::Swapping;
     let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: job.attempts };
-    if !ctx.repo.record_progress_uncancelled(job, &owner, &[RecordWrite::Restore(l.restore.clone())]).await? {
+    let recorded = ctx.repo.record_progress_uncancelled(job, &owner, &[RecordWrite::Restore(l.restore.clone())]).await;
+    if !matches!(recorded, Ok(true)) {
+        // Whatever happens next (a retry on a store fault, a cancellation), staging is not kept.
         let _ = ctx.data_plane.drop_database(&l.region, &staging).await;
+        recorded?;
         return Err(Error::Conflict {
             message: "the restore was cancelled, or taken over, before its swap".into(),
             job_id: Some(job.id.to_string()),
@@ -226,6 +230,12 @@ async fn keep_safety_copy(ctx: &Context, l: &mut Loaded, job: &Job, progress: &P
         backup.completed_at = Some(now);
         match taken {
             Ok(Taken::Verified) => backup.state = BackupState::Completed,
+            // A fault that may pass (a dropped connection, S3 slowing down) is retried: the next
+            // attempt resumes here, at the swapped step, and takes the copy again. Once the job
+            // has no attempt left, `abandoned` records the copy failed and keeps the database.
+            Err(reason) if retry::classify(&reason) == RetryClass::Transient => {
+                return Err(Error::Internal(format!("the safety copy of the replaced data failed: {reason}")));
+            }
             Ok(Taken::VerificationFailed(reason)) | Err(reason) => {
                 tracing::error!(restore = %l.restore.id, reason, "safety backup failed; safety database kept");
                 safety_kept(&mut backup, &reason, &safety);

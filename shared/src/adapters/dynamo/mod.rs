@@ -24,6 +24,8 @@ pub use schedules::RunKind;
 
 use crate::domain::pagination::{Cursor, Page};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
@@ -61,6 +63,21 @@ fn updated(
         Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
         Err(e) => Err(backend(e)),
     }
+}
+
+/// How often a transaction cancelled by a conflict is sent before the conflict is the answer.
+const TRANSACTION_ATTEMPTS: u32 = 3;
+
+/// A cancelled transaction is a failed condition only when a condition failed. Cancelled for a
+/// conflict with another transaction on the same items, or for throttling, nothing was decided:
+/// that is worth another attempt, and the text says so (`domain/retry.rs` reads it).
+fn cancelled_transaction(cancelled: &TransactionCanceledException) -> StoreError {
+    let codes: Vec<&str> =
+        cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).filter(|c| *c != "None").collect();
+    if codes.is_empty() || codes.contains(&"ConditionalCheckFailed") {
+        return StoreError::ConditionFailed;
+    }
+    StoreError::Backend(format!("TransactionCanceledException: the transaction was cancelled [{}]", codes.join(", ")))
 }
 
 fn backend<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
@@ -189,16 +206,31 @@ impl Repository {
     }
 
     /// Runs a write transaction. Items built with [`put`] carry a placeholder table name that is
-    /// filled in here, so record modules need not know the table.
+    /// filled in here, so record modules need not know the table. A transaction cancelled for a
+    /// conflict with another one on the same items wrote nothing and decided nothing; DynamoDB
+    /// asks for it to be sent again, which the SDK does not do: we do, a few times, with jittered
+    /// back-off (its conditions are checked afresh each time).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let items = items.into_iter().map(|i| self.with_table(i)).collect::<Vec<_>>();
-        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
-            match e.as_service_error() {
-                Some(se) if se.is_transaction_canceled_exception() => StoreError::ConditionFailed,
-                _ => backend(e),
+        let mut attempt = 0;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                        cancelled_transaction(cancelled)
+                    }
+                    _ => return Err(backend(e)),
+                },
+            };
+            attempt += 1;
+            if !matches!(error, StoreError::Backend(_)) || attempt >= TRANSACTION_ATTEMPTS {
+                return Err(error);
             }
-        })?;
-        Ok(())
+            let wait = 50u64 << attempt;
+            tokio::time::sleep(std::time::Duration::from_millis(wait / 2 + rand::random_range(0..=wait / 2))).await;
+        }
     }
 
     fn with_table(&self, mut item: TransactWriteItem) -> TransactWriteItem {
@@ -321,5 +353,32 @@ impl Repository {
     fn page<T: DeserializeOwned>(&self, items: Option<Vec<Item>>, last: Option<Item>) -> Result<Page<T>, StoreError> {
         let items = items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, next_cursor: key_to_cursor(last.as_ref()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::retry::{classify, RetryClass};
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    fn cancelled(codes: &[&str]) -> StoreError {
+        let reasons = codes.iter().map(|c| CancellationReason::builder().code(*c).build()).collect();
+        cancelled_transaction(&TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build())
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_a_condition_is_a_failed_condition() {
+        assert!(matches!(cancelled(&["None", "ConditionalCheckFailed"]), StoreError::ConditionFailed));
+        assert!(matches!(cancelled(&[]), StoreError::ConditionFailed));
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_a_conflict_or_throttling_is_worth_another_attempt() {
+        for codes in [&["TransactionConflict", "None"][..], &["ThrottlingError"], &["ProvisionedThroughputExceeded"]] {
+            let e = cancelled(codes);
+            assert!(matches!(e, StoreError::Backend(_)), "{codes:?}");
+            assert_eq!(classify(&e.to_string()), RetryClass::Transient, "{e}");
+        }
     }
 }
