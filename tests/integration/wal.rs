@@ -52,9 +52,17 @@ async fn local_1_ships_each_finished_segment_to_object_storage() {
     assert!(compressed.len() < raw.len() / 2, "stored compressed: {} bytes", compressed.len());
     let meta = head.metadata.unwrap_or_default();
     assert_eq!(meta.get("sha256"), Some(&hex::encode(Sha256::digest(&raw))), "checksum of the original bytes");
-    let archived: Option<String> =
-        admin.query_one("SELECT last_archived_wal FROM pg_stat_archiver", &[]).await.unwrap().get(0);
-    assert!(archived.is_some_and(|a| a.as_str() >= segment.as_str()));
+    // The archiver counts the segment once `archive_command` has exited, a moment after the
+    // object is stored.
+    loop {
+        let archived: Option<String> =
+            admin.query_one("SELECT last_archived_wal FROM pg_stat_archiver", &[]).await.unwrap().get(0);
+        if archived.as_deref().is_some_and(|a| a >= segment.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pg_stat_archiver never counted {segment}: {archived:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
