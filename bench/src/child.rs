@@ -148,9 +148,7 @@ async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_nam
         },
     };
     let request = RestoreRequest {
-        backup_key: Some(backup_key.to_string()),
-        restore_point_id: None,
-        restore_time: None,
+        source: capydb_shared::domain::restores::RestoreSource::Backup(backup_key.to_string()),
         target_kind: TargetKind::NewPreview,
         preview_id: None,
         preview_name: Some(PreviewName::parse(preview_name)?),

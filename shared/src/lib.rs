@@ -13,4 +13,7 @@ pub mod ids;
 pub mod ports;
 pub mod services;
 
+#[cfg(test)]
+mod module_graph;
+
 pub use error::Error;

@@ -12,9 +12,7 @@ use serde_json::json;
 
 fn pitr_now() -> RestoreRequest {
     RestoreRequest {
-        backup_key: None,
-        restore_point_id: None,
-        restore_time: Some(chrono::Utc::now().to_rfc3339()),
+        source: capydb_shared::domain::restores::RestoreSource::Time(chrono::Utc::now()),
         target_kind: TargetKind::NewPreview,
         preview_id: None,
         preview_name: None,

@@ -6,7 +6,7 @@
 use crate::harness::{TestEnv, WAL_BUCKET};
 use capydb_shared::config::RegionConfig;
 use capydb_shared::domain::wal::{format_lsn, BaseBackup, Segment, SEGMENT_BYTES};
-use capydb_shared::services::{base_backups, pitr};
+use capydb_shared::services::{archive_catalogue, base_backups, pitr};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{json, Value};
 
@@ -222,7 +222,7 @@ async fn a_missing_segment_shrinks_the_window_and_a_restore_across_it_is_refused
     // Segments 3..=9 without 6; base backups before and after the hole.
     fake_archive(&env, &name, &[3, 4, 5, 7, 8, 9], &[("b-old", 3, 4, old), ("b-new", 7, 7, newer)]).await;
 
-    let w = pitr::region_window(&env.ctx, &region, Utc::now()).await.unwrap();
+    let w = archive_catalogue::region_window(&env.ctx, &region, Utc::now()).await.unwrap();
     assert!(w.pitr_available);
     assert_eq!(w.earliest_restore_time, Some(newer), "the window starts after the gap");
     assert_eq!(w.wal_gaps, vec!["000000010000000000000006..000000010000000000000006".to_string()]);
@@ -236,7 +236,7 @@ async fn a_missing_segment_shrinks_the_window_and_a_restore_across_it_is_refused
     let lonely = format!("{name}-b");
     fake_archive(&env, &lonely, &[3, 4, 5, 7], &[("b-old", 3, 4, old)]).await;
     let region = RegionConfig { name: lonely, ..region };
-    let w = pitr::region_window(&env.ctx, &region, Utc::now()).await.unwrap();
+    let w = archive_catalogue::region_window(&env.ctx, &region, Utc::now()).await.unwrap();
     assert!(!w.pitr_available);
     let err = pitr::plan_time(&env.ctx, &region, "restore_time", old + Duration::minutes(30)).await.unwrap_err();
     assert!(err.to_string().contains("no restorable point-in-time window"), "{err}");

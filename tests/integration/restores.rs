@@ -86,9 +86,7 @@ fn backup_request(
     use capydb_shared::domain::previews::{PreviewName, TtlHours};
     use capydb_shared::domain::restores::TargetKind;
     capydb_shared::services::restores::RestoreRequest {
-        backup_key: Some(key.to_string()),
-        restore_point_id: None,
-        restore_time: None,
+        source: capydb_shared::domain::restores::RestoreSource::Backup(key.to_string()),
         target_kind: target,
         preview_id: None,
         preview_name: preview_name.map(|n| PreviewName::parse(n).unwrap()),

@@ -3,7 +3,7 @@ use crate::http::{authenticate, body, idempotency_key, path_param, respond, Http
 use crate::views;
 use capydb_api::restores::{RestoreCreateRequest, RestoreCreated, RestoreList, RestoreResponse};
 use capydb_shared::domain::previews::{PreviewName, TtlHours};
-use capydb_shared::domain::restores::TargetKind;
+use capydb_shared::domain::restores::{RestoreSource, TargetKind};
 use capydb_shared::services::restores::{self, RestoreRequest};
 use capydb_shared::services::{previews, Context};
 use lambda_http::http::StatusCode;
@@ -13,9 +13,7 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let input: RestoreCreateRequest = body(&req)?;
     let request = RestoreRequest {
-        backup_key: input.backup_key,
-        restore_point_id: input.restore_point_id,
-        restore_time: input.restore_time,
+        source: RestoreSource::parse(input.backup_key, input.restore_point_id, input.restore_time.as_deref())?,
         target_kind: input.target_kind.map_or(TargetKind::NewPreview, Into::into),
         preview_id: input.preview_id,
         preview_name: input.preview_name.as_deref().map(PreviewName::parse).transpose()?,

@@ -4,6 +4,7 @@
 
 use crate::domain::wal::RecoveryTarget;
 use crate::ids::{BackupId, JobId, OrgId, PreviewId, ProjectId, RestoreId};
+use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,49 @@ pub struct PitrSource {
     pub base_backup_id: String,
 }
 
+/// What a restore starts from: exactly one of the request's three source fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestoreSource {
+    /// A backup, by its `backup_key`.
+    Backup(String),
+    /// A restore point, by its id as given (an unknown or malformed one is not found).
+    RestorePoint(String),
+    /// A moment of the WAL archive.
+    Time(DateTime<Utc>),
+}
+
+impl RestoreSource {
+    /// The one source named; none or several is a 400 naming the fields, a bad moment one
+    /// naming `restore_time`.
+    pub fn parse(
+        backup_key: Option<String>,
+        restore_point_id: Option<String>,
+        restore_time: Option<&str>,
+    ) -> Result<RestoreSource, Error> {
+        match (backup_key, restore_point_id, restore_time) {
+            (Some(key), None, None) => Ok(RestoreSource::Backup(key)),
+            (None, Some(id), None) => Ok(RestoreSource::RestorePoint(id)),
+            (None, None, Some(raw)) => Ok(RestoreSource::Time(parse_time("restore_time", raw)?)),
+            _ => Err(Error::invalid(
+                "backup_key",
+                "exactly one of backup_key, restore_time, restore_point_id is required",
+            )),
+        }
+    }
+}
+
+/// A moment as the API takes it: RFC 3339, kept to the millisecond, the precision the API
+/// answers with, so the moment restored is exactly the one shown.
+pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Error> {
+    use chrono::SubsecRound;
+    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc).trunc_subsecs(3)).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("{field} must be an RFC 3339 timestamp such as 2026-11-25T14:32:00Z (got `{raw}`)"),
+        )
+    })
+}
+
 /// Where a restore builds its data before the swap.
 pub fn staging_database(id: &RestoreId) -> String {
     format!("capydb_stage_{id}")
@@ -98,6 +142,28 @@ pub const SAFETY_RETENTION_DAYS: i64 = 7;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::InvalidField { field, .. } => field,
+            other => panic!("not a field error: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_restore_has_exactly_one_source() {
+        let key = || Some("projects/p/backups/b.dump.zst".to_string());
+        let point = || Some("rp_x".to_string());
+        assert_eq!(RestoreSource::parse(key(), None, None).unwrap(), RestoreSource::Backup(key().unwrap()));
+        assert_eq!(RestoreSource::parse(None, point(), None).unwrap(), RestoreSource::RestorePoint("rp_x".into()));
+        let at = RestoreSource::parse(None, None, Some("2026-11-25T14:32:00.123456Z")).unwrap();
+        assert_eq!(at, RestoreSource::Time("2026-11-25T14:32:00.123Z".parse().unwrap()), "kept to the millisecond");
+        for (k, p, t) in [(None, None, None), (key(), point(), None), (key(), None, Some("2026-11-25T14:32:00Z"))] {
+            let e = RestoreSource::parse(k, p, t).unwrap_err();
+            assert!(e.to_string().contains("exactly one of backup_key, restore_time, restore_point_id"), "{e}");
+        }
+        assert_eq!(field_of(RestoreSource::parse(None, None, Some("yesterday")).unwrap_err()), "restore_time");
+    }
 
     #[test]
     fn staging_and_safety_names_are_valid_identifiers() {

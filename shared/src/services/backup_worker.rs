@@ -2,7 +2,7 @@
 //! restores by loading it into a throwaway database.
 
 use super::backup_pipeline::{decompressing, upload_dump};
-use super::jobs::{Outcome, ProgressReporter};
+use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::Context;
 use crate::adapters::dynamo::{RecordWrite, StoreError};
 use crate::config::RegionConfig;
@@ -12,6 +12,19 @@ use crate::domain::events::Event;
 use crate::domain::jobs::Job;
 use crate::ports::{DataPlaneError, Login};
 use crate::Error;
+
+pub struct BackupWork;
+
+#[async_trait::async_trait]
+impl JobWork for BackupWork {
+    async fn execute(&self, ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
+        execute(ctx, job, progress).await
+    }
+
+    async fn abandoned(&self, ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+        abandoned(ctx, job, reason).await
+    }
+}
 
 pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
     let Some(mut backup) = load(ctx, job).await? else {

@@ -1,5 +1,5 @@
 use super::idempotency::{winner, IdempotencyKey};
-use super::{projects, restore_points, Context};
+use super::{pins, projects, Context};
 use crate::adapters::dynamo::StoreError;
 use crate::auth::{Credential, OrgRole, Principal};
 use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState, DownloadTtl};
@@ -86,7 +86,7 @@ pub struct Listed {
 pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Listed, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     let backup = find(ctx, &project, raw_backup).await?;
-    let pinned = restore_points::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
+    let pinned = pins::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
     Ok(Listed { backup, pinned })
 }
 
@@ -117,7 +117,7 @@ pub async fn list(
 ) -> Result<Page<Listed>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
     let page = ctx.repo.list_backups(&project.id, limit, cursor).await?;
-    let pinned = restore_points::pinned_backups(ctx, &project.id).await?;
+    let pinned = pins::pinned_backups(ctx, &project.id).await?;
     let items = page.items.into_iter().map(|b| Listed { pinned: pinned.contains(&b.id), backup: b }).collect();
     Ok(Page { items, next_cursor: page.next_cursor })
 }
@@ -138,7 +138,7 @@ pub async fn delete(
             job_id: Some(backup.job_id.to_string()),
         });
     }
-    let pins = restore_points::pinning(ctx, &project.id, &backup.id).await?;
+    let pins = pins::pinning(ctx, &project.id, &backup.id).await?;
     if let Some(point) = pins.first() {
         return Err(Error::Conflict {
             message: format!(

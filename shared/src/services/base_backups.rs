@@ -4,22 +4,18 @@
 //! themselves in object storage (`basebackups/<region>/<id>/manifest.json`), like the WAL
 //! they need, so the archive can be read without the table.
 
+use super::archive_catalogue::{self as catalogue, manifest_key, prefix};
 use super::backup_pipeline::upload_dump;
-use super::{pitr, wal_archive, Context};
+use super::{wal_archive, Context};
 use crate::config::RegionConfig;
 use crate::domain::wal::{format_lsn, parse_lsn, BaseBackup, Segment, SEGMENT_BYTES};
-use crate::ports::{ObjectStore, ObjectStoreError};
+use crate::ports::ObjectStore;
 use crate::Error;
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 
 /// Base backups kept per region: with one a day, about 30 days of point-in-time recovery.
 pub const KEEP: usize = 30;
-
-pub fn prefix(region: &str) -> String {
-    format!("basebackups/{region}/")
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Taken {
@@ -59,7 +55,7 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     // after the next archive_timeout.
     let after = ctx.data_plane.wal_status(region).await?;
     let ended = ctx.data_plane.switch_wal(region).await?;
-    pitr::wait_archived(ctx, region, &ended, std::time::Duration::from_secs(120)).await?;
+    catalogue::wait_archived(ctx, region, &ended, std::time::Duration::from_secs(120)).await?;
     // The backup stopped before `after`, and everything before the switch is in `ended` or
     // earlier; when `after` sits at the start of a still-empty segment, the end is the last
     // byte of `ended`, which is archived.
@@ -85,7 +81,7 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     store.put(&manifest_key(&region.name, &id), Bytes::from(body), "application/json").await?;
     tracing::info!(region = region.name, base_backup = id, size = manifest.size_bytes, "base backup stored");
     let (kept, removed_base_backups, removed_wal_segments) = prune(store, &region.name).await?;
-    let wal_gaps = pitr::window_of(ctx, region, kept, ctx.clock.now()).await?.wal_gaps;
+    let wal_gaps = catalogue::window_of(ctx, region, kept, ctx.clock.now()).await?.wal_gaps;
     if !wal_gaps.is_empty() {
         tracing::error!(region = region.name, gaps = ?wal_gaps, "WAL is missing from the archive");
     }
@@ -99,49 +95,10 @@ pub async fn take(ctx: &Context, region: &RegionConfig) -> Result<Taken, Error> 
     })
 }
 
-fn manifest_key(region: &str, id: &str) -> String {
-    format!("{}{id}/manifest.json", prefix(region))
-}
-
-/// The region's base backups, oldest first.
-pub async fn list(store: &dyn ObjectStore, region: &str) -> Result<Vec<BaseBackup>, Error> {
-    let mut found = Vec::new();
-    for o in store.list(&prefix(region), None).await? {
-        if o.key.ends_with("/manifest.json") {
-            found.extend(manifest(store, &o.key).await?);
-        }
-    }
-    found.sort_by_key(|b| b.completed_at);
-    Ok(found)
-}
-
-/// One base backup by id; `None` when it is gone.
-pub async fn get(store: &dyn ObjectStore, region: &str, id: &str) -> Result<Option<BaseBackup>, Error> {
-    manifest(store, &manifest_key(region, id)).await
-}
-
-/// A manifest; `None` when it is missing or unreadable (a backup being pruned).
-async fn manifest(store: &dyn ObjectStore, key: &str) -> Result<Option<BaseBackup>, Error> {
-    let mut reader = match store.get(key).await {
-        Ok(r) => r,
-        Err(ObjectStoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let mut body = Vec::new();
-    reader.read_to_end(&mut body).await.map_err(|e| Error::Internal(e.to_string()))?;
-    match serde_json::from_slice::<BaseBackup>(&body) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) => {
-            tracing::warn!(key, error = %e, "unreadable base backup manifest skipped");
-            Ok(None)
-        }
-    }
-}
-
 /// Keeps the newest [`KEEP`] base backups and the WAL they need; returns the kept ones and how
 /// many backups and segments went.
 async fn prune(store: &dyn ObjectStore, region: &str) -> Result<(Vec<BaseBackup>, usize, usize), Error> {
-    let mut all = list(store, region).await?;
+    let mut all = catalogue::list(store, region).await?;
     let excess = all.len().saturating_sub(KEEP);
     for old in &all[..excess] {
         // The manifest goes first: a half-removed backup is never listed as usable.

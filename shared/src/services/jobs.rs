@@ -1,8 +1,9 @@
 //! Reading jobs, and running one: claim, keep the lease alive while working, finish with one
 //! transaction (terminal state + subject records + outbox events).
 
+use super::job_work::{Outcome, ProgressReporter};
 use super::metrics::Unit;
-use super::{backup_worker, projects, provision_worker, restore_worker, Context};
+use super::{job_kinds, projects, Context};
 use crate::adapters::dynamo::{CancelRequest, JobCondition, RecordWrite};
 use crate::auth::Principal;
 use crate::contract;
@@ -15,8 +16,6 @@ use crate::domain::scopes::Scope;
 use crate::ids::JobId;
 use crate::Error;
 use chrono::Duration;
-use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Job, Error> {
@@ -185,13 +184,6 @@ async fn measure(ctx: &Context, job: &Job, records: &[RecordWrite]) -> Vec<(&'st
     out
 }
 
-/// How a job's work ended, with what to write in the finishing transaction.
-pub struct Outcome {
-    pub error: Option<String>,
-    pub records: Vec<RecordWrite>,
-    pub events: Vec<Event>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunResult {
     /// Someone else has it, or it is no longer pending.
@@ -204,34 +196,6 @@ pub enum RunResult {
     Cancelled,
     /// Failed transiently; back to `pending` until its back-off ends.
     Retrying,
-}
-
-/// Lets the work report its phase; phase changes are written promptly, byte counts ride along.
-#[derive(Clone)]
-pub struct ProgressReporter {
-    current: Arc<Mutex<Progress>>,
-    changed: Arc<Notify>,
-}
-
-impl ProgressReporter {
-    fn new() -> Self {
-        ProgressReporter { current: Arc::new(Mutex::new(Progress::default())), changed: Arc::new(Notify::new()) }
-    }
-
-    pub fn phase(&self, phase: &str) {
-        let mut p = self.current.lock().expect("progress lock");
-        p.phase = phase.to_string();
-        p.bytes_done = 0;
-        self.changed.notify_one();
-    }
-
-    pub fn bytes(&self, bytes_done: u64) {
-        self.current.lock().expect("progress lock").bytes_done = bytes_done;
-    }
-
-    fn snapshot(&self) -> Progress {
-        self.current.lock().expect("progress lock").clone()
-    }
 }
 
 /// Claims `id` if it is pending and runs it to the end.
@@ -263,7 +227,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     tracing::info!(job = %claimed.id, attempt = claimed.attempts, kind = claimed.job_type.as_str(), "claimed job");
 
     let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: claimed.attempts };
-    let reporter = ProgressReporter::new();
+    let reporter = ProgressReporter::default();
     let lost = CancellationToken::new();
     let cancelled = CancellationToken::new();
     let stop = CancellationToken::new();
@@ -356,20 +320,12 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
 }
 
 async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
-    match job.job_type {
-        JobType::Backup => backup_worker::execute(ctx, job, progress).await,
-        JobType::ProvisionProject => provision_worker::execute(ctx, job).await,
-        JobType::Restore => restore_worker::execute(ctx, job, progress).await,
-    }
+    job_kinds::work_for(job.job_type).execute(ctx, job, progress).await
 }
 
 /// What to write when a job ends without its work finishing (worker gone, internal error).
 pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
-    match job.job_type {
-        JobType::Backup => backup_worker::abandoned(ctx, job, reason).await,
-        JobType::ProvisionProject => provision_worker::abandoned(ctx, job, reason).await,
-        JobType::Restore => restore_worker::abandoned(ctx, job, reason).await,
-    }
+    job_kinds::work_for(job.job_type).abandoned(ctx, job, reason).await
 }
 
 pub fn job_event(job: &Job) -> Event {
@@ -420,7 +376,7 @@ async fn keep_lease(ctx: Context, mut job: Job, owner: JobCondition, reporter: P
         let changed = tokio::select! {
             _ = signals.stop.cancelled() => return,
             _ = tokio::time::sleep(CANCEL_POLL.min(period)) => false,
-            _ = reporter.changed.notified() => true,
+            _ = reporter.changed() => true,
         };
         if !signals.cancelled.is_cancelled() {
             match ctx.repo.cancel_request(&job.id).await {

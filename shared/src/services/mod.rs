@@ -2,6 +2,7 @@
 //! `Principal` where access matters and answers with domain records or an `Error`.
 
 pub mod api_keys;
+pub mod archive_catalogue;
 pub mod backup_pipeline;
 pub mod backup_worker;
 pub mod backups;
@@ -13,9 +14,12 @@ pub mod context;
 pub mod deliveries;
 pub mod idempotency;
 pub mod integrations;
+pub mod job_kinds;
+pub mod job_work;
 pub mod jobs;
 pub mod metrics;
 pub mod nightly;
+pub mod pins;
 pub mod pitr;
 pub mod previews;
 pub mod projects;

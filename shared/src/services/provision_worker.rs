@@ -1,12 +1,25 @@
 //! The project provisioning job: the project's role and database on its region cluster.
 
-use super::jobs::Outcome;
+use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::Context;
 use crate::adapters::dynamo::RecordWrite;
 use crate::domain::jobs::Job;
 use crate::domain::projects::ProjectState;
 use crate::domain::schedules::next_nightly_after;
 use crate::Error;
+
+pub struct ProvisionWork;
+
+#[async_trait::async_trait]
+impl JobWork for ProvisionWork {
+    async fn execute(&self, ctx: &Context, job: &Job, _: &ProgressReporter) -> Result<Outcome, Error> {
+        execute(ctx, job).await
+    }
+
+    async fn abandoned(&self, ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+        abandoned(ctx, job, reason).await
+    }
+}
 
 pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
     let mut project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;

@@ -1,6 +1,6 @@
 //! Region facts for `GET /v1/regions`, including what point-in-time recovery can reach there.
 
-use super::pitr::{region_window, RegionWindow, WINDOW_DAYS};
+use super::archive_catalogue::{region_window, RegionWindow, WINDOW_DAYS};
 use super::Context;
 use crate::Error;
 use serde::Serialize;

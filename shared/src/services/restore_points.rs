@@ -1,15 +1,16 @@
 //! Restore points: a memorable label for a verified backup (kind `backup`, which also keeps
 //! that backup from being deleted while the point exists) or for a moment (kind `pitr`).
 
-use super::{backups, pitr, projects, Context};
+use super::{archive_catalogue, backups, pitr, projects, Context};
 use crate::auth::Principal;
 use crate::domain::backups::BackupState;
 use crate::domain::names::BackupLabel;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::Project;
 use crate::domain::restore_points::{RestorePoint, RestorePointKind, RestorePointState, NOTE_MAX_CHARS};
+use crate::domain::restores::parse_time;
 use crate::domain::scopes::Scope;
-use crate::ids::{BackupId, ProjectId, RestorePointId};
+use crate::ids::{ProjectId, RestorePointId};
 use crate::Error;
 
 /// Restore points a project may create in one minute.
@@ -102,11 +103,11 @@ async fn create_pitr(ctx: &Context, project: &Project, new: NewRestorePoint) -> 
             (ctx.clock.now(), Some(name), Some(lsn))
         }
         Some(raw) => {
-            let at = pitr::parse_time("pitr_time", raw)?;
+            let at = parse_time("pitr_time", raw)?;
             if at > now + pitr::future_tolerance() {
                 return Err(Error::invalid("pitr_time", "pitr_time must not be in the future; omit it to mark now"));
             }
-            let w = pitr::region_window(ctx, region, now).await?;
+            let w = archive_catalogue::region_window(ctx, region, now).await?;
             if let Some(window) = w.window.as_ref().filter(|w| at < w.earliest) {
                 return Err(Error::invalid(
                     "pitr_time",
@@ -158,7 +159,7 @@ pub async fn list(
     if page.items.iter().any(|p| p.kind == RestorePointKind::Pitr) {
         // A moment that fell out of the window can no longer be restored.
         let region = ctx.region(&project.region)?;
-        let w = pitr::region_window(ctx, region, ctx.clock.now()).await?;
+        let w = archive_catalogue::region_window(ctx, region, ctx.clock.now()).await?;
         for p in page.items.iter_mut().filter(|p| p.kind == RestorePointKind::Pitr) {
             if !pitr::point_in_window(p, w.window.as_ref()) {
                 p.state = RestorePointState::Stale;
@@ -171,7 +172,7 @@ pub async fn list(
 /// The days of point-in-time recovery the project's region keeps, if it archives WAL.
 pub async fn pitr_window_days(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Option<u32>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
-    Ok(ctx.region(&project.region)?.wal_archiving.then_some(pitr::WINDOW_DAYS))
+    Ok(ctx.region(&project.region)?.wal_archiving.then_some(archive_catalogue::WINDOW_DAYS))
 }
 
 /// The restore point `raw_id` of a project the caller can see.
@@ -190,28 +191,4 @@ pub async fn delete(
     let point = find(ctx, &project.id, raw_id).await?;
     ctx.repo.delete_restore_point(&point).await?;
     Ok(point)
-}
-
-/// Every restore point of a project, however many pages they take: a pin must hold at any count.
-async fn all(ctx: &Context, project: &ProjectId) -> Result<Vec<RestorePoint>, Error> {
-    let mut points = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = ctx.repo.list_restore_points(project, 100, cursor.as_ref()).await?;
-        points.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(points),
-        }
-    }
-}
-
-/// Ids of the project's backups that restore points pin.
-pub async fn pinned_backups(ctx: &Context, project: &ProjectId) -> Result<std::collections::HashSet<BackupId>, Error> {
-    Ok(all(ctx, project).await?.into_iter().filter_map(|p| p.backup_id).collect())
-}
-
-/// Restore points that pin `backup`.
-pub async fn pinning(ctx: &Context, project: &ProjectId, backup: &BackupId) -> Result<Vec<RestorePoint>, Error> {
-    Ok(all(ctx, project).await?.into_iter().filter(|p| p.backup_id.as_ref() == Some(backup)).collect())
 }

@@ -9,10 +9,10 @@
 //!
 //! On any failure the staging database is dropped and the target is left as it was.
 
+use super::archive_catalogue;
 use super::backup_pipeline::decompressing;
 use super::backup_worker::{self, Taken};
-use super::base_backups;
-use super::jobs::{Outcome, ProgressReporter};
+use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
 use super::{projects, Context};
 use crate::adapters::dynamo::{JobCondition, RecordWrite};
@@ -53,6 +53,19 @@ async fn load(ctx: &Context, job: &Job) -> Result<Option<Loaded>, Error> {
         None => None,
     };
     Ok(Some(Loaded { restore, project, region, preview }))
+}
+
+pub struct RestoreWork;
+
+#[async_trait::async_trait]
+impl JobWork for RestoreWork {
+    async fn execute(&self, ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
+        execute(ctx, job, progress).await
+    }
+
+    async fn abandoned(&self, ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
+        abandoned(ctx, job, reason).await
+    }
 }
 
 pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
@@ -347,7 +360,7 @@ async fn stage_pitr(
     progress: &ProgressReporter,
 ) -> Result<(), String> {
     let store = ctx.wal_objects.as_ref();
-    let base = base_backups::get(store, &l.region.name, &pitr.base_backup_id)
+    let base = archive_catalogue::get(store, &l.region.name, &pitr.base_backup_id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("base backup {} is no longer in the archive", pitr.base_backup_id))?;

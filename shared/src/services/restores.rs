@@ -13,7 +13,7 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{self, PreviewDatabase, PreviewName, PreviewState, TtlHours};
 use crate::domain::projects::{Project, ProjectState};
 use crate::domain::restore_points::RestorePointKind;
-use crate::domain::restores::{PitrSource, Restore, RestoreState, RestoreStep, TargetKind};
+use crate::domain::restores::{PitrSource, Restore, RestoreSource, RestoreState, RestoreStep, TargetKind};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, PreviewId, RestoreId};
 use crate::Error;
@@ -21,9 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// A restore request, validated field by field by the handler.
 pub struct RestoreRequest {
-    pub backup_key: Option<String>,
-    pub restore_point_id: Option<String>,
-    pub restore_time: Option<String>,
+    pub source: RestoreSource,
     pub target_kind: TargetKind,
     pub preview_id: Option<String>,
     pub preview_name: Option<PreviewName>,
@@ -52,14 +50,10 @@ pub async fn request(
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Requested, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
-    let sources = [req.backup_key.is_some(), req.restore_point_id.is_some(), req.restore_time.is_some()];
-    if sources.iter().filter(|s| **s).count() != 1 {
-        return Err(Error::invalid(
-            "backup_key",
-            "exactly one of backup_key, restore_time, restore_point_id is required",
-        ));
-    }
-    let requested_time = req.restore_time.as_deref().map(|raw| pitr::parse_time("restore_time", raw)).transpose()?;
+    let requested_time = match &req.source {
+        RestoreSource::Time(at) => Some(*at),
+        _ => None,
+    };
     if requested_time.is_some() {
         pitr::require_archiving(ctx.region(&project.region)?)?;
     }
@@ -87,37 +81,34 @@ pub async fn request(
     let region = ctx.region(&project.region)?;
     // Planning a moment switches the cluster's WAL; only one point-in-time restore per project
     // runs at a time (checked again in the transaction).
-    let pitr_source = requested_time.is_some()
-        || match &req.restore_point_id {
-            Some(raw) => restore_points::find(ctx, &project.id, raw).await?.kind == RestorePointKind::Pitr,
-            None => false,
-        };
+    let point = match &req.source {
+        RestoreSource::RestorePoint(raw) => Some(restore_points::find(ctx, &project.id, raw).await?),
+        _ => None,
+    };
+    let pitr_source = requested_time.is_some() || point.as_ref().is_some_and(|p| p.kind == RestorePointKind::Pitr);
     if pitr_source {
         if let Some(held) = ctx.repo.pitr_lock(&project.id).await? {
             return Err(pitr_running(&held.job_id));
         }
     }
-    let (source, point) = match (&req.backup_key, &req.restore_point_id, requested_time) {
-        (Some(key), _, _) => {
-            (Source::Backup(Box::new(source_backup(ctx, &project, key, req.allow_unverified_backup).await?)), None)
+    let source = match (&req.source, &point) {
+        (RestoreSource::Backup(key), _) => {
+            Source::Backup(Box::new(source_backup(ctx, &project, key, req.allow_unverified_backup).await?))
         }
-        (None, Some(raw), _) => {
-            let point = restore_points::find(ctx, &project.id, raw).await?;
-            let source = match point.kind {
-                RestorePointKind::Backup => {
-                    let key = point
-                        .backup_key
-                        .clone()
-                        .ok_or_else(|| Error::Unprocessable(format!("restore point {} has no backup", point.id)))?;
-                    Source::Backup(Box::new(source_backup(ctx, &project, &key, req.allow_unverified_backup).await?))
-                }
-                RestorePointKind::Pitr => Source::Pitr(pitr::plan_point(ctx, region, &point).await?),
-            };
-            (source, Some(point.id))
-        }
-        (None, None, Some(at)) => (Source::Pitr(pitr::plan_time(ctx, region, "restore_time", at).await?), None),
-        (None, None, None) => unreachable!("exactly one source was checked above"),
+        (RestoreSource::Time(at), _) => Source::Pitr(pitr::plan_time(ctx, region, "restore_time", *at).await?),
+        (RestoreSource::RestorePoint(_), Some(point)) => match point.kind {
+            RestorePointKind::Backup => {
+                let key = point
+                    .backup_key
+                    .clone()
+                    .ok_or_else(|| Error::Unprocessable(format!("restore point {} has no backup", point.id)))?;
+                Source::Backup(Box::new(source_backup(ctx, &project, &key, req.allow_unverified_backup).await?))
+            }
+            RestorePointKind::Pitr => Source::Pitr(pitr::plan_point(ctx, region, point).await?),
+        },
+        (RestoreSource::RestorePoint(_), None) => return Err(Error::not_found("restore point")),
     };
+    let point = point.map(|p| p.id);
     // Both are checked again inside the transaction; checking first keeps refused requests
     // from costing a cancelled transaction.
     let lock = req.target_kind != TargetKind::NewPreview;

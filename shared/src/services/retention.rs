@@ -2,7 +2,7 @@
 //! record — reading only the due index. A backup pinned by a restore point is kept and looked at
 //! again an hour later, for as long as the point exists.
 
-use super::{restore_points, Context};
+use super::{pins, Context};
 use crate::domain::backups::BackupState;
 use crate::domain::jobs::buckets_to_sweep;
 use crate::Error;
@@ -23,7 +23,7 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
             if !expired || matches!(backup.state, BackupState::Pending | BackupState::Running) {
                 continue;
             }
-            if !restore_points::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty() {
+            if !pins::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty() {
                 backup.retention_check_at = Some(now + Duration::hours(1));
                 ctx.repo.update_backup(&backup).await?;
                 report.pinned += 1;

@@ -2,18 +2,9 @@
 //! caller decided from: a claim needs the job still `pending`, a heartbeat or a finish needs the
 //! caller to still own the lease, and the sweeper acts only on the exact lease it saw expire.
 
-use super::backups::backup_put;
-use super::previews::preview_put;
-use super::projects::project_put;
-use super::restores::{lock_release, restore_put};
 use super::{backend, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
-use crate::domain::backups::Backup;
-use crate::domain::events::Event;
 use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
-use crate::domain::previews::PreviewDatabase;
-use crate::domain::projects::Project;
-use crate::domain::restores::Restore;
 use crate::ids::{JobId, ProjectId, RestoreId};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -21,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The sort key of a job's cancellation request, beside its `JOB` item.
-const CANCEL_SK: &str = "CANCEL";
+pub(super) const CANCEL_SK: &str = "CANCEL";
 
 /// Someone asked a running job to stop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +23,7 @@ pub struct CancelRequest {
     pub at: DateTime<Utc>,
 }
 
-fn job_pk(id: &JobId) -> String {
+pub(super) fn job_pk(id: &JobId) -> String {
     format!("JOB#{id}")
 }
 
@@ -53,38 +44,10 @@ pub enum JobCondition {
     LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
 }
 
-/// A record changed in the same transaction as a job (the job's subject).
-#[derive(Debug, Clone)]
-pub enum RecordWrite {
-    Backup(Backup),
-    /// A backup record created by the job itself (a pre-restore safety copy).
-    NewBackup(Backup),
-    Project(Project),
-    Restore(Restore),
-    Preview(PreviewDatabase),
-    /// Frees one of the project's locks (`LIFECYCLE_LOCK`, `PITR_LOCK`), which this job holds.
-    ReleaseLock {
-        project_id: ProjectId,
-        job_id: JobId,
-        lock: &'static str,
-    },
-}
-
-fn record_item(record: &RecordWrite) -> Result<TransactWriteItem, StoreError> {
-    match record {
-        RecordWrite::Backup(b) => backup_put(b, "attribute_exists(pk)"),
-        RecordWrite::NewBackup(b) => backup_put(b, "attribute_not_exists(pk)"),
-        RecordWrite::Project(p) => project_put(p, "attribute_exists(pk)"),
-        RecordWrite::Restore(r) => restore_put(r, "attribute_exists(pk)"),
-        RecordWrite::Preview(p) => preview_put(p, "attribute_exists(pk)"),
-        RecordWrite::ReleaseLock { project_id, job_id, lock } => Ok(lock_release(project_id, job_id, lock)),
-    }
-}
-
 type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
 
 impl JobCondition {
-    fn expression(&self) -> Result<Expression, StoreError> {
+    pub(super) fn expression(&self) -> Result<Expression, StoreError> {
         let mut names = HashMap::from([("#state".to_string(), "state".to_string())]);
         let mut values = HashMap::new();
         let expr = match self {
@@ -116,14 +79,6 @@ impl JobCondition {
     }
 }
 
-pub(crate) fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
-    let item = to_item(
-        event,
-        Keys { pk: format!("EVENT#{}", event.id), sk: "EVENT".into(), item_type: "event", gsi1: None, due: None },
-    )?;
-    Ok(put(item, Some("attribute_not_exists(pk)")))
-}
-
 impl Repository {
     fn job_item(&self, job: &Job) -> Result<Item, StoreError> {
         let due = due_at(job).map(|at| (due_bucket(at), due_sort_key(at, &job_pk(&job.id))));
@@ -144,7 +99,7 @@ impl Repository {
         Ok(put(self.job_item(job)?, Some("attribute_not_exists(pk)")))
     }
 
-    fn conditional_job_put(&self, job: &Job, condition: &JobCondition) -> Result<Put, StoreError> {
+    pub(super) fn conditional_job_put(&self, job: &Job, condition: &JobCondition) -> Result<Put, StoreError> {
         let (expr, names, values) = condition.expression()?;
         Put::builder()
             .table_name(&self.table)
@@ -187,23 +142,6 @@ impl Repository {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(backend(e)),
         }
-    }
-
-    /// Moves the job to `job`'s (terminal) state, writes its subject records and the outbox events,
-    /// all or nothing. `Ok(false)` when the condition no longer holds (nothing was written).
-    pub async fn transition_job(
-        &self,
-        job: &Job,
-        condition: &JobCondition,
-        records: &[RecordWrite],
-        events: &[Event],
-    ) -> Result<bool, StoreError> {
-        let mut items = vec![TransactWriteItem::builder().put(self.conditional_job_put(job, condition)?).build()];
-        items.extend(records.iter().map(record_item).collect::<Result<Vec<_>, _>>()?);
-        for e in events {
-            items.push(event_put(e)?);
-        }
-        self.transact_if(items).await
     }
 
     /// Asks a running job to stop: one item beside the job (`CANCEL`), so the worker's heartbeat,
@@ -254,73 +192,6 @@ impl Repository {
 
     pub async fn cancel_request(&self, job: &JobId) -> Result<Option<CancelRequest>, StoreError> {
         self.get_item(&job_pk(job), CANCEL_SK).await
-    }
-
-    /// [`Repository::record_progress`], and only while nobody has asked to cancel the job: what
-    /// a restore writes before its swap begins, so a cancellation and a swap never both win.
-    pub async fn record_progress_uncancelled(
-        &self,
-        job: &Job,
-        condition: &JobCondition,
-        records: &[RecordWrite],
-    ) -> Result<bool, StoreError> {
-        let not_cancelled = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(job_pk(&job.id)))
-            .key("sk", s(CANCEL_SK))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.record_progress_with(job, condition, records, Some(not_cancelled)).await
-    }
-
-    /// Records how far a running job got (its subject records), only while `job` is still held
-    /// under `condition`: a worker presumed dead writes nothing. `Ok(false)` when it is not.
-    pub async fn record_progress(
-        &self,
-        job: &Job,
-        condition: &JobCondition,
-        records: &[RecordWrite],
-    ) -> Result<bool, StoreError> {
-        self.record_progress_with(job, condition, records, None).await
-    }
-
-    async fn record_progress_with(
-        &self,
-        job: &Job,
-        condition: &JobCondition,
-        records: &[RecordWrite],
-        extra: Option<ConditionCheck>,
-    ) -> Result<bool, StoreError> {
-        let (expr, names, values) = condition.expression()?;
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(job_pk(&job.id)))
-            .key("sk", s("JOB"))
-            .condition_expression(expr)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
-        if let Some(extra) = extra {
-            items.push(TransactWriteItem::builder().condition_check(extra).build());
-        }
-        items.extend(records.iter().map(record_item).collect::<Result<Vec<_>, _>>()?);
-        self.transact_if(items).await
-    }
-
-    async fn transact_if(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// An outbox event on its own (an audit event of a read, such as a download).
-    pub async fn put_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.transact(vec![event_put(event)?]).await
     }
 
     /// Jobs whose due time in `bucket` is at or before `now`.

@@ -5,12 +5,14 @@
 mod api_keys;
 mod backups;
 mod deliveries;
+mod events;
 mod idempotency;
 mod integrations;
 mod jobs;
 mod organizations;
 mod previews;
 mod projects;
+mod records;
 mod restore_points;
 mod restores;
 mod schedules;
@@ -18,7 +20,8 @@ pub mod schema;
 mod webhooks;
 
 pub use idempotency::{IdempotencyRecord, StoredResponse};
-pub use jobs::{CancelRequest, JobCondition, RecordWrite};
+pub use jobs::{CancelRequest, JobCondition};
+pub use records::RecordWrite;
 pub use restores::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
 pub use schedules::RunKind;
 
@@ -230,6 +233,15 @@ impl Repository {
             }
             let wait = 50u64 << attempt;
             tokio::time::sleep(std::time::Duration::from_millis(wait / 2 + rand::random_range(0..=wait / 2))).await;
+        }
+    }
+
+    /// A transaction whose failed condition is an answer (`false`), not an error.
+    async fn transact_if(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -2,7 +2,7 @@
 //! listed per project through `gsi1`, expiring through the due index, with one name-uniqueness
 //! item per project (`PROJECT#<prj>` / `PREVIEWNAME#<name>`).
 
-use super::jobs::event_put;
+use super::events::event_put;
 use super::projects::project_pk;
 use super::{put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
 use crate::domain::events::Event;

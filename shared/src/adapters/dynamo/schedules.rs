@@ -3,7 +3,7 @@
 //! `SCHEDRUN#<yyyy-mm-dd>` for the project's schedule, `NIGHTLY#<yyyy-mm-dd>` for the platform's).
 
 use super::backups::backup_put;
-use super::jobs::event_put;
+use super::events::event_put;
 use super::projects::project_pk;
 use super::{backend, put, s, to_item, Keys, Repository, StoreError};
 use crate::domain::backups::Backup;
