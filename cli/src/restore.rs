@@ -1,21 +1,57 @@
-//! `capydb restore`, `capydb restores …` and `capydb preview …`.
+//! `capydb restore` and `capydb restores …`.
 
 use crate::client::Api;
 use crate::exit::CliError;
 use crate::output::{self, opt, Format};
-use crate::{fail_if_failed, preview_id, wait, Cli, PreviewCmd, RestoreArgs, RestorePointsCmd, RestoresCmd};
+use crate::previews::preview_id;
+use crate::{fail_if_failed, wait, Cli, ListArgs, WaitArgs};
 use capydb_api::backups::BackupResponse;
 use capydb_api::jobs::{Job, JobState};
-use capydb_api::previews::{
-    PreviewDatabase, PreviewDeleted, PreviewExtendRequest, PreviewExtended, PreviewList, PreviewResponse,
-};
+use capydb_api::previews::PreviewResponse;
 use capydb_api::projects::ProjectDetail;
-use capydb_api::restore_points::{
-    RestorePointCreateRequest, RestorePointDeleted, RestorePointKind, RestorePointList, RestorePointResponse,
-};
 use capydb_api::restores::{Restore, RestoreCreateRequest, RestoreCreated, RestoreList, RestoreResponse, TargetKind};
+use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// Key of the backup to restore (see `capydb backups list -o json`).
+    #[arg(long)]
+    backup_key: Option<String>,
+    /// A restore point to restore.
+    #[arg(long)]
+    restore_point: Option<String>,
+    /// Point-in-time recovery target (RFC 3339).
+    #[arg(long)]
+    restore_time: Option<String>,
+    /// new_preview, preview or project; inferred from --preview / --preview-name.
+    #[arg(long, value_parser = ["new_preview", "preview", "project"])]
+    target_kind: Option<String>,
+    /// An existing preview database (id or name) to overwrite.
+    #[arg(long, conflicts_with = "preview_name")]
+    preview: Option<String>,
+    /// Name of the new preview database.
+    #[arg(long)]
+    preview_name: Option<String>,
+    /// Hours the new preview lives (1-168, default 24).
+    #[arg(long)]
+    ttl_hours: Option<u32>,
+    /// Confirms overwriting the project's production database.
+    #[arg(long)]
+    confirm_project_overwrite: bool,
+    /// Restore an archive that failed verification.
+    #[arg(long)]
+    allow_unverified: bool,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(Subcommand)]
+pub enum RestoresCmd {
+    List(ListArgs),
+    Get { restore_id: String },
+}
 
 fn target_kind(args: &RestoreArgs) -> TargetKind {
     match (args.target_kind.as_deref(), &args.preview) {
@@ -184,125 +220,4 @@ fn source_of(r: &Restore) -> String {
         Some(p) => p.restore_time.to_string(),
         None => opt(&r.source_backup_key),
     }
-}
-
-fn print_preview(p: &PreviewDatabase) {
-    output::record(&[
-        ("id", p.id.clone()),
-        ("name", p.name.clone()),
-        ("state", output::name(&p.state)),
-        ("database", p.database_name.clone()),
-        ("host", format!("{}:{}", p.public_host, p.direct_port)),
-        ("role", p.role_name.clone()),
-        ("expires", p.ttl_expires_at.to_string()),
-        ("source", p.source_restore_time.map_or_else(|| opt(&p.source_backup_key), |t| t.to_string())),
-        ("error", opt(&p.last_error)),
-    ]);
-}
-
-pub async fn previews(cli: &Cli, api: &Api, cmd: &PreviewCmd, out: Format) -> Result<(), CliError> {
-    match cmd {
-        PreviewCmd::List(list) => {
-            let path = format!("/v1/projects/{}/preview-databases", cli.project()?);
-            let v: PreviewList = list.fetch(api, &path).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => output::listing(
-                    v,
-                    "preview databases",
-                    &[
-                        ("ID", &|p| p.id.clone()),
-                        ("NAME", &|p| p.name.clone()),
-                        ("STATE", &|p| output::name(&p.state)),
-                        ("EXPIRES", &|p| p.ttl_expires_at.to_string()),
-                        ("SOURCE", &|p| opt(&p.source_backup_key)),
-                    ],
-                ),
-            }
-        }
-        PreviewCmd::Get { preview } => {
-            let v: PreviewResponse =
-                api.get(&format!("/v1/preview-databases/{}", preview_id(cli, api, preview).await?)).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => print_preview(&v.preview_database),
-            }
-        }
-        PreviewCmd::Extend { preview, ttl_hours } => {
-            let id = preview_id(cli, api, preview).await?;
-            let request = PreviewExtendRequest { ttl_hours: (*ttl_hours).into() };
-            let v: PreviewExtended = api.post(&format!("/v1/preview-databases/{id}/extend"), &request, None).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => print_preview(&v.preview),
-            }
-        }
-        PreviewCmd::Delete { preview } => {
-            let id = preview_id(cli, api, preview).await?;
-            let v: PreviewDeleted = api.delete(&format!("/v1/preview-databases/{id}")).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => println!("Preview database {preview} deleted."),
-            }
-        }
-    }
-    Ok(())
-}
-
-pub async fn points(cli: &Cli, api: &Api, cmd: &RestorePointsCmd, out: Format) -> Result<(), CliError> {
-    let project = cli.project()?;
-    match cmd {
-        RestorePointsCmd::Create { label, kind, backup_key, pitr_time, note } => {
-            let request = RestorePointCreateRequest {
-                label: label.clone(),
-                kind: kind.as_deref().map(|k| {
-                    if k == "backup" {
-                        RestorePointKind::Backup
-                    } else {
-                        RestorePointKind::Pitr
-                    }
-                }),
-                backup_key: backup_key.clone(),
-                pitr_time: pitr_time.clone(),
-                note: note.clone(),
-            };
-            let v: RestorePointResponse =
-                api.post(&format!("/v1/projects/{project}/restore-points"), &request, None).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => {
-                    let p = &v.restore_point;
-                    println!("Restore point {} ({}) created.", p.label, p.id);
-                    println!("Restore it with: capydb restore --restore-point {} --wait", p.id);
-                }
-            }
-        }
-        RestorePointsCmd::List(list) => {
-            let v: RestorePointList = list.fetch(api, &format!("/v1/projects/{project}/restore-points")).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => output::listing(
-                    v,
-                    "restore points",
-                    &[
-                        ("ID", &|p| p.id.clone()),
-                        ("LABEL", &|p| p.label.clone()),
-                        ("KIND", &|p| output::name(&p.kind)),
-                        ("STATE", &|p| output::name(&p.state)),
-                        ("BACKUP / TIME", &|p| p.pitr_time.map_or_else(|| opt(&p.backup_key), |t| t.to_string())),
-                        ("CREATED", &|p| p.created_at.to_string()),
-                    ],
-                ),
-            }
-        }
-        RestorePointsCmd::Delete { restore_point_id } => {
-            let v: RestorePointDeleted =
-                api.delete(&format!("/v1/projects/{project}/restore-points/{restore_point_id}")).await?;
-            match out {
-                Format::Json => output::json(&v),
-                Format::Table => println!("Restore point {restore_point_id} deleted."),
-            }
-        }
-    }
-    Ok(())
 }
