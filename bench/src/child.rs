@@ -157,7 +157,7 @@ async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_nam
         allow_unverified_backup: false,
     };
     let started = Instant::now();
-    let requested = restores::request(ctx, &principal, project.id.as_str(), request, None).await?;
+    let requested = restores::request(ctx, &principal, &project.id, request, None).await?;
     let result = jobs::run(ctx, &requested.job.id).await?;
     let seconds = started.elapsed().as_secs_f64();
     let done = ctx.repo.get_restore(&project.id, &requested.restore.id).await?.expect("restore record");

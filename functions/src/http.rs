@@ -179,6 +179,12 @@ pub fn path_param(req: &Request, name: &str) -> String {
     req.path_parameters_ref().and_then(|p| p.first(name)).unwrap_or_default().to_string()
 }
 
+/// A path id parsed into its type. A malformed id names nothing, so it is the same 404 as an
+/// unknown one (`{what} not found`), before any service runs.
+pub fn path_id<T: std::str::FromStr>(req: &Request, name: &str, what: &str) -> Result<T, Error> {
+    path_param(req, name).parse().map_err(|_| Error::not_found(what))
+}
+
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
 }

@@ -472,7 +472,7 @@ async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
     env.stop().await;
     let admin = admin_principal(&env);
     let req = backup_request(&key, TargetKind::Preview, Some("busy"));
-    let done = request(&env.ctx, &admin, &project, req, None).await.unwrap();
+    let done = request(&env.ctx, &admin, &project.parse().unwrap(), req, None).await.unwrap();
     let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.state, PreviewState::Restoring);
 

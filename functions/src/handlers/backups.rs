@@ -1,11 +1,12 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::backups::{
     BackupCreateRequest, BackupCreated, BackupDeleted, BackupList, BackupResponse, DownloadUrlRequest,
 };
 use capydb_shared::domain::backups::DownloadTtl;
 use capydb_shared::domain::names::BackupLabel;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::{backups, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -16,28 +17,42 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let label = input.label.as_deref().map(BackupLabel::parse).transpose()?;
     let idem = idempotency_key(&req, &principal)?;
     let (backup, job) =
-        backups::request(ctx, &principal, &path_param(&req, "project_id"), label, idem.as_ref()).await?;
+        backups::request(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, label, idem.as_ref())
+            .await?;
     respond(StatusCode::ACCEPTED, &BackupCreated { job: views::job(&job), backup: views::backup(&backup, false) })
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = backups::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
+    let page =
+        backups::list(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, limit, cursor.as_ref())
+            .await?;
     let (backups, next_cursor) = views::page(&page, views::listed_backup);
     respond(StatusCode::OK, &BackupList { backups, next_cursor })
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let listed = backups::get(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
+    let listed = backups::get(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "backup_id"),
+    )
+    .await?;
     respond(StatusCode::OK, &BackupResponse { backup: views::listed_backup(&listed) })
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let backup =
-        backups::delete(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "backup_id")).await?;
+    let backup = backups::delete(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "backup_id"),
+    )
+    .await?;
     respond(StatusCode::OK, &BackupDeleted { backup: views::backup(&backup, false), deleted: true })
 }
 
@@ -45,7 +60,7 @@ pub async fn download_url(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let input: DownloadUrlRequest = body(&req)?;
     let ttl = DownloadTtl::parse(input.expires_in_seconds)?;
-    let (project, backup) = (path_param(&req, "project_id"), path_param(&req, "backup_id"));
+    let (project, backup) = (path_id::<ProjectId>(&req, "project_id", "project")?, path_param(&req, "backup_id"));
     let download = backups::download_url(ctx, &principal, &project, &backup, ttl).await?;
     respond(StatusCode::OK, &views::download_url(download))
 }

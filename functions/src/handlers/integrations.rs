@@ -1,10 +1,11 @@
-use crate::http::{authenticate, body, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::integrations::{
     IntegrationDeleted, IntegrationList, IntegrationResponse, NetlifyIntegrationRequest, VercelIntegrationRequest,
 };
 use capydb_api::Empty;
 use capydb_shared::domain::integrations::Provider;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::integrations::{self, parse_provider, target_field, SetIntegration};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
@@ -12,7 +13,7 @@ use lambda_http::Request;
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let items = integrations::list(ctx, &principal, &path_param(&req, "project_id")).await?;
+    let items = integrations::list(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?).await?;
     respond(StatusCode::OK, &IntegrationList { integrations: items.iter().map(views::integration).collect() })
 }
 
@@ -34,22 +35,33 @@ pub async fn put(ctx: &Context, req: Request) -> HttpResult {
     };
     let set = SetIntegration { target_field: target_field(provider), target_id, team_id, token };
     let (integration, created) =
-        integrations::set(ctx, &principal, &path_param(&req, "project_id"), &raw_provider, set).await?;
+        integrations::set(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, &raw_provider, set)
+            .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     respond(status, &IntegrationResponse { integration: views::integration(&integration) })
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let integration =
-        integrations::remove(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "provider")).await?;
+    let integration = integrations::remove(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "provider"),
+    )
+    .await?;
     respond(StatusCode::OK, &IntegrationDeleted { integration: views::integration(&integration), deleted: true })
 }
 
 pub async fn sync(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     body::<Empty>(&req)?;
-    let integration =
-        integrations::sync(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "provider")).await?;
+    let integration = integrations::sync(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "provider"),
+    )
+    .await?;
     respond(StatusCode::OK, &IntegrationResponse { integration: views::integration(&integration) })
 }

@@ -1,8 +1,9 @@
 use super::paging;
-use crate::http::{authenticate, body, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::jobs::{JobList, JobResponse};
 use capydb_api::Empty;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::{jobs, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -16,7 +17,9 @@ pub async fn get(ctx: &Context, req: Request) -> HttpResult {
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = jobs::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
+    let page =
+        jobs::list(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, limit, cursor.as_ref())
+            .await?;
     let (jobs, next_cursor) = views::page(&page, views::job);
     respond(StatusCode::OK, &JobList { jobs, next_cursor })
 }

@@ -1,8 +1,9 @@
 use super::paging;
-use crate::http::{authenticate, body, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::previews::{PreviewDeleted, PreviewExtendRequest, PreviewExtended, PreviewList, PreviewResponse};
 use capydb_shared::domain::previews::TtlHours;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::{previews, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -10,7 +11,7 @@ use lambda_http::Request;
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let project = path_param(&req, "project_id");
+    let project = path_id::<ProjectId>(&req, "project_id", "project")?;
     let page = previews::list(ctx, &principal, &project, limit, cursor.as_ref()).await?;
     let placement = match page.items.first() {
         Some(p) => Some(previews::placement(ctx, &p.project_id).await?),

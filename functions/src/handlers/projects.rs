@@ -1,8 +1,9 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::projects::{ProjectConnections, ProjectCreateRequest, ProjectCreated, ProjectDetail, ProjectList};
 use capydb_shared::domain::names::ProjectName;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::{projects, regions, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -26,13 +27,14 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let project = projects::get(ctx, &principal, &path_param(&req, "project_id")).await?;
+    let project = projects::get(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?).await?;
     let region = regions::info(ctx, &project.region).await?;
     respond(StatusCode::OK, &ProjectDetail { project: views::project(&project), region: views::region(region) })
 }
 
 pub async fn connections(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let connections = projects::connections(ctx, &principal, &path_param(&req, "project_id")).await?;
+    let connections =
+        projects::connections(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?).await?;
     respond(StatusCode::OK, &ProjectConnections { connections: views::connections(connections) })
 }

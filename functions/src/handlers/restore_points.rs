@@ -1,11 +1,12 @@
 use super::paging;
-use crate::http::{authenticate, body, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::restore_points::{
     RestorePointCreateRequest, RestorePointDeleted, RestorePointList, RestorePointResponse,
 };
 use capydb_shared::domain::names::BackupLabel;
 use capydb_shared::domain::restore_points::RestorePointKind;
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::restore_points::{self, NewRestorePoint};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
@@ -22,14 +23,15 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
         pitr_time: input.pitr_time,
         note: input.note,
     };
-    let point = restore_points::create(ctx, &principal, &path_param(&req, "project_id"), new).await?;
+    let point =
+        restore_points::create(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, new).await?;
     respond(StatusCode::CREATED, &RestorePointResponse { restore_point: views::restore_point(&point) })
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let project = path_param(&req, "project_id");
+    let project = path_id::<ProjectId>(&req, "project_id", "project")?;
     let page = restore_points::list(ctx, &principal, &project, limit, cursor.as_ref()).await?;
     let (restore_points, next_cursor) = views::page(&page, views::restore_point);
     let pitr_window_days = restore_points::pitr_window_days(ctx, &principal, &project).await?;
@@ -38,8 +40,12 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let point =
-        restore_points::delete(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "restore_point_id"))
-            .await?;
+    let point = restore_points::delete(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "restore_point_id"),
+    )
+    .await?;
     respond(StatusCode::OK, &RestorePointDeleted { restore_point: views::restore_point(&point), deleted: true })
 }

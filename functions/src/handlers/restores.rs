@@ -1,9 +1,10 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::restores::{RestoreCreateRequest, RestoreCreated, RestoreList, RestoreResponse};
 use capydb_shared::domain::previews::{PreviewName, TtlHours};
 use capydb_shared::domain::restores::{RestoreSource, TargetKind};
+use capydb_shared::ids::ProjectId;
 use capydb_shared::services::restores::{self, RestoreRequest};
 use capydb_shared::services::{previews, Context};
 use lambda_http::http::StatusCode;
@@ -22,7 +23,14 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
         allow_unverified_backup: input.allow_unverified_backup.unwrap_or(false),
     };
     let idem = idempotency_key(&req, &principal)?;
-    let done = restores::request(ctx, &principal, &path_param(&req, "project_id"), request, idem.as_ref()).await?;
+    let done = restores::request(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        request,
+        idem.as_ref(),
+    )
+    .await?;
     let preview = match &done.preview {
         Some(p) => Some(views::preview(p, &previews::placement(ctx, &p.project_id).await?)),
         None => None,
@@ -41,14 +49,21 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let (limit, cursor) = paging(&req)?;
-    let page = restores::list(ctx, &principal, &path_param(&req, "project_id"), limit, cursor.as_ref()).await?;
+    let page =
+        restores::list(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, limit, cursor.as_ref())
+            .await?;
     let (restores, next_cursor) = views::page(&page, views::restore);
     respond(StatusCode::OK, &RestoreList { restores, next_cursor })
 }
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let restore =
-        restores::get(ctx, &principal, &path_param(&req, "project_id"), &path_param(&req, "restore_id")).await?;
+    let restore = restores::get(
+        ctx,
+        &principal,
+        &path_id::<ProjectId>(&req, "project_id", "project")?,
+        &path_param(&req, "restore_id"),
+    )
+    .await?;
     respond(StatusCode::OK, &RestoreResponse { restore: views::restore(&restore) })
 }

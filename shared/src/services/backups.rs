@@ -9,7 +9,7 @@ use crate::domain::names::BackupLabel;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::{Project, ProjectState};
 use crate::domain::scopes::Scope;
-use crate::ids::{BackupId, JobId};
+use crate::ids::{BackupId, JobId, ProjectId};
 use crate::Error;
 use capydb_api::events;
 use serde::{Deserialize, Serialize};
@@ -24,11 +24,11 @@ struct Created {
 pub async fn request(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     label: Option<BackupLabel>,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<(Backup, Job), Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     if let Some(key) = idempotency {
         if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
             return load_created(ctx, &project, prev).await;
@@ -83,8 +83,13 @@ pub struct Listed {
     pub pinned: bool,
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_backup: &str) -> Result<Listed, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+pub async fn get(
+    ctx: &Context,
+    principal: &Principal,
+    project_id: &ProjectId,
+    raw_backup: &str,
+) -> Result<Listed, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let backup = find(ctx, &project, raw_backup).await?;
     let pinned = pins::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
     Ok(Listed { backup, pinned })
@@ -111,11 +116,11 @@ async fn find(ctx: &Context, project: &Project, raw_backup: &str) -> Result<Back
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Listed>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let page = ctx.repo.list_backups(&project.id, limit, cursor).await?;
     let pinned = pins::pinned_backups(ctx, &project.id).await?;
     let items = page.items.into_iter().map(|b| Listed { pinned: pinned.contains(&b.id), backup: b }).collect();
@@ -127,10 +132,10 @@ pub async fn list(
 pub async fn delete(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_backup: &str,
 ) -> Result<Backup, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let backup = find(ctx, &project, raw_backup).await?;
     if matches!(backup.state, BackupState::Pending | BackupState::Running) {
         return Err(Error::Conflict {
@@ -184,7 +189,7 @@ pub struct DownloadUrl {
 pub async fn download_url(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_backup: &str,
     ttl: DownloadTtl,
 ) -> Result<DownloadUrl, Error> {
@@ -194,7 +199,7 @@ pub async fn download_url(
         }
     }
     principal.require_scope(Scope::CredentialsRead)?;
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let backup = find(ctx, &project, raw_backup).await?;
     let (BackupState::Completed, Some(key), Some(sha256), Some(size_bytes)) =
         (backup.state, &backup.backup_key, &backup.sha256, backup.size_bytes)

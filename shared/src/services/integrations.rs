@@ -12,6 +12,7 @@ use crate::domain::integrations::{parse_token, Integration, Provider, SyncState,
 use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::projects::Project;
 use crate::domain::scopes::Scope;
+use crate::ids::ProjectId;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,8 +45,8 @@ pub fn parse_provider(raw: &str) -> Result<Provider, Error> {
     })
 }
 
-pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Vec<Integration>, Error> {
-    let project = visible_with(ctx, principal, Scope::ProjectsRead, raw_project).await?;
+pub async fn list(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Vec<Integration>, Error> {
+    let project = visible_with(ctx, principal, Scope::ProjectsRead, project_id).await?;
     Ok(ctx.repo.list_integrations(&project.id).await?)
 }
 
@@ -54,11 +55,11 @@ pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str) -> Re
 pub async fn set(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_provider: &str,
     set: SetIntegration,
 ) -> Result<(Integration, bool), Error> {
-    let project = writable_project(ctx, principal, raw_project).await?;
+    let project = writable_project(ctx, principal, project_id).await?;
     let provider = parse_provider(raw_provider)?;
     let target = Target::parse(provider, set.target_field, &set.target_id, set.team_id.as_deref())?;
     let token = parse_token(&set.token)?;
@@ -107,10 +108,10 @@ pub async fn set(
 pub async fn remove(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_provider: &str,
 ) -> Result<Integration, Error> {
-    let integration = existing(ctx, principal, raw_project, raw_provider).await?;
+    let integration = existing(ctx, principal, project_id, raw_provider).await?;
     let (project, provider) = (&integration.project_id, integration.provider);
     match ctx.repo.delete_integration(project, provider).await {
         Ok(()) => Ok(integration),
@@ -123,10 +124,10 @@ pub async fn remove(
 pub async fn sync(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_provider: &str,
 ) -> Result<Integration, Error> {
-    let integration = existing(ctx, principal, raw_project, raw_provider).await?;
+    let integration = existing(ctx, principal, project_id, raw_provider).await?;
     let now = ctx.clock.now();
     request_and_attempt(ctx, integration, "manual", now).await
 }
@@ -234,20 +235,20 @@ async fn push(ctx: &Context, integration: &Integration) -> Result<(), PushError>
     }
 }
 
-async fn writable_project(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Project, Error> {
+async fn writable_project(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Project, Error> {
     // Pushing connection strings to a third party hands out the database password.
     principal.require_scope(Scope::CredentialsRead)?;
-    visible_with(ctx, principal, Scope::ProjectsWrite, raw_project).await
+    visible_with(ctx, principal, Scope::ProjectsWrite, project_id).await
 }
 
 /// The project's integration with `raw_provider`, for a caller who may change it.
 async fn existing(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_provider: &str,
 ) -> Result<Integration, Error> {
-    let project = writable_project(ctx, principal, raw_project).await?;
+    let project = writable_project(ctx, principal, project_id).await?;
     let provider = parse_provider(raw_provider)?;
     ctx.repo
         .get_integration(&project.id, provider)

@@ -13,7 +13,7 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restores::{RestoreStep, TargetKind};
 use crate::domain::retry::{self, RetryClass};
 use crate::domain::scopes::Scope;
-use crate::ids::JobId;
+use crate::ids::{JobId, ProjectId};
 use crate::Error;
 use chrono::Duration;
 use tokio_util::sync::CancellationToken;
@@ -32,11 +32,11 @@ pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<J
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Job>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::JobsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::JobsRead, project_id).await?;
     Ok(ctx.repo.list_jobs(&project.id, limit, cursor).await?)
 }
 

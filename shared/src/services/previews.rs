@@ -9,7 +9,7 @@ use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{PreviewDatabase, PreviewState, TtlHours};
 use crate::domain::scopes::Scope;
-use crate::ids::PreviewId;
+use crate::ids::{PreviewId, ProjectId};
 use crate::Error;
 use chrono::{DateTime, Utc};
 
@@ -18,18 +18,18 @@ async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<P
     let not_found = || Error::not_found("preview database");
     let id: PreviewId = raw_id.parse().map_err(|_| not_found())?;
     let preview = ctx.repo.get_preview(&id).await?.ok_or_else(not_found)?;
-    projects::visible(ctx, principal, preview.project_id.as_str()).await.map_err(|_| not_found())?;
+    projects::visible(ctx, principal, &preview.project_id).await.map_err(|_| not_found())?;
     Ok(preview)
 }
 
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<PreviewDatabase>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
 }
 

@@ -83,10 +83,9 @@ async fn load_created(ctx: &Context, created: Created) -> Result<(Project, Job),
 }
 
 /// The project if the caller may see it; every other case is "not found".
-pub async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
+pub async fn visible(ctx: &Context, principal: &Principal, id: &ProjectId) -> Result<Project, Error> {
     let not_found = || Error::not_found("project");
-    let id: ProjectId = raw_id.parse().map_err(|_| not_found())?;
-    let project = ctx.repo.get_project(&id).await?.ok_or_else(not_found)?;
+    let project = ctx.repo.get_project(id).await?.ok_or_else(not_found)?;
     if principal.can_see_project(&project) {
         Ok(project)
     } else {
@@ -95,13 +94,18 @@ pub async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Resu
 }
 
 /// [`visible`], for a caller that must also hold `scope`.
-pub async fn visible_with(ctx: &Context, principal: &Principal, scope: Scope, raw_id: &str) -> Result<Project, Error> {
+pub async fn visible_with(
+    ctx: &Context,
+    principal: &Principal,
+    scope: Scope,
+    id: &ProjectId,
+) -> Result<Project, Error> {
     principal.require_scope(scope)?;
-    visible(ctx, principal, raw_id).await
+    visible(ctx, principal, id).await
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Project, Error> {
-    visible_with(ctx, principal, Scope::ProjectsRead, raw_id).await
+pub async fn get(ctx: &Context, principal: &Principal, id: &ProjectId) -> Result<Project, Error> {
+    visible_with(ctx, principal, Scope::ProjectsRead, id).await
 }
 
 pub async fn list(
@@ -153,9 +157,9 @@ pub fn login(ctx: &Context, project: &Project) -> Result<Login, Error> {
 }
 
 /// Connection strings for the project database (scope `credentials:read`).
-pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
+pub async fn connections(ctx: &Context, principal: &Principal, id: &ProjectId) -> Result<Connections, Error> {
     principal.require_scope(Scope::CredentialsRead)?;
-    let project = visible(ctx, principal, raw_id).await?;
+    let project = visible(ctx, principal, id).await?;
     connection_strings(ctx, &project)
 }
 

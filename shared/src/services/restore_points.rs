@@ -28,10 +28,10 @@ pub struct NewRestorePoint {
 pub async fn create(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     new: NewRestorePoint,
 ) -> Result<RestorePoint, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     if new.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
         return Err(Error::invalid("note", format!("note must be at most {NOTE_MAX_CHARS} characters")));
     }
@@ -150,11 +150,11 @@ fn label_taken() -> Error {
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<RestorePoint>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let mut page = ctx.repo.list_restore_points(&project.id, limit, cursor).await?;
     if page.items.iter().any(|p| p.kind == RestorePointKind::Pitr) {
         // A moment that fell out of the window can no longer be restored.
@@ -170,8 +170,12 @@ pub async fn list(
 }
 
 /// The days of point-in-time recovery the project's region keeps, if it archives WAL.
-pub async fn pitr_window_days(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Option<u32>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+pub async fn pitr_window_days(
+    ctx: &Context,
+    principal: &Principal,
+    project_id: &ProjectId,
+) -> Result<Option<u32>, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     Ok(ctx.region(&project.region)?.wal_archiving.then_some(archive_catalogue::WINDOW_DAYS))
 }
 
@@ -184,10 +188,10 @@ pub async fn find(ctx: &Context, project: &ProjectId, raw_id: &str) -> Result<Re
 pub async fn delete(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     raw_id: &str,
 ) -> Result<RestorePoint, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let point = find(ctx, &project.id, raw_id).await?;
     ctx.repo.delete_restore_point(&point).await?;
     Ok(point)

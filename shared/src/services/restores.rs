@@ -15,7 +15,7 @@ use crate::domain::projects::{Project, ProjectState};
 use crate::domain::restore_points::RestorePointKind;
 use crate::domain::restores::{PitrSource, Restore, RestoreSource, RestoreState, RestoreStep, TargetKind};
 use crate::domain::scopes::Scope;
-use crate::ids::{JobId, PreviewId, RestoreId};
+use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 
@@ -45,11 +45,11 @@ pub struct Requested {
 pub async fn request(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     req: RestoreRequest,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Requested, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let requested_time = match &req.source {
         RestoreSource::Time(at) => Some(*at),
         _ => None,
@@ -309,8 +309,13 @@ async fn load_created(ctx: &Context, project: &Project, created: Created) -> Res
     Ok(Requested { restore, job, preview })
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_restore: &str) -> Result<Restore, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+pub async fn get(
+    ctx: &Context,
+    principal: &Principal,
+    project_id: &ProjectId,
+    raw_restore: &str,
+) -> Result<Restore, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let id: RestoreId = raw_restore.parse().map_err(|_| Error::not_found("restore"))?;
     ctx.repo.get_restore(&project.id, &id).await?.ok_or_else(|| Error::not_found("restore"))
 }
@@ -318,10 +323,10 @@ pub async fn get(ctx: &Context, principal: &Principal, raw_project: &str, raw_re
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Restore>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     Ok(ctx.repo.list_restores(&project.id, limit, cursor).await?)
 }

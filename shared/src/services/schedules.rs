@@ -18,18 +18,18 @@ use crate::Error;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-pub async fn list(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<Vec<BackupSchedule>, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, raw_project).await?;
+pub async fn list(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Vec<BackupSchedule>, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     Ok(ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.into_iter().collect())
 }
 
 pub async fn put(
     ctx: &Context,
     principal: &Principal,
-    raw_project: &str,
+    project_id: &ProjectId,
     spec: ScheduleSpec,
 ) -> Result<BackupSchedule, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let now = ctx.clock.now();
     let previous = ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?;
     let mut schedule = BackupSchedule {
@@ -61,8 +61,8 @@ pub async fn put(
 }
 
 /// Removes the scheduler's copy first, so a failure leaves the record to retry the delete with.
-pub async fn delete(ctx: &Context, principal: &Principal, raw_project: &str) -> Result<BackupSchedule, Error> {
-    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, raw_project).await?;
+pub async fn delete(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<BackupSchedule, Error> {
+    let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let schedule =
         ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.ok_or_else(|| Error::not_found("scheduled backup"))?;
     ctx.scheduler.delete(&scheduler_name(&project.id)).await.map_err(|e| {
