@@ -189,7 +189,9 @@ async fn the_same_stream_record_twice_at_once_and_again_late_runs_the_job_once()
     env.stop().await;
     let principal = capydb_shared::auth::authenticate(&env.ctx.repo, None, &env.key, chrono::Utc::now()).await.unwrap();
     let (backup, job) =
-        capydb_shared::services::backups::request(&env.ctx, &principal, &project.parse().unwrap(), None, None).await.unwrap();
+        capydb_shared::services::backups::request(&env.ctx, &principal, &project.parse().unwrap(), None, None)
+            .await
+            .unwrap();
     let fixture = std::fs::read_to_string(crate::harness::repo_root().join("events/worker-backup.json")).unwrap();
     let vars =
         [("JOB_ID", job.id.to_string()), ("CAPYDB_PROJECT", project.clone()), ("CAPYDB_ORG", env.org.to_string())];

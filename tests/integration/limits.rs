@@ -35,7 +35,8 @@ async fn one_point_in_time_restore_per_project_at_a_time() {
         org_id: env.org.clone(),
         credential: Credential::Session { user_id: "u".into(), role: OrgRole::Admin },
     };
-    let first = request(&env.ctx, &admin, &project.parse().unwrap(), pitr_now(), None).await.expect("the first is accepted");
+    let first =
+        request(&env.ctx, &admin, &project.parse().unwrap(), pitr_now(), None).await.expect("the first is accepted");
     let second = request(&env.ctx, &admin, &project.parse().unwrap(), pitr_now(), None).await;
     match second {
         Err(capydb_shared::Error::Conflict { job_id, message }) => {
@@ -48,7 +49,9 @@ async fn one_point_in_time_restore_per_project_at_a_time() {
     let job = env.wait_job(first.job.id.as_str()).await;
     assert_eq!(job["state"], "completed", "{job}");
     // Finished, it frees the project for the next one.
-    let third = request(&env.ctx, &admin, &project.parse().unwrap(), pitr_now(), None).await.expect("accepted after the first ended");
+    let third = request(&env.ctx, &admin, &project.parse().unwrap(), pitr_now(), None)
+        .await
+        .expect("accepted after the first ended");
     assert_eq!(env.wait_job(third.job.id.as_str()).await["state"], "completed");
 }
 

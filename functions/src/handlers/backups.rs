@@ -1,12 +1,12 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_id, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::backups::{
     BackupCreateRequest, BackupCreated, BackupDeleted, BackupList, BackupResponse, DownloadUrlRequest,
 };
 use capydb_shared::domain::backups::DownloadTtl;
 use capydb_shared::domain::names::BackupLabel;
-use capydb_shared::ids::ProjectId;
+use capydb_shared::ids::{BackupId, ProjectId};
 use capydb_shared::services::{backups, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -38,7 +38,7 @@ pub async fn get(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "backup_id"),
+        &path_id::<BackupId>(&req, "backup_id", "backup")?,
     )
     .await?;
     respond(StatusCode::OK, &BackupResponse { backup: views::listed_backup(&listed) })
@@ -50,7 +50,7 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "backup_id"),
+        &path_id::<BackupId>(&req, "backup_id", "backup")?,
     )
     .await?;
     respond(StatusCode::OK, &BackupDeleted { backup: views::backup(&backup, false), deleted: true })
@@ -60,7 +60,8 @@ pub async fn download_url(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let input: DownloadUrlRequest = body(&req)?;
     let ttl = DownloadTtl::parse(input.expires_in_seconds)?;
-    let (project, backup) = (path_id::<ProjectId>(&req, "project_id", "project")?, path_param(&req, "backup_id"));
+    let (project, backup) =
+        (path_id::<ProjectId>(&req, "project_id", "project")?, path_id::<BackupId>(&req, "backup_id", "backup")?);
     let download = backups::download_url(ctx, &principal, &project, &backup, ttl).await?;
     respond(StatusCode::OK, &views::download_url(download))
 }

@@ -1,16 +1,16 @@
 use super::paging;
-use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::jobs::{JobList, JobResponse};
 use capydb_api::Empty;
-use capydb_shared::ids::ProjectId;
+use capydb_shared::ids::{JobId, ProjectId};
 use capydb_shared::services::{jobs, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let job = jobs::get(ctx, &principal, &path_param(&req, "job_id")).await?;
+    let job = jobs::get(ctx, &principal, &path_id::<JobId>(&req, "job_id", "job")?).await?;
     respond(StatusCode::OK, &JobResponse { job: views::job(&job) })
 }
 
@@ -28,6 +28,6 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 pub async fn cancel(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     body::<Empty>(&req)?;
-    let job = jobs::cancel(ctx, &principal, &path_param(&req, "job_id")).await?;
+    let job = jobs::cancel(ctx, &principal, &path_id::<JobId>(&req, "job_id", "job")?).await?;
     respond(StatusCode::ACCEPTED, &JobResponse { job: views::job(&job) })
 }

@@ -1,9 +1,9 @@
 use super::paging;
-use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::previews::{PreviewDeleted, PreviewExtendRequest, PreviewExtended, PreviewList, PreviewResponse};
 use capydb_shared::domain::previews::TtlHours;
-use capydb_shared::ids::ProjectId;
+use capydb_shared::ids::{PreviewId, ProjectId};
 use capydb_shared::services::{previews, Context};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -24,14 +24,16 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 
 pub async fn get(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let preview = previews::get(ctx, &principal, &path_param(&req, "preview_id")).await?;
+    let preview =
+        previews::get(ctx, &principal, &path_id::<PreviewId>(&req, "preview_id", "preview database")?).await?;
     let placement = previews::placement(ctx, &preview.project_id).await?;
     respond(StatusCode::OK, &PreviewResponse { preview_database: views::preview(&preview, &placement) })
 }
 
 pub async fn connections(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let connections = previews::connections(ctx, &principal, &path_param(&req, "preview_id")).await?;
+    let connections =
+        previews::connections(ctx, &principal, &path_id::<PreviewId>(&req, "preview_id", "preview database")?).await?;
     respond(StatusCode::OK, &views::connections(connections))
 }
 
@@ -39,14 +41,16 @@ pub async fn extend(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let input: PreviewExtendRequest = body(&req)?;
     let ttl = TtlHours::parse(Some(input.ttl_hours))?;
-    let preview = previews::extend(ctx, &principal, &path_param(&req, "preview_id"), ttl).await?;
+    let preview =
+        previews::extend(ctx, &principal, &path_id::<PreviewId>(&req, "preview_id", "preview database")?, ttl).await?;
     let placement = previews::placement(ctx, &preview.project_id).await?;
     respond(StatusCode::OK, &PreviewExtended { preview: views::preview(&preview, &placement) })
 }
 
 pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let preview = previews::delete(ctx, &principal, &path_param(&req, "preview_id")).await?;
+    let preview =
+        previews::delete(ctx, &principal, &path_id::<PreviewId>(&req, "preview_id", "preview database")?).await?;
     let placement = previews::placement(ctx, &preview.project_id).await?;
     respond(StatusCode::OK, &PreviewDeleted { preview_database: views::preview(&preview, &placement), deleted: true })
 }

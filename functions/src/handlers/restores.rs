@@ -1,10 +1,10 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_id, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::restores::{RestoreCreateRequest, RestoreCreated, RestoreList, RestoreResponse};
 use capydb_shared::domain::previews::{PreviewName, TtlHours};
 use capydb_shared::domain::restores::{RestoreSource, TargetKind};
-use capydb_shared::ids::ProjectId;
+use capydb_shared::ids::{ProjectId, RestoreId};
 use capydb_shared::services::restores::{self, RestoreRequest};
 use capydb_shared::services::{previews, Context};
 use lambda_http::http::StatusCode;
@@ -62,7 +62,7 @@ pub async fn get(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "restore_id"),
+        &path_id::<RestoreId>(&req, "restore_id", "restore")?,
     )
     .await?;
     respond(StatusCode::OK, &RestoreResponse { restore: views::restore(&restore) })

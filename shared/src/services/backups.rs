@@ -87,10 +87,10 @@ pub async fn get(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_backup: &str,
+    backup_id: &BackupId,
 ) -> Result<Listed, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    let backup = find(ctx, &project, raw_backup).await?;
+    let backup = find(ctx, &project, backup_id).await?;
     let pinned = pins::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
     Ok(Listed { backup, pinned })
 }
@@ -108,9 +108,8 @@ pub async fn by_key(ctx: &Context, project: &Project, key: &str) -> Result<Backu
     backup.filter(|b| b.backup_key.as_deref() == Some(key)).ok_or_else(|| Error::not_found("backup"))
 }
 
-async fn find(ctx: &Context, project: &Project, raw_backup: &str) -> Result<Backup, Error> {
-    let id: BackupId = raw_backup.parse().map_err(|_| Error::not_found("backup"))?;
-    ctx.repo.get_backup(&project.id, &id).await?.ok_or_else(|| Error::not_found("backup"))
+async fn find(ctx: &Context, project: &Project, id: &BackupId) -> Result<Backup, Error> {
+    ctx.repo.get_backup(&project.id, id).await?.ok_or_else(|| Error::not_found("backup"))
 }
 
 pub async fn list(
@@ -133,10 +132,10 @@ pub async fn delete(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_backup: &str,
+    backup_id: &BackupId,
 ) -> Result<Backup, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
-    let backup = find(ctx, &project, raw_backup).await?;
+    let backup = find(ctx, &project, backup_id).await?;
     if matches!(backup.state, BackupState::Pending | BackupState::Running) {
         return Err(Error::Conflict {
             message: format!("backup {} is still in progress (job {})", backup.id, backup.job_id),
@@ -190,7 +189,7 @@ pub async fn download_url(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_backup: &str,
+    backup_id: &BackupId,
     ttl: DownloadTtl,
 ) -> Result<DownloadUrl, Error> {
     if let Credential::Session { role, .. } = &principal.credential {
@@ -200,7 +199,7 @@ pub async fn download_url(
     }
     principal.require_scope(Scope::CredentialsRead)?;
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    let backup = find(ctx, &project, raw_backup).await?;
+    let backup = find(ctx, &project, backup_id).await?;
     let (BackupState::Completed, Some(key), Some(sha256), Some(size_bytes)) =
         (backup.state, &backup.backup_key, &backup.sha256, backup.size_bytes)
     else {

@@ -18,11 +18,10 @@ use crate::Error;
 use chrono::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Job, Error> {
+pub async fn get(ctx: &Context, principal: &Principal, id: &JobId) -> Result<Job, Error> {
     principal.require_scope(Scope::JobsRead)?;
     let not_found = || Error::not_found("job");
-    let id: JobId = raw_id.parse().map_err(|_| not_found())?;
-    let job = ctx.repo.get_job(&id).await?.ok_or_else(not_found)?;
+    let job = ctx.repo.get_job(id).await?.ok_or_else(not_found)?;
     if job.org_id != principal.org_id || principal.project_restriction().is_some_and(|p| p != &job.project_id) {
         return Err(not_found());
     }
@@ -45,8 +44,8 @@ pub async fn list(
 /// what it did: the upload aborted and the archive removed, staging databases dropped. A
 /// restore whose swap has begun can no longer be cancelled: `409` says so, and the swap is never
 /// left half-done.
-pub async fn cancel(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Job, Error> {
-    let job = get(ctx, principal, raw_id).await?;
+pub async fn cancel(ctx: &Context, principal: &Principal, id: &JobId) -> Result<Job, Error> {
+    let job = get(ctx, principal, id).await?;
     principal.require_scope(Scope::BackupsWrite)?;
     let conflict = |message: String| Error::Conflict { message, job_id: Some(job.id.to_string()) };
     if job.state.is_terminal() {

@@ -14,10 +14,9 @@ use crate::Error;
 use chrono::{DateTime, Utc};
 
 /// The preview if the caller may see it (via its project); otherwise "not found".
-async fn visible(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+async fn visible(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<PreviewDatabase, Error> {
     let not_found = || Error::not_found("preview database");
-    let id: PreviewId = raw_id.parse().map_err(|_| not_found())?;
-    let preview = ctx.repo.get_preview(&id).await?.ok_or_else(not_found)?;
+    let preview = ctx.repo.get_preview(id).await?.ok_or_else(not_found)?;
     projects::visible(ctx, principal, &preview.project_id).await.map_err(|_| not_found())?;
     Ok(preview)
 }
@@ -33,9 +32,9 @@ pub async fn list(
     Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
 }
 
-pub async fn get(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+pub async fn get(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<PreviewDatabase, Error> {
     principal.require_scope(Scope::BackupsRead)?;
-    visible(ctx, principal, raw_id).await
+    visible(ctx, principal, id).await
 }
 
 /// Where a project's previews are reached, and the database their data came from.
@@ -59,10 +58,10 @@ pub async fn placement(ctx: &Context, project: &crate::ids::ProjectId) -> Result
 }
 
 /// How to connect to a preview (scopes `backups:read` and `credentials:read`).
-pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<Connections, Error> {
+pub async fn connections(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<Connections, Error> {
     principal.require_scope(Scope::BackupsRead)?;
     principal.require_scope(Scope::CredentialsRead)?;
-    let preview = visible(ctx, principal, raw_id).await?;
+    let preview = visible(ctx, principal, id).await?;
     if !matches!(preview.state, PreviewState::Ready | PreviewState::Restoring) {
         return Err(Error::Conflict {
             message: format!("preview database {} is {:?}, not ready", preview.id, preview.state).to_lowercase(),
@@ -78,11 +77,11 @@ pub async fn connections(ctx: &Context, principal: &Principal, raw_id: &str) -> 
 pub async fn extend(
     ctx: &Context,
     principal: &Principal,
-    raw_id: &str,
+    id: &PreviewId,
     ttl: TtlHours,
 ) -> Result<PreviewDatabase, Error> {
     principal.require_scope(Scope::BackupsWrite)?;
-    let preview = visible(ctx, principal, raw_id).await?;
+    let preview = visible(ctx, principal, id).await?;
     let now = ctx.clock.now();
     ctx.repo.extend_preview(&preview.id, ttl.after(now), now).await?.ok_or_else(|| Error::Conflict {
         message: format!("preview database {} is not ready (a restore into it may be in progress)", preview.id),
@@ -90,9 +89,9 @@ pub async fn extend(
     })
 }
 
-pub async fn delete(ctx: &Context, principal: &Principal, raw_id: &str) -> Result<PreviewDatabase, Error> {
+pub async fn delete(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<PreviewDatabase, Error> {
     principal.require_scope(Scope::BackupsWrite)?;
-    let preview = visible(ctx, principal, raw_id).await?;
+    let preview = visible(ctx, principal, id).await?;
     remove(ctx, &preview, "deleted").await?;
     Ok(preview)
 }

@@ -313,11 +313,10 @@ pub async fn get(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_restore: &str,
+    id: &RestoreId,
 ) -> Result<Restore, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    let id: RestoreId = raw_restore.parse().map_err(|_| Error::not_found("restore"))?;
-    ctx.repo.get_restore(&project.id, &id).await?.ok_or_else(|| Error::not_found("restore"))
+    ctx.repo.get_restore(&project.id, id).await?.ok_or_else(|| Error::not_found("restore"))
 }
 
 pub async fn list(
