@@ -576,15 +576,7 @@ async fn a_cluster_refusing_connections_is_waited_for_and_the_backup_taken_when_
     pg.refuse().await;
 
     let (id, backup) = backup_now(&env, &project).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let waiting = loop {
-        let j = job(&env, &id).await;
-        if j["retry_classification"] == "transient" {
-            break j;
-        }
-        assert!(std::time::Instant::now() < deadline, "never retried: {j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let waiting = env.wait_retrying(&id).await;
     assert_eq!(waiting["state"], "pending", "{waiting}");
     assert!(waiting["last_error"].as_str().unwrap().to_lowercase().contains("connection refused"), "{waiting}");
     pg.accept().await;
@@ -660,16 +652,7 @@ async fn the_region_cluster_stopped_under_a_restore_is_waited_for_and_the_restor
     cluster.stop();
     release.notify_one();
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let waiting = loop {
-        let j = job(&env, &id).await;
-        if j["retry_classification"] == "transient" {
-            break j;
-        }
-        assert_ne!(j["state"], "failed", "a stopped cluster is waited for: {j}");
-        assert!(std::time::Instant::now() < deadline, "never retried: {j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let waiting = env.wait_retrying(&id).await;
     assert_eq!(waiting["state"], "pending", "{waiting}");
     assert!(waiting["next_attempt_at"].is_string(), "{waiting}");
     cluster.resume();

@@ -373,6 +373,22 @@ impl TestEnv {
         }
     }
 
+    /// Waits until a transient failure has put `job_id` back to wait for its retry (never
+    /// failing it); the job as it then is.
+    pub async fn wait_retrying(&self, job_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, body) = self.get(&format!("/v1/jobs/{job_id}")).await;
+            let job = body["job"].clone();
+            if job["retry_classification"] == "transient" {
+                return job;
+            }
+            assert_ne!(job["state"], "failed", "a transient failure is retried: {job}");
+            assert!(Instant::now() < deadline, "job {job_id} never retried: {job}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Creates a project and waits until its database is ready; returns its id.
     pub async fn project(&self, region: &str) -> String {
         let (status, body) = self.post("/v1/projects", serde_json::json!({ "name": "test", "region": region })).await;

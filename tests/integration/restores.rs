@@ -478,7 +478,8 @@ async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
 
     let deleted = previews::delete(&env.ctx, &admin, &preview.parse().unwrap()).await;
     assert!(matches!(deleted, Err(capydb_shared::Error::Conflict { .. })), "{deleted:?}");
-    let extended = previews::extend(&env.ctx, &admin, &preview.parse().unwrap(), TtlHours::parse(Some(48)).unwrap()).await;
+    let extended =
+        previews::extend(&env.ctx, &admin, &preview.parse().unwrap(), TtlHours::parse(Some(48)).unwrap()).await;
     assert!(matches!(extended, Err(capydb_shared::Error::Conflict { .. })), "{extended:?}");
     let swept = previews::sweep_expired(&env.ctx, Utc::now() + Duration::days(30)).await.unwrap();
     assert_eq!(swept, 0, "a preview being restored into is not expired");

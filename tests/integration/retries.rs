@@ -39,15 +39,7 @@ async fn a_cluster_that_is_down_is_waited_for_and_the_project_recovers_by_itself
     let id = created["job"]["id"].as_str().unwrap().to_string();
 
     // The first attempt meets a refused connection: back to pending, with the reason and when.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let waiting = loop {
-        let j = job(&env, &id).await;
-        if j["retry_classification"] == "transient" {
-            break j;
-        }
-        assert!(std::time::Instant::now() < deadline, "never retried: {j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let waiting = env.wait_retrying(&id).await;
     assert_eq!((waiting["state"].as_str(), waiting["attempts"].as_u64()), (Some("pending"), Some(1)), "{waiting}");
     assert!(waiting["last_error"].as_str().unwrap().contains("local-9"), "{waiting}");
     assert!(waiting["next_attempt_at"].is_string(), "{waiting}");
