@@ -1,10 +1,10 @@
 use super::paging;
-use crate::http::{authenticate, body, idempotency_key, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, idempotency_key, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::identity::{ApiKeyCreateRequest, ApiKeyCreated, ApiKeyList, ApiKeyResponse};
 use capydb_shared::domain::names::KeyName;
 use capydb_shared::domain::scopes::Scope;
-use capydb_shared::ids::OrgId;
+use capydb_shared::ids::{ApiKeyId, OrgId};
 use capydb_shared::services::api_keys::{self, NewKey};
 use capydb_shared::services::Context;
 use capydb_shared::Error;
@@ -13,7 +13,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 fn org_of(req: &Request) -> Result<OrgId, Error> {
-    path_param(req, "org_id").parse().map_err(|_| Error::not_found("organization"))
+    path_id(req, "org_id", "organization")
 }
 
 pub async fn create(ctx: &Context, req: Request) -> HttpResult {
@@ -65,6 +65,6 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 pub async fn revoke(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
     let org = org_of(&req)?;
-    let key = api_keys::revoke(ctx, &principal, &org, &path_param(&req, "key_id")).await?;
+    let key = api_keys::revoke(ctx, &principal, &org, &path_id::<ApiKeyId>(&req, "key_id", "API key")?).await?;
     respond(StatusCode::OK, &ApiKeyResponse { api_key: views::api_key(&key, ctx.clock.now()) })
 }

@@ -21,8 +21,7 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 /// `PUT …/integrations/netlify {"site_id", "token"}`.
 pub async fn put(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let raw_provider = path_param(&req, "provider");
-    let provider = parse_provider(&raw_provider)?;
+    let provider = parse_provider(&path_param(&req, "provider"))?;
     let (target_id, team_id, token) = match provider {
         Provider::Vercel => {
             let input: VercelIntegrationRequest = body(&req)?;
@@ -35,7 +34,7 @@ pub async fn put(ctx: &Context, req: Request) -> HttpResult {
     };
     let set = SetIntegration { target_field: target_field(provider), target_id, team_id, token };
     let (integration, created) =
-        integrations::set(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, &raw_provider, set)
+        integrations::set(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, provider, set)
             .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     respond(status, &IntegrationResponse { integration: views::integration(&integration) })
@@ -47,7 +46,7 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "provider"),
+        parse_provider(&path_param(&req, "provider"))?,
     )
     .await?;
     respond(StatusCode::OK, &IntegrationDeleted { integration: views::integration(&integration), deleted: true })
@@ -60,7 +59,7 @@ pub async fn sync(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "provider"),
+        parse_provider(&path_param(&req, "provider"))?,
     )
     .await?;
     respond(StatusCode::OK, &IntegrationResponse { integration: views::integration(&integration) })

@@ -1,12 +1,12 @@
 use super::paging;
-use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
+use crate::http::{authenticate, body, path_id, respond, HttpResult};
 use crate::views;
 use capydb_api::restore_points::{
     RestorePointCreateRequest, RestorePointDeleted, RestorePointList, RestorePointResponse,
 };
 use capydb_shared::domain::names::BackupLabel;
 use capydb_shared::domain::restore_points::RestorePointKind;
-use capydb_shared::ids::ProjectId;
+use capydb_shared::ids::{ProjectId, RestorePointId};
 use capydb_shared::services::restore_points::{self, NewRestorePoint};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
@@ -44,7 +44,7 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        &path_param(&req, "restore_point_id"),
+        &path_id::<RestorePointId>(&req, "restore_point_id", "restore point")?,
     )
     .await?;
     respond(StatusCode::OK, &RestorePointDeleted { restore_point: views::restore_point(&point), deleted: true })

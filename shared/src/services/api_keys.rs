@@ -102,9 +102,8 @@ pub async fn list(
     Ok(ctx.repo.list_api_keys(org, limit, cursor).await?)
 }
 
-pub async fn revoke(ctx: &Context, principal: &Principal, org: &OrgId, raw_id: &str) -> Result<ApiKey, Error> {
+pub async fn revoke(ctx: &Context, principal: &Principal, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, Error> {
     principal.require_org(org)?;
     principal.require_org_admin(Scope::ApiKeysWrite)?;
-    let id: ApiKeyId = raw_id.parse().map_err(|_| Error::not_found("API key"))?;
-    ctx.repo.revoke_api_key(org, &id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
+    ctx.repo.revoke_api_key(org, id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
 }

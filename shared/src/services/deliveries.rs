@@ -190,13 +190,13 @@ pub async fn retry_due(ctx: &Context, now: DateTime<Utc>) -> Result<RetryReport,
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_endpoint: &str,
+    org_id: &OrgId,
+    endpoint_id: &WebhookId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<Delivery>, Error> {
-    let org = readable_org(principal, raw_org)?;
-    let endpoint = find_endpoint(ctx, &org, raw_endpoint).await?;
+    let org = readable_org(principal, org_id)?;
+    let endpoint = find_endpoint(ctx, &org, endpoint_id).await?;
     Ok(ctx.repo.list_deliveries(&endpoint.id, limit, cursor).await?)
 }
 
@@ -204,11 +204,11 @@ pub async fn list(
 pub async fn send_test(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_endpoint: &str,
+    org_id: &OrgId,
+    endpoint_id: &WebhookId,
 ) -> Result<Delivery, Error> {
-    let org = writable_org(principal, raw_org)?;
-    let endpoint = active_endpoint(ctx, &org, raw_endpoint).await?;
+    let org = writable_org(principal, org_id)?;
+    let endpoint = active_endpoint(ctx, &org, endpoint_id).await?;
     let now = ctx.clock.now();
     let event = Event::new(
         "webhook.test",
@@ -229,27 +229,26 @@ pub async fn send_test(
 pub async fn redeliver(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_endpoint: &str,
-    raw_delivery: &str,
+    org_id: &OrgId,
+    endpoint_id: &WebhookId,
+    delivery_id: &DeliveryId,
 ) -> Result<Delivery, Error> {
-    let org = writable_org(principal, raw_org)?;
-    let endpoint = active_endpoint(ctx, &org, raw_endpoint).await?;
-    let id: DeliveryId = raw_delivery.parse().map_err(|_| Error::not_found("delivery"))?;
-    let original = ctx.repo.get_delivery(&endpoint.id, &id).await?.ok_or_else(|| Error::not_found("delivery"))?;
+    let org = writable_org(principal, org_id)?;
+    let endpoint = active_endpoint(ctx, &org, endpoint_id).await?;
+    let original =
+        ctx.repo.get_delivery(&endpoint.id, delivery_id).await?.ok_or_else(|| Error::not_found("delivery"))?;
     let now = ctx.clock.now();
     let delivery = Delivery::redelivery(&original, now);
     ctx.repo.put_delivery(&delivery, None).await?;
     attempt(ctx, delivery, now).await
 }
 
-async fn find_endpoint(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoint, Error> {
-    let id: WebhookId = raw_id.parse().map_err(|_| Error::not_found("webhook endpoint"))?;
-    ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
+async fn find_endpoint(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {
+    ctx.repo.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
 }
 
-async fn active_endpoint(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoint, Error> {
-    let endpoint = find_endpoint(ctx, org, raw_id).await?;
+async fn active_endpoint(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {
+    let endpoint = find_endpoint(ctx, org, id).await?;
     if !endpoint.is_active {
         return Err(Error::Conflict {
             message: "the webhook endpoint is disabled; enable it with is_active: true first".into(),

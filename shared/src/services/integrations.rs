@@ -56,11 +56,10 @@ pub async fn set(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_provider: &str,
+    provider: Provider,
     set: SetIntegration,
 ) -> Result<(Integration, bool), Error> {
     let project = writable_project(ctx, principal, project_id).await?;
-    let provider = parse_provider(raw_provider)?;
     let target = Target::parse(provider, set.target_field, &set.target_id, set.team_id.as_deref())?;
     let token = parse_token(&set.token)?;
     match ctx.providers.validate(provider, &target, token).await {
@@ -109,9 +108,9 @@ pub async fn remove(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_provider: &str,
+    provider: Provider,
 ) -> Result<Integration, Error> {
-    let integration = existing(ctx, principal, project_id, raw_provider).await?;
+    let integration = existing(ctx, principal, project_id, provider).await?;
     let (project, provider) = (&integration.project_id, integration.provider);
     match ctx.repo.delete_integration(project, provider).await {
         Ok(()) => Ok(integration),
@@ -125,9 +124,9 @@ pub async fn sync(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_provider: &str,
+    provider: Provider,
 ) -> Result<Integration, Error> {
-    let integration = existing(ctx, principal, project_id, raw_provider).await?;
+    let integration = existing(ctx, principal, project_id, provider).await?;
     let now = ctx.clock.now();
     request_and_attempt(ctx, integration, "manual", now).await
 }
@@ -241,15 +240,14 @@ async fn writable_project(ctx: &Context, principal: &Principal, project_id: &Pro
     visible_with(ctx, principal, Scope::ProjectsWrite, project_id).await
 }
 
-/// The project's integration with `raw_provider`, for a caller who may change it.
+/// The project's integration with `provider`, for a caller who may change it.
 async fn existing(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_provider: &str,
+    provider: Provider,
 ) -> Result<Integration, Error> {
     let project = writable_project(ctx, principal, project_id).await?;
-    let provider = parse_provider(raw_provider)?;
     ctx.repo
         .get_integration(&project.id, provider)
         .await?

@@ -179,20 +179,19 @@ pub async fn pitr_window_days(
     Ok(ctx.region(&project.region)?.wal_archiving.then_some(archive_catalogue::WINDOW_DAYS))
 }
 
-/// The restore point `raw_id` of a project the caller can see.
-pub async fn find(ctx: &Context, project: &ProjectId, raw_id: &str) -> Result<RestorePoint, Error> {
-    let id: RestorePointId = raw_id.parse().map_err(|_| Error::not_found("restore point"))?;
-    ctx.repo.get_restore_point(project, &id).await?.ok_or_else(|| Error::not_found("restore point"))
+/// The restore point `id` of a project the caller can see.
+pub async fn find(ctx: &Context, project: &ProjectId, id: &RestorePointId) -> Result<RestorePoint, Error> {
+    ctx.repo.get_restore_point(project, id).await?.ok_or_else(|| Error::not_found("restore point"))
 }
 
 pub async fn delete(
     ctx: &Context,
     principal: &Principal,
     project_id: &ProjectId,
-    raw_id: &str,
+    id: &RestorePointId,
 ) -> Result<RestorePoint, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
-    let point = find(ctx, &project.id, raw_id).await?;
+    let point = find(ctx, &project.id, id).await?;
     ctx.repo.delete_restore_point(&point).await?;
     Ok(point)
 }

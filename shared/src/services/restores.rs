@@ -82,7 +82,11 @@ pub async fn request(
     // Planning a moment switches the cluster's WAL; only one point-in-time restore per project
     // runs at a time (checked again in the transaction).
     let point = match &req.source {
-        RestoreSource::RestorePoint(raw) => Some(restore_points::find(ctx, &project.id, raw).await?),
+        // Named in the body, so it is not parsed at the edge: a malformed id is as unknown.
+        RestoreSource::RestorePoint(raw) => {
+            let id = raw.parse().map_err(|_| Error::not_found("restore point"))?;
+            Some(restore_points::find(ctx, &project.id, &id).await?)
+        }
         _ => None,
     };
     let pitr_source = requested_time.is_some() || point.as_ref().is_some_and(|p| p.kind == RestorePointKind::Pitr);

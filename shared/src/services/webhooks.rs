@@ -35,10 +35,10 @@ pub struct EndpointChange {
 pub async fn create(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
+    org_id: &OrgId,
     new: NewEndpoint,
 ) -> Result<(WebhookEndpoint, String), Error> {
-    let org = writable_org(principal, raw_org)?;
+    let org = writable_org(principal, org_id)?;
     let url = checked_url(ctx, &new.url).await?;
     let event_types = parse_event_types(&new.event_types)?;
     let description = parse_description(new.description.as_deref())?;
@@ -71,11 +71,11 @@ pub async fn create(
 pub async fn list(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
+    org_id: &OrgId,
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> Result<Page<WebhookEndpoint>, Error> {
-    let org = readable_org(principal, raw_org)?;
+    let org = readable_org(principal, org_id)?;
     let mut page = ctx.repo.list_webhooks(&org, limit, cursor).await?;
     let now = ctx.clock.now();
     page.items.iter_mut().for_each(|e| refresh_health(e, now));
@@ -85,12 +85,12 @@ pub async fn list(
 pub async fn update(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_id: &str,
+    org_id: &OrgId,
+    id: &WebhookId,
     change: EndpointChange,
 ) -> Result<WebhookEndpoint, Error> {
-    let org = writable_org(principal, raw_org)?;
-    let mut endpoint = find(ctx, &org, raw_id).await?;
+    let org = writable_org(principal, org_id)?;
+    let mut endpoint = find(ctx, &org, id).await?;
     if let Some(url) = &change.url {
         endpoint.url = checked_url(ctx, url).await?.as_str().to_string();
     }
@@ -111,11 +111,11 @@ pub async fn update(
 pub async fn delete(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_id: &str,
+    org_id: &OrgId,
+    id: &WebhookId,
 ) -> Result<WebhookEndpoint, Error> {
-    let org = writable_org(principal, raw_org)?;
-    let endpoint = find(ctx, &org, raw_id).await?;
+    let org = writable_org(principal, org_id)?;
+    let endpoint = find(ctx, &org, id).await?;
     ctx.repo.delete_webhook(&org, &endpoint.id).await?;
     Ok(endpoint)
 }
@@ -124,11 +124,11 @@ pub async fn delete(
 pub async fn rotate_secret(
     ctx: &Context,
     principal: &Principal,
-    raw_org: &str,
-    raw_id: &str,
+    org_id: &OrgId,
+    id: &WebhookId,
 ) -> Result<(WebhookEndpoint, String), Error> {
-    let org = writable_org(principal, raw_org)?;
-    let mut endpoint = find(ctx, &org, raw_id).await?;
+    let org = writable_org(principal, org_id)?;
+    let mut endpoint = find(ctx, &org, id).await?;
     let secret = generate_secret();
     endpoint.secret_enc = ctx.secrets.seal(&secret);
     endpoint.updated_at = ctx.clock.now();
@@ -144,9 +144,8 @@ async fn store_update(ctx: &Context, endpoint: &WebhookEndpoint) -> Result<(), E
     }
 }
 
-async fn find(ctx: &Context, org: &OrgId, raw_id: &str) -> Result<WebhookEndpoint, Error> {
-    let id: WebhookId = raw_id.parse().map_err(|_| Error::not_found("webhook endpoint"))?;
-    let mut endpoint = ctx.repo.get_webhook(org, &id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))?;
+async fn find(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {
+    let mut endpoint = ctx.repo.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))?;
     refresh_health(&mut endpoint, ctx.clock.now());
     Ok(endpoint)
 }
@@ -158,18 +157,16 @@ fn refresh_health(endpoint: &mut WebhookEndpoint, now: chrono::DateTime<chrono::
 
 /// Reading endpoints and deliveries needs what changing them needs (an org-wide key or an org
 /// admin): their payloads carry every project's ids, backup keys and errors.
-pub(crate) fn readable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
-    let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
-    principal.require_org(&org)?;
+pub(crate) fn readable_org(principal: &Principal, org: &OrgId) -> Result<OrgId, Error> {
+    principal.require_org(org)?;
     principal.require_org_admin(Scope::OrganizationsRead)?;
-    Ok(org)
+    Ok(org.clone())
 }
 
-pub(crate) fn writable_org(principal: &Principal, raw_org: &str) -> Result<OrgId, Error> {
-    let org: OrgId = raw_org.parse().map_err(|_| Error::not_found("organization"))?;
-    principal.require_org(&org)?;
+pub(crate) fn writable_org(principal: &Principal, org: &OrgId) -> Result<OrgId, Error> {
+    principal.require_org(org)?;
     principal.require_org_admin(Scope::OrganizationsWrite)?;
-    Ok(org)
+    Ok(org.clone())
 }
 
 /// The URL's static checks, then every address its host resolves to must be public (unless
