@@ -23,6 +23,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PROJECTS: usize = 5;
+/// The DynamoDB calls the chaos task throttles, by `X-Amz-Target`.
+const THROTTLED_TARGETS: [&str; 4] = [
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.GetItem",
+    "DynamoDB_20120810.Query",
+];
 const EVENTS: &[&str] = &["backup.completed", "backup.failed", "restore.completed", "restore.failed"];
 const INTERNAL_ERROR: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>soak</RequestId></Error>";
 
@@ -258,6 +265,7 @@ async fn chaos(s3: Arc<FaultProxy>, pg: Arc<PgFaultProxy>, receiver: Arc<Receive
         let refused = refused_deliveries();
         // Connections a fault ended or slowed, beyond what the S3/DynamoDB rules count.
         let mut pg_hit = 0;
+        let mut slowed = false;
         let kind: &'static str = match rng.random_range(0..10) {
             0 => {
                 s3.fail(
@@ -293,8 +301,7 @@ async fn chaos(s3: Arc<FaultProxy>, pg: Arc<PgFaultProxy>, receiver: Arc<Receive
                 "S3 503 on CompleteMultipartUpload"
             }
             3 => {
-                let target = ["PutItem", "UpdateItem", "GetItem", "Query"][rng.random_range(0..4)];
-                let target: &'static str = Box::leak(format!("DynamoDB_20120810.{target}").into_boxed_str());
+                let target = THROTTLED_TARGETS[rng.random_range(0..THROTTLED_TARGETS.len())];
                 s3.fail(
                     dynamo(target),
                     1,
@@ -332,6 +339,7 @@ async fn chaos(s3: Arc<FaultProxy>, pg: Arc<PgFaultProxy>, receiver: Arc<Receive
             }
             8 => {
                 pg.delay(Duration::from_millis(1500), Duration::from_millis(2));
+                slowed = true;
                 "PostgreSQL slowed down"
             }
             _ => {
@@ -340,7 +348,7 @@ async fn chaos(s3: Arc<FaultProxy>, pg: Arc<PgFaultProxy>, receiver: Arc<Receive
             }
         };
         tokio::time::sleep(hold).await;
-        if kind == "PostgreSQL slowed down" {
+        if slowed {
             pg_hit = pg.accepted() - accepted;
         }
         let hit = s3.failed().iter().sum::<usize>() + (pg.cut() - cut) + pg_hit + (refused_deliveries() - refused);
