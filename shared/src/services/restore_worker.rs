@@ -200,10 +200,9 @@ async fn after_swap(ctx: &Context, mut l: Loaded, job: &Job, progress: &Progress
                 l.restore.step = RestoreStep::Swapped;
                 record(ctx, job, vec![RecordWrite::Restore(l.restore.clone())]).await?;
             }
-            let old = kept_database(&l);
-            if let Err(e) = ctx.data_plane.drop_database(&l.region, &old).await {
-                tracing::error!(database = old, error = %e, "could not drop the preview's previous data");
-            }
+            // A drop that fails (the cluster briefly unreachable) fails the attempt: the retry
+            // resumes here, after the swap, and drops it then, instead of leaving it for good.
+            ctx.data_plane.drop_database(&l.region, &kept_database(&l)).await?;
         }
         TargetKind::Project => keep_safety_copy(ctx, &mut l, job, progress).await?,
     }
@@ -259,9 +258,8 @@ async fn keep_safety_copy(ctx: &Context, l: &mut Loaded, job: &Job, progress: &P
         ctx.checkpoints.reached("restore.safety_recorded").await;
     }
     if backup.state == BackupState::Completed {
-        if let Err(e) = ctx.data_plane.drop_database(&l.region, &safety).await {
-            tracing::error!(database = safety, error = %e, "could not drop the safety database");
-        }
+        // As for a preview's old data: a failed drop is retried after the recorded copy.
+        ctx.data_plane.drop_database(&l.region, &safety).await?;
         ctx.checkpoints.reached("restore.safety_dropped").await;
     }
     Ok(())
