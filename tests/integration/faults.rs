@@ -613,7 +613,12 @@ async fn the_region_cluster_stopped_while_a_backup_verifies_does_not_change_its_
     let (reached, release) = proxy.pause_body(archive_get(), 1);
     let (id, backup) = backup_now(&env, &project).await;
     tokio::time::timeout(Duration::from_secs(120), reached.notified()).await.expect("the backup got to verifying");
-    assert_eq!(job(&env, &id).await["progress"]["phase"], "verifying");
+    // The keeper writes the phase change a moment after the work reaches it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while job(&env, &id).await["progress"]["phase"] != "verifying" {
+        assert!(std::time::Instant::now() < deadline, "the job never showed the verifying phase");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     cluster.stop();
     release.notify_one();
 
