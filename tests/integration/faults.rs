@@ -568,6 +568,74 @@ async fn an_overwrites_safety_copy_cut_midway_is_taken_again_and_leaves_no_safet
     assert_eq!(env.multipart_uploads(&format!("projects/{project}/")).await, 0);
 }
 
+/// A restore whose data is in place and recorded, but whose cluster refuses connections just
+/// when the replaced data's database (`kept`) is to be dropped: the attempt is retried, not
+/// completed with the database left behind, and the retry drops it once the cluster is back.
+/// The proxy is returned with the rest: dropping it closes the region to the runtime.
+async fn drop_refused_after_swap(
+    target: Value,
+    checkpoint: &str,
+    kept: &str,
+) -> (TestEnv, PgFaultProxy, String, String) {
+    let pg = PgFaultProxy::start("local-1").await;
+    let mut env = TestEnv::with_env(&[pg.regions_env(), ("CAPYDB_JOB_RETRY_BASE_SECONDS", "1".into())]).await;
+    let project = big_project(&env, 1).await;
+    let key = crate::restores::backup(&env, &project).await;
+    let preview = restore_done(&env, &project, json!({ "backup_key": key, "preview_name": "kept" })).await;
+    let preview_db = preview_url(&env, preview["preview_id"].as_str().unwrap()).await;
+    crate::restores::change(&env, &preview_db, "INSERT INTO accounts VALUES ('written in the preview')").await;
+    env.tenant_sql(&project, "INSERT INTO accounts VALUES ('written after the backup')").await;
+
+    let (paused, release) = env.pause_at(checkpoint).await;
+    let mut body = target;
+    body["backup_key"] = json!(key);
+    if body["target_kind"] == "preview" {
+        body["preview_id"] = preview["preview_id"].clone();
+    }
+    let (status, r) = restore(&env, &project, body, None).await;
+    assert_eq!(status, 202, "{r}");
+    let (job, rst) = (r["job"]["id"].as_str().unwrap().to_string(), r["restore"]["id"].as_str().unwrap().to_string());
+    tokio::time::timeout(Duration::from_secs(120), paused.wait()).await.expect("the restore got to its drop");
+    pg.refuse().await;
+    release.notify_one();
+
+    let waiting = env.wait_retrying(&job).await;
+    assert_eq!(waiting["state"], "pending", "{waiting}");
+    assert!(waiting["last_error"].as_str().unwrap().to_lowercase().contains("connection refused"), "{waiting}");
+    assert!(env.scratch_left("local-1", kept, &rst).await, "kept until the retry can drop it");
+    pg.accept().await;
+    let done = ride_out(&env, &job, || async {}).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(2)), "{done}");
+    assert!(!env.scratch_left("local-1", kept, &rst).await, "the retry dropped {kept}{rst}");
+    assert!(!env.scratch_left("local-1", "capydb_stage_", &rst).await);
+    (env, pg, project, rst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previews_old_data_whose_drop_is_refused_is_dropped_by_the_retry() {
+    let target = json!({ "target_kind": "preview" });
+    let (env, _pg, project, rst) = drop_refused_after_swap(target, "restore.swapped", "capydb_old_").await;
+    let (_, record) = env.get(&format!("/v1/projects/{project}/restores/{rst}")).await;
+    let preview = record["restore"]["preview_id"].as_str().expect("restored into the preview");
+    assert_eq!(names_in(&preview_url(&env, preview).await).await, vec!["ada"], "the preview holds the backup");
+    assert_eq!(names_in(&project_url(&env, &project).await).await, vec!["ada", "written after the backup"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrites_safety_database_whose_drop_is_refused_is_dropped_by_the_retry() {
+    let target = json!({ "target_kind": "project", "confirm_project_overwrite": true });
+    let (env, _pg, project, rst) = drop_refused_after_swap(target, "restore.safety_recorded", "capydb_safety_").await;
+    assert_eq!(names_in(&project_url(&env, &project).await).await, vec!["ada"], "production holds the backup");
+    let (_, record) = env.get(&format!("/v1/projects/{project}/restores/{rst}")).await;
+    let safety = record["restore"]["safety_backup_id"].as_str().expect("a safety backup");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{safety}")).await;
+    assert_eq!(b["backup"]["verification_state"], "verified", "dropped only once its copy verified: {b}");
+    let copy = b["backup"]["backup_key"].as_str().unwrap();
+    let restored = restore_done(&env, &project, json!({ "backup_key": copy, "preview_name": "replaced" })).await;
+    let url = preview_url(&env, restored["preview_id"].as_str().unwrap()).await;
+    assert_eq!(names_in(&url).await, vec!["ada", "written after the backup"], "the copy holds the replaced data");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_refusing_connections_is_waited_for_and_the_backup_taken_when_it_is_back() {
     let pg = PgFaultProxy::start("local-1").await;

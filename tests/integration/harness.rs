@@ -15,9 +15,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
+use tokio::sync::Notify;
 
 pub struct Stack {
     pub moto_url: String,
@@ -312,6 +313,16 @@ impl TestEnv {
         self.ctx.checkpoints = points;
         self.start().await;
         halted
+    }
+
+    /// Restarts the runtime with workers of which the first to reach `checkpoint` waits there
+    /// until the returned `Notify` is notified, so a test can break something under it.
+    pub async fn pause_at(&mut self, checkpoint: &str) -> (Halted, Arc<Notify>) {
+        self.stop().await;
+        let (points, paused, release) = Checkpoints::pausing_at(checkpoint);
+        self.ctx.checkpoints = points;
+        self.start().await;
+        (paused, release)
     }
 
     /// Stops the runtime: nothing serves HTTP or runs jobs until [`TestEnv::start`].
