@@ -52,10 +52,10 @@ browser: deps
 	  CAPYDB_SIGN_IN_URL="$$link" CAPYDB_API_URL="$${link%%/#*}" npm run --silent e2e
 
 ## Run one function's handler on one event against the running `make dev` (no Docker, no AWS):
-## make invoke FN=backups-list EVENT=events/backups-list.json
+## make invoke FN=BackupsListFunction EVENT=events/BackupsListFunction.json
 STATE_DIR := $(or $(CAPYDB_STATE_DIR),$(CURDIR)/.capydb)
 invoke:
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function binary> EVENT=events/<file>.json" >&2; exit 2; }
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function logical id in template.yaml> EVENT=events/<file>.json" >&2; exit 2; }
 	@test -f "$(STATE_DIR)/runtime.env" || { echo "start \`make dev\` first: it writes $(STATE_DIR)/runtime.env" >&2; exit 1; }
 	@cargo build --quiet -p capydb-functions --bin capydb-invoke
 	@set -a; . "$(STATE_DIR)/runtime.env"; set +a; CAPYDB_STATE_DIR="$(STATE_DIR)" RUST_LOG=warn target/debug/capydb-invoke "$(FN)" "$(EVENT)"

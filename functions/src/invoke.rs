@@ -1,44 +1,13 @@
 //! One function, one event: what `make invoke` runs, as `sam local invoke -e` would, but
 //! against the running `make dev` stack (its moto, clusters and table) and without Docker or an
-//! AWS account. The event goes through the same entry the Lambda binary's runtime hands it to.
+//! AWS account. The event goes through the same entry the Lambda runtime hands it to.
 
-use crate::routes::{dispatch, ROUTES};
-use crate::workers::{self, Sweep, Worker, SCHEDULES, WORKERS};
+use crate::routes::dispatch;
+use crate::targets::Target;
+use crate::workers;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use capydb_shared::services::Context;
 use serde_json::{json, Value};
-
-/// What a binary is.
-#[derive(Clone, Copy)]
-pub enum Target {
-    Route(crate::routes::RouteId),
-    Worker(&'static Worker),
-    Sweep(Sweep),
-    ScheduledBackup,
-}
-
-/// The function a Cargo binary (`functions/src/bin/<name>.rs`) serves.
-pub fn target(binary: &str) -> Option<Target> {
-    if let Some(r) = ROUTES.iter().find(|r| r.binary == binary) {
-        return Some(Target::Route(r.id));
-    }
-    if let Some(w) = WORKERS.iter().find(|w| w.binary == binary) {
-        return Some(Target::Worker(w));
-    }
-    if let Some(s) = SCHEDULES.iter().find(|s| s.binary == binary) {
-        return Some(Target::Sweep(s.sweep));
-    }
-    (binary == "scheduled-backup").then_some(Target::ScheduledBackup)
-}
-
-/// Every binary [`target`] knows, for messages.
-pub fn binaries() -> Vec<&'static str> {
-    let mut all: Vec<&str> = ROUTES.iter().map(|r| r.binary).collect();
-    all.extend(WORKERS.iter().map(|w| w.binary));
-    all.extend(SCHEDULES.iter().map(|s| s.binary));
-    all.push("scheduled-backup");
-    all
-}
 
 /// `${NAME}` in an event file, from `lookup` (the environment: the exports `make dev` prints).
 pub fn expand(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
@@ -97,13 +66,5 @@ mod tests {
         assert_eq!(expand(r#"{"p": "${CAPYDB_PROJECT}/x"}"#, env).unwrap(), r#"{"p": "prj_1/x"}"#);
         assert!(expand("${CAPYDB_API_KEY}", env).unwrap_err().contains("CAPYDB_API_KEY"));
         assert!(expand("${oops", env).is_err());
-    }
-
-    #[test]
-    fn every_binary_is_invocable() {
-        for b in binaries() {
-            assert!(target(b).is_some(), "{b}");
-        }
-        assert!(target("nope").is_none());
     }
 }

@@ -1,13 +1,16 @@
-//! Entry points of the Lambda binaries: each `main` calls exactly one of these.
+//! The entry of the `capydb-lambda` binary: it serves the function `CAPYDB_FUNCTION` names.
 
 use crate::routes::{dispatch, route, RouteId};
-use crate::workers;
+use crate::targets::{self, Target, FUNCTION_VAR};
+use crate::workers::{self, Worker};
 use aws_lambda_events::event::dynamodb::Event;
 use capydb_shared::adapters::local_instance;
 use capydb_shared::config::Config;
 use capydb_shared::services::Context;
 use lambda_http::{service_fn, Request};
 use lambda_runtime::LambdaEvent;
+use std::future::Future;
+use std::pin::Pin;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -23,8 +26,24 @@ async fn context() -> Result<&'static Context, lambda_runtime::Error> {
     Ok(Box::leak(Box::new(Context::from_config(config).await)))
 }
 
+/// Serves the function the template names in `CAPYDB_FUNCTION` (its SAM logical id).
+pub async fn serve_function() -> Result<(), lambda_runtime::Error> {
+    let name = std::env::var(FUNCTION_VAR)
+        .map_err(|_| format!("{FUNCTION_VAR} is not set; template.yaml sets it to each function's logical id"))?;
+    let target = targets::target(&name)
+        .ok_or_else(|| format!("{FUNCTION_VAR}={name} names no function; one of: {}", targets::names().join(", ")))?;
+    // Boxed: one future type for the four, so no layout nests the whole dispatch in another.
+    let serve: Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>>>> = match target {
+        Target::Route(id) => Box::pin(serve_route(id)),
+        Target::Worker(worker) => Box::pin(serve_worker(worker)),
+        Target::Sweep(sweep) => Box::pin(serve_sweeper(sweep)),
+        Target::ScheduledBackup => Box::pin(serve_scheduled_backup()),
+    };
+    serve.await
+}
+
 /// Serves one API route.
-pub async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
+async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
     tracing::info!(route = route(id).path, "starting");
@@ -34,10 +53,9 @@ pub async fn serve_route(id: RouteId) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Serves a stream function (a job worker or the completion function), by SAM logical id.
-pub async fn serve_worker(function: &'static str) -> Result<(), lambda_runtime::Error> {
+/// Serves a stream function (a job worker or the completion function).
+async fn serve_worker(worker: &'static Worker) -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let worker = workers::WORKERS.iter().find(|w| w.function == function).expect("the function is in WORKERS");
     let ctx = context().await?;
     // An execution environment reused after a timeout still holds what the killed invocation
     // left in /tmp, which would fill the next one's scratch space.
@@ -52,7 +70,7 @@ pub async fn serve_worker(function: &'static str) -> Result<(), lambda_runtime::
 }
 
 /// Serves a scheduled sweep.
-pub async fn serve_sweeper(sweep: workers::Sweep) -> Result<(), lambda_runtime::Error> {
+async fn serve_sweeper(sweep: workers::Sweep) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
     lambda_runtime::run(lambda_runtime::service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
@@ -62,7 +80,7 @@ pub async fn serve_sweeper(sweep: workers::Sweep) -> Result<(), lambda_runtime::
 }
 
 /// Serves the function the per-project daily schedules invoke.
-pub async fn serve_scheduled_backup() -> Result<(), lambda_runtime::Error> {
+async fn serve_scheduled_backup() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = context().await?;
     lambda_runtime::run(lambda_runtime::service_fn(

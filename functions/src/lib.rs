@@ -1,6 +1,6 @@
 //! The Lambda side of CapyDB Backups: one thin handler per API route, the stream workers and
-//! the scheduled sweep, plus the local runtime that hosts all of them on one port, and the WAL
-//! archive helper region clusters run.
+//! the scheduled sweeps (every function runs the one `capydb-lambda` binary), plus the local
+//! runtime that hosts all of them on one port, and the WAL archive helper region clusters run.
 
 pub mod handlers;
 pub mod http;
@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod lambda;
 pub mod local;
 pub mod routes;
+pub mod targets;
 pub mod views;
 pub mod wal_helper;
 pub mod workers;

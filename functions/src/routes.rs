@@ -1,6 +1,7 @@
-//! The route table, declared once. Each route is one Lambda function (binary `binary`, SAM
-//! resource `function`); the local runtime serves the same table, and a test holds it equal to
-//! `template.yaml`.
+//! The route table, declared once: one row per route names its method, path and handler, and
+//! generates the route enum, the list and the dispatch. Each route is one Lambda function (SAM
+//! resource `<Id>Function`, running the one `capydb-lambda` binary); the local runtime serves the
+//! same table, and a test holds it equal to `template.yaml`.
 
 use crate::handlers::{
     api_keys, backups, integrations, jobs, me, openapi, previews, projects, regions, restore_points, restores,
@@ -12,267 +13,86 @@ use capydb_shared::services::Context;
 use capydb_shared::Error;
 use lambda_http::{Body, Request, Response};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RouteId {
-    ProjectsCreate,
-    ProjectsList,
-    ProjectsGet,
-    ProjectsConnections,
-    RegionsList,
-    Me,
-    OpenApi,
-    ApiKeysCreate,
-    ApiKeysList,
-    ApiKeysRevoke,
-    JobsGet,
-    JobsCancel,
-    JobsList,
-    BackupsCreate,
-    BackupsList,
-    BackupsGet,
-    BackupsDelete,
-    BackupsDownloadUrl,
-    RestoresCreate,
-    RestoresList,
-    RestoresGet,
-    PreviewsList,
-    PreviewsGet,
-    PreviewsConnections,
-    PreviewsExtend,
-    PreviewsDelete,
-    RestorePointsCreate,
-    RestorePointsList,
-    RestorePointsDelete,
-    SchedulesList,
-    SchedulesPut,
-    SchedulesDelete,
-    WebhooksList,
-    WebhooksCreate,
-    WebhooksUpdate,
-    WebhooksDelete,
-    WebhooksRotateSecret,
-    WebhooksDeliveries,
-    WebhooksTest,
-    WebhooksRedeliver,
-    IntegrationsList,
-    IntegrationsPut,
-    IntegrationsDelete,
-    IntegrationsSync,
-}
-
+/// One Lambda function per route, named `<Id>Function` in `template.yaml`.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub id: RouteId,
     pub method: &'static str,
     pub path: &'static str,
-    /// SAM logical id of the function serving the route.
+    /// SAM logical id of the function serving the route (its `CAPYDB_FUNCTION`).
     pub function: &'static str,
-    /// Cargo binary (`functions/src/bin/<binary>.rs`) the function runs.
-    pub binary: &'static str,
 }
 
-macro_rules! route {
-    ($id:ident, $method:literal, $path:literal, $function:literal, $binary:literal) => {
-        Route { id: RouteId::$id, method: $method, path: $path, function: $function, binary: $binary }
+/// Generates, from the one table below, the route enum, [`ROUTES`] and the dispatch to each
+/// route's handler, so the three cannot disagree.
+macro_rules! routes {
+    ($($id:ident: $method:ident $path:literal => $module:ident::$handler:ident;)+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RouteId {
+            $($id,)+
+        }
+
+        pub const ROUTES: &[Route] = &[$(Route {
+            id: RouteId::$id,
+            method: stringify!($method),
+            path: $path,
+            function: concat!(stringify!($id), "Function"),
+        },)+];
+
+        async fn handle(id: RouteId, ctx: &Context, req: Request) -> HttpResult {
+            match id {
+                $(RouteId::$id => $module::$handler(ctx, req).await,)+
+            }
+        }
     };
 }
 
-pub const ROUTES: &[Route] = &[
-    route!(
-        SchedulesList,
-        "GET",
-        "/v1/projects/{project_id}/scheduled-backups",
-        "SchedulesListFunction",
-        "schedules-list"
-    ),
-    route!(
-        SchedulesPut,
-        "PUT",
-        "/v1/projects/{project_id}/scheduled-backups/{schedule_id}",
-        "SchedulesPutFunction",
-        "schedules-put"
-    ),
-    route!(
-        SchedulesDelete,
-        "DELETE",
-        "/v1/projects/{project_id}/scheduled-backups/{schedule_id}",
-        "SchedulesDeleteFunction",
-        "schedules-delete"
-    ),
-    route!(
-        RestorePointsCreate,
-        "POST",
-        "/v1/projects/{project_id}/restore-points",
-        "RestorePointsCreateFunction",
-        "restore-points-create"
-    ),
-    route!(
-        RestorePointsList,
-        "GET",
-        "/v1/projects/{project_id}/restore-points",
-        "RestorePointsListFunction",
-        "restore-points-list"
-    ),
-    route!(
-        RestorePointsDelete,
-        "DELETE",
-        "/v1/projects/{project_id}/restore-points/{restore_point_id}",
-        "RestorePointsDeleteFunction",
-        "restore-points-delete"
-    ),
-    route!(RestoresCreate, "POST", "/v1/projects/{project_id}/restores", "RestoresCreateFunction", "restores-create"),
-    route!(RestoresList, "GET", "/v1/projects/{project_id}/restores", "RestoresListFunction", "restores-list"),
-    route!(
-        RestoresGet,
-        "GET",
-        "/v1/projects/{project_id}/restores/{restore_id}",
-        "RestoresGetFunction",
-        "restores-get"
-    ),
-    route!(PreviewsList, "GET", "/v1/projects/{project_id}/preview-databases", "PreviewsListFunction", "previews-list"),
-    route!(PreviewsGet, "GET", "/v1/preview-databases/{preview_id}", "PreviewsGetFunction", "previews-get"),
-    route!(
-        PreviewsConnections,
-        "GET",
-        "/v1/preview-databases/{preview_id}/connections",
-        "PreviewsConnectionsFunction",
-        "previews-connections"
-    ),
-    route!(
-        PreviewsExtend,
-        "POST",
-        "/v1/preview-databases/{preview_id}/extend",
-        "PreviewsExtendFunction",
-        "previews-extend"
-    ),
-    route!(PreviewsDelete, "DELETE", "/v1/preview-databases/{preview_id}", "PreviewsDeleteFunction", "previews-delete"),
-    route!(ProjectsCreate, "POST", "/v1/projects", "ProjectsCreateFunction", "projects-create"),
-    route!(ProjectsList, "GET", "/v1/projects", "ProjectsListFunction", "projects-list"),
-    route!(ProjectsGet, "GET", "/v1/projects/{project_id}", "ProjectsGetFunction", "projects-get"),
-    route!(
-        ProjectsConnections,
-        "GET",
-        "/v1/projects/{project_id}/connections",
-        "ProjectsConnectionsFunction",
-        "projects-connections"
-    ),
-    route!(RegionsList, "GET", "/v1/regions", "RegionsListFunction", "regions-list"),
-    route!(Me, "GET", "/v1/me", "MeFunction", "me"),
-    route!(OpenApi, "GET", "/v1/openapi.json", "OpenApiFunction", "openapi"),
-    route!(ApiKeysCreate, "POST", "/v1/organizations/{org_id}/api-keys", "ApiKeysCreateFunction", "api-keys-create"),
-    route!(ApiKeysList, "GET", "/v1/organizations/{org_id}/api-keys", "ApiKeysListFunction", "api-keys-list"),
-    route!(
-        ApiKeysRevoke,
-        "DELETE",
-        "/v1/organizations/{org_id}/api-keys/{key_id}",
-        "ApiKeysRevokeFunction",
-        "api-keys-revoke"
-    ),
-    route!(JobsGet, "GET", "/v1/jobs/{job_id}", "JobsGetFunction", "jobs-get"),
-    route!(JobsCancel, "POST", "/v1/jobs/{job_id}/cancel", "JobsCancelFunction", "jobs-cancel"),
-    route!(JobsList, "GET", "/v1/projects/{project_id}/jobs", "JobsListFunction", "jobs-list"),
-    route!(BackupsCreate, "POST", "/v1/projects/{project_id}/backups", "BackupsCreateFunction", "backups-create"),
-    route!(BackupsList, "GET", "/v1/projects/{project_id}/backups", "BackupsListFunction", "backups-list"),
-    route!(BackupsGet, "GET", "/v1/projects/{project_id}/backups/{backup_id}", "BackupsGetFunction", "backups-get"),
-    route!(
-        BackupsDownloadUrl,
-        "POST",
-        "/v1/projects/{project_id}/backups/{backup_id}/download-url",
-        "BackupsDownloadUrlFunction",
-        "backups-download-url"
-    ),
-    route!(
-        BackupsDelete,
-        "DELETE",
-        "/v1/projects/{project_id}/backups/{backup_id}",
-        "BackupsDeleteFunction",
-        "backups-delete"
-    ),
-    route!(
-        WebhooksList,
-        "GET",
-        "/v1/organizations/{org_id}/webhook-endpoints",
-        "WebhooksListFunction",
-        "webhooks-list"
-    ),
-    route!(
-        WebhooksCreate,
-        "POST",
-        "/v1/organizations/{org_id}/webhook-endpoints",
-        "WebhooksCreateFunction",
-        "webhooks-create"
-    ),
-    route!(
-        WebhooksUpdate,
-        "PATCH",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}",
-        "WebhooksUpdateFunction",
-        "webhooks-update"
-    ),
-    route!(
-        WebhooksDelete,
-        "DELETE",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}",
-        "WebhooksDeleteFunction",
-        "webhooks-delete"
-    ),
-    route!(
-        WebhooksRotateSecret,
-        "POST",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/rotate-secret",
-        "WebhooksRotateSecretFunction",
-        "webhooks-rotate-secret"
-    ),
-    route!(
-        WebhooksDeliveries,
-        "GET",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries",
-        "WebhooksDeliveriesFunction",
-        "webhooks-deliveries"
-    ),
-    route!(
-        WebhooksTest,
-        "POST",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/test",
-        "WebhooksTestFunction",
-        "webhooks-test"
-    ),
-    route!(
-        WebhooksRedeliver,
-        "POST",
-        "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries/{delivery_id}/redeliver",
-        "WebhooksRedeliverFunction",
-        "webhooks-redeliver"
-    ),
-    route!(
-        IntegrationsList,
-        "GET",
-        "/v1/projects/{project_id}/integrations",
-        "IntegrationsListFunction",
-        "integrations-list"
-    ),
-    route!(
-        IntegrationsPut,
-        "PUT",
-        "/v1/projects/{project_id}/integrations/{provider}",
-        "IntegrationsPutFunction",
-        "integrations-put"
-    ),
-    route!(
-        IntegrationsDelete,
-        "DELETE",
-        "/v1/projects/{project_id}/integrations/{provider}",
-        "IntegrationsDeleteFunction",
-        "integrations-delete"
-    ),
-    route!(
-        IntegrationsSync,
-        "POST",
-        "/v1/projects/{project_id}/integrations/{provider}/sync",
-        "IntegrationsSyncFunction",
-        "integrations-sync"
-    ),
-];
+routes! {
+    SchedulesList: GET "/v1/projects/{project_id}/scheduled-backups" => schedules::list;
+    SchedulesPut: PUT "/v1/projects/{project_id}/scheduled-backups/{schedule_id}" => schedules::put;
+    SchedulesDelete: DELETE "/v1/projects/{project_id}/scheduled-backups/{schedule_id}" => schedules::delete;
+    RestorePointsCreate: POST "/v1/projects/{project_id}/restore-points" => restore_points::create;
+    RestorePointsList: GET "/v1/projects/{project_id}/restore-points" => restore_points::list;
+    RestorePointsDelete: DELETE "/v1/projects/{project_id}/restore-points/{restore_point_id}" => restore_points::delete;
+    RestoresCreate: POST "/v1/projects/{project_id}/restores" => restores::create;
+    RestoresList: GET "/v1/projects/{project_id}/restores" => restores::list;
+    RestoresGet: GET "/v1/projects/{project_id}/restores/{restore_id}" => restores::get;
+    PreviewsList: GET "/v1/projects/{project_id}/preview-databases" => previews::list;
+    PreviewsGet: GET "/v1/preview-databases/{preview_id}" => previews::get;
+    PreviewsConnections: GET "/v1/preview-databases/{preview_id}/connections" => previews::connections;
+    PreviewsExtend: POST "/v1/preview-databases/{preview_id}/extend" => previews::extend;
+    PreviewsDelete: DELETE "/v1/preview-databases/{preview_id}" => previews::delete;
+    ProjectsCreate: POST "/v1/projects" => projects::create;
+    ProjectsList: GET "/v1/projects" => projects::list;
+    ProjectsGet: GET "/v1/projects/{project_id}" => projects::get;
+    ProjectsConnections: GET "/v1/projects/{project_id}/connections" => projects::connections;
+    RegionsList: GET "/v1/regions" => regions::list;
+    Me: GET "/v1/me" => me::get;
+    OpenApi: GET "/v1/openapi.json" => openapi::get;
+    ApiKeysCreate: POST "/v1/organizations/{org_id}/api-keys" => api_keys::create;
+    ApiKeysList: GET "/v1/organizations/{org_id}/api-keys" => api_keys::list;
+    ApiKeysRevoke: DELETE "/v1/organizations/{org_id}/api-keys/{key_id}" => api_keys::revoke;
+    JobsGet: GET "/v1/jobs/{job_id}" => jobs::get;
+    JobsCancel: POST "/v1/jobs/{job_id}/cancel" => jobs::cancel;
+    JobsList: GET "/v1/projects/{project_id}/jobs" => jobs::list;
+    BackupsCreate: POST "/v1/projects/{project_id}/backups" => backups::create;
+    BackupsList: GET "/v1/projects/{project_id}/backups" => backups::list;
+    BackupsGet: GET "/v1/projects/{project_id}/backups/{backup_id}" => backups::get;
+    BackupsDownloadUrl: POST "/v1/projects/{project_id}/backups/{backup_id}/download-url" => backups::download_url;
+    BackupsDelete: DELETE "/v1/projects/{project_id}/backups/{backup_id}" => backups::delete;
+    WebhooksList: GET "/v1/organizations/{org_id}/webhook-endpoints" => webhooks::list;
+    WebhooksCreate: POST "/v1/organizations/{org_id}/webhook-endpoints" => webhooks::create;
+    WebhooksUpdate: PATCH "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}" => webhooks::update;
+    WebhooksDelete: DELETE "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}" => webhooks::delete;
+    WebhooksRotateSecret: POST "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/rotate-secret" => webhooks::rotate_secret;
+    WebhooksDeliveries: GET "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries" => webhooks::deliveries;
+    WebhooksTest: POST "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/test" => webhooks::send_test;
+    WebhooksRedeliver: POST "/v1/organizations/{org_id}/webhook-endpoints/{webhook_id}/deliveries/{delivery_id}/redeliver" => webhooks::redeliver;
+    IntegrationsList: GET "/v1/projects/{project_id}/integrations" => integrations::list;
+    IntegrationsPut: PUT "/v1/projects/{project_id}/integrations/{provider}" => integrations::put;
+    IntegrationsDelete: DELETE "/v1/projects/{project_id}/integrations/{provider}" => integrations::delete;
+    IntegrationsSync: POST "/v1/projects/{project_id}/integrations/{provider}/sync" => integrations::sync;
+}
 
 pub fn route(id: RouteId) -> &'static Route {
     ROUTES.iter().find(|r| r.id == id).expect("every RouteId is in ROUTES")
@@ -339,53 +159,7 @@ async fn replayable(id: RouteId, ctx: &Context, req: Request) -> Response<Body> 
 }
 
 async fn run(id: RouteId, ctx: &Context, req: Request) -> Response<Body> {
-    let result: HttpResult = match id {
-        RouteId::ProjectsCreate => projects::create(ctx, req).await,
-        RouteId::ProjectsList => projects::list(ctx, req).await,
-        RouteId::ProjectsGet => projects::get(ctx, req).await,
-        RouteId::ProjectsConnections => projects::connections(ctx, req).await,
-        RouteId::RegionsList => regions::list(ctx, req).await,
-        RouteId::Me => me::get(ctx, req).await,
-        RouteId::OpenApi => openapi::get(ctx, req).await,
-        RouteId::ApiKeysCreate => api_keys::create(ctx, req).await,
-        RouteId::ApiKeysList => api_keys::list(ctx, req).await,
-        RouteId::ApiKeysRevoke => api_keys::revoke(ctx, req).await,
-        RouteId::JobsGet => jobs::get(ctx, req).await,
-        RouteId::JobsCancel => jobs::cancel(ctx, req).await,
-        RouteId::JobsList => jobs::list(ctx, req).await,
-        RouteId::BackupsCreate => backups::create(ctx, req).await,
-        RouteId::BackupsList => backups::list(ctx, req).await,
-        RouteId::BackupsGet => backups::get(ctx, req).await,
-        RouteId::BackupsDownloadUrl => backups::download_url(ctx, req).await,
-        RouteId::BackupsDelete => backups::delete(ctx, req).await,
-        RouteId::RestoresCreate => restores::create(ctx, req).await,
-        RouteId::RestoresList => restores::list(ctx, req).await,
-        RouteId::RestoresGet => restores::get(ctx, req).await,
-        RouteId::PreviewsList => previews::list(ctx, req).await,
-        RouteId::PreviewsGet => previews::get(ctx, req).await,
-        RouteId::PreviewsConnections => previews::connections(ctx, req).await,
-        RouteId::PreviewsExtend => previews::extend(ctx, req).await,
-        RouteId::PreviewsDelete => previews::delete(ctx, req).await,
-        RouteId::RestorePointsCreate => restore_points::create(ctx, req).await,
-        RouteId::RestorePointsList => restore_points::list(ctx, req).await,
-        RouteId::RestorePointsDelete => restore_points::delete(ctx, req).await,
-        RouteId::SchedulesList => schedules::list(ctx, req).await,
-        RouteId::SchedulesPut => schedules::put(ctx, req).await,
-        RouteId::SchedulesDelete => schedules::delete(ctx, req).await,
-        RouteId::WebhooksList => webhooks::list(ctx, req).await,
-        RouteId::WebhooksCreate => webhooks::create(ctx, req).await,
-        RouteId::WebhooksUpdate => webhooks::update(ctx, req).await,
-        RouteId::WebhooksDelete => webhooks::delete(ctx, req).await,
-        RouteId::WebhooksRotateSecret => webhooks::rotate_secret(ctx, req).await,
-        RouteId::WebhooksDeliveries => webhooks::deliveries(ctx, req).await,
-        RouteId::WebhooksTest => webhooks::send_test(ctx, req).await,
-        RouteId::WebhooksRedeliver => webhooks::redeliver(ctx, req).await,
-        RouteId::IntegrationsList => integrations::list(ctx, req).await,
-        RouteId::IntegrationsPut => integrations::put(ctx, req).await,
-        RouteId::IntegrationsDelete => integrations::delete(ctx, req).await,
-        RouteId::IntegrationsSync => integrations::sync(ctx, req).await,
-    };
-    result.unwrap_or_else(|e| error_response(&e))
+    handle(id, ctx, req).await.unwrap_or_else(|e| error_response(&e))
 }
 
 /// Matches a concrete path against a template, returning the path parameters.
@@ -447,10 +221,9 @@ mod tests {
     }
 
     #[test]
-    fn routes_functions_and_binaries_are_unique() {
+    fn routes_and_functions_are_unique() {
         let n = ROUTES.len();
         assert_eq!(ROUTES.iter().map(|r| (r.method, r.path)).collect::<HashSet<_>>().len(), n);
         assert_eq!(ROUTES.iter().map(|r| r.function).collect::<HashSet<_>>().len(), n);
-        assert_eq!(ROUTES.iter().map(|r| r.binary).collect::<HashSet<_>>().len(), n);
     }
 }

@@ -1,7 +1,9 @@
 //! `template.yaml` must describe exactly what the code declares: the same routes served by the
-//! same binaries, the same stream filters, schedules and table keys.
+//! same functions, the same stream filters, schedules and table keys, and every function running
+//! the one binary with its own name in `CAPYDB_FUNCTION`.
 
 use crate::routes::ROUTES;
+use crate::targets::{self, FUNCTION_VAR};
 use crate::workers::{SCHEDULES, WORKERS};
 use capydb_shared::adapters::dynamo::schema::INDEXES;
 use serde_yaml::Value;
@@ -24,10 +26,6 @@ fn functions(t: &Value) -> Vec<(String, &Value)> {
         .collect()
 }
 
-fn binary(f: &Value) -> &str {
-    f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("every function names its binary")
-}
-
 fn events<'a>(f: &'a Value, kind: &str) -> Vec<&'a Value> {
     f["Properties"]["Events"]
         .as_mapping()
@@ -38,33 +36,25 @@ fn events<'a>(f: &'a Value, kind: &str) -> Vec<&'a Value> {
 #[test]
 fn http_routes_equal_the_route_table() {
     let t = template();
-    let in_template: BTreeSet<(String, String, String, String)> = functions(&t)
+    let in_template: BTreeSet<(String, String, String)> = functions(&t)
         .iter()
         .flat_map(|(name, f)| {
             events(f, "HttpApi").into_iter().map(move |e| {
-                (
-                    e["Method"].as_str().unwrap().to_string(),
-                    e["Path"].as_str().unwrap().to_string(),
-                    name.clone(),
-                    binary(f).to_string(),
-                )
+                (e["Method"].as_str().unwrap().to_string(), e["Path"].as_str().unwrap().to_string(), name.clone())
             })
         })
         .collect();
-    let in_code: BTreeSet<(String, String, String, String)> = ROUTES
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string(), r.function.to_string(), r.binary.to_string()))
-        .collect();
+    let in_code: BTreeSet<(String, String, String)> =
+        ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string(), r.function.to_string())).collect();
     assert_eq!(in_template, in_code);
 }
 
 #[test]
-fn workers_have_the_same_binary_and_stream_filter() {
+fn workers_have_the_same_stream_filter() {
     let t = template();
     let fns = functions(&t);
     for w in WORKERS {
         let (_, f) = fns.iter().find(|(n, _)| n == w.function).unwrap_or_else(|| panic!("{} missing", w.function));
-        assert_eq!(binary(f), w.binary);
         let streams = events(f, "DynamoDB");
         assert_eq!(streams.len(), 1, "{} has one stream event", w.function);
         let filters = streams[0]["FilterCriteria"]["Filters"].as_sequence().expect("filters");
@@ -81,7 +71,6 @@ fn schedules_match() {
     let fns = functions(&t);
     for s in SCHEDULES {
         let (_, f) = fns.iter().find(|(n, _)| n == s.function).unwrap_or_else(|| panic!("{} missing", s.function));
-        assert_eq!(binary(f), s.binary);
         let sched = events(f, "ScheduleV2");
         assert_eq!(sched.len(), 1);
         assert_eq!(sched[0]["ScheduleExpression"].as_str(), Some(s.expression));
@@ -89,20 +78,20 @@ fn schedules_match() {
 }
 
 #[test]
-fn every_template_function_is_declared_in_code_and_has_a_binary() {
+fn every_template_function_runs_the_one_binary_as_a_function_the_code_declares() {
     let t = template();
-    let declared: BTreeSet<&str> = ROUTES
-        .iter()
-        .map(|r| r.function)
-        .chain(WORKERS.iter().map(|w| w.function))
-        .chain(SCHEDULES.iter().map(|s| s.function))
-        .chain([crate::workers::SCHEDULED_BACKUP_FUNCTION])
-        .collect();
+    let mut in_template = BTreeSet::new();
     for (name, f) in functions(&t) {
-        assert!(declared.contains(name.as_str()), "{name} is in template.yaml but not in the code");
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin").join(format!("{}.rs", binary(f)));
-        assert!(bin.exists(), "{} has no binary source {}", name, bin.display());
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("capydb-lambda"), "{name}'s binary");
+        let said = f["Properties"]["Environment"]["Variables"][FUNCTION_VAR].as_str();
+        assert_eq!(said, Some(name.as_str()), "{name} names itself in {FUNCTION_VAR}");
+        assert!(targets::target(&name).is_some(), "{name} is in template.yaml but not in the code");
+        in_template.insert(name);
     }
+    let in_code: BTreeSet<String> = targets::names().into_iter().map(String::from).collect();
+    assert_eq!(in_template, in_code, "the template's functions and the code's");
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin/capydb-lambda.rs");
+    assert!(bin.exists(), "{} is the functions' binary", bin.display());
 }
 
 #[test]

@@ -25,7 +25,6 @@ pub enum Handles {
 #[derive(Debug, Clone, Copy)]
 pub struct Worker {
     pub function: &'static str,
-    pub binary: &'static str,
     pub handles: Handles,
     /// Lambda event filter pattern (JSON) on the table's stream.
     pub filter: &'static str,
@@ -34,25 +33,21 @@ pub struct Worker {
 pub const WORKERS: &[Worker] = &[
     Worker {
         function: "BackupWorkerFunction",
-        binary: "worker-backup",
         handles: Handles::Jobs(JobType::Backup),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["backup"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
         function: "RestoreWorkerFunction",
-        binary: "worker-restore",
         handles: Handles::Jobs(JobType::Restore),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["restore"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
         function: "ProvisionWorkerFunction",
-        binary: "worker-provision",
         handles: Handles::Jobs(JobType::ProvisionProject),
         filter: r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"NewImage":{"type":{"S":["job"]},"job_type":{"S":["provision_project"]},"state":{"S":["pending"]}}}}"#,
     },
     Worker {
         function: "CompletionFunction",
-        binary: "completion",
         handles: Handles::Events,
         filter: r#"{"eventName":["INSERT"],"dynamodb":{"NewImage":{"type":{"S":["event"]}}}}"#,
     },
@@ -107,7 +102,6 @@ async fn archive_lag(ctx: &Context) {
 pub struct Schedule {
     pub sweep: Sweep,
     pub function: &'static str,
-    pub binary: &'static str,
     /// EventBridge Scheduler expression.
     pub expression: &'static str,
     /// Seconds between firings, for the local runtime.
@@ -115,24 +109,16 @@ pub struct Schedule {
 }
 
 pub const SCHEDULES: &[Schedule] = &[
-    Schedule {
-        sweep: Sweep::Jobs,
-        function: "JobSweeperFunction",
-        binary: "sweeper-jobs",
-        expression: "rate(1 minute)",
-        every_seconds: 60,
-    },
+    Schedule { sweep: Sweep::Jobs, function: "JobSweeperFunction", expression: "rate(1 minute)", every_seconds: 60 },
     Schedule {
         sweep: Sweep::Deliveries,
         function: "DeliveryRetryFunction",
-        binary: "sweeper-deliveries",
         expression: "rate(1 minute)",
         every_seconds: 60,
     },
     Schedule {
         sweep: Sweep::Previews,
         function: "PreviewSweeperFunction",
-        binary: "sweeper-previews",
         expression: "rate(5 minutes)",
         every_seconds: 300,
     },
@@ -140,14 +126,12 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule {
         sweep: Sweep::Nightly,
         function: "NightlyDumpFunction",
-        binary: "nightly-dumps",
         expression: "cron(15 2 * * ? *)",
         every_seconds: 900,
     },
     Schedule {
         sweep: Sweep::MissedRuns,
         function: "MissedRunsFunction",
-        binary: "sweeper-missed-runs",
         expression: "rate(15 minutes)",
         every_seconds: 900,
     },
@@ -155,14 +139,12 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule {
         sweep: Sweep::BaseBackups,
         function: "BaseBackupFunction",
-        binary: "base-backups",
         expression: "cron(0 4 * * ? *)",
         every_seconds: 86400,
     },
     Schedule {
         sweep: Sweep::Retention,
         function: "RetentionSweeperFunction",
-        binary: "sweeper-retention",
         expression: "rate(1 hour)",
         every_seconds: 3600,
     },

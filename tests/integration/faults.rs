@@ -192,13 +192,14 @@ async fn the_same_stream_record_twice_at_once_and_again_late_runs_the_job_once()
         capydb_shared::services::backups::request(&env.ctx, &principal, &project.parse().unwrap(), None, None)
             .await
             .unwrap();
-    let fixture = std::fs::read_to_string(crate::harness::repo_root().join("events/worker-backup.json")).unwrap();
+    let fixture =
+        std::fs::read_to_string(crate::harness::repo_root().join("events/BackupWorkerFunction.json")).unwrap();
     let vars =
         [("JOB_ID", job.id.to_string()), ("CAPYDB_PROJECT", project.clone()), ("CAPYDB_ORG", env.org.to_string())];
     let event =
         capydb_functions::invoke::expand(&fixture, |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    let worker = capydb_functions::invoke::target("worker-backup").unwrap();
+    let worker = capydb_functions::targets::target("BackupWorkerFunction").unwrap();
     let (a, b) = tokio::join!(
         capydb_functions::invoke::invoke(&env.ctx, worker, &event),
         capydb_functions::invoke::invoke(&env.ctx, worker, &event),

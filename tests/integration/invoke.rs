@@ -4,6 +4,7 @@
 
 use crate::harness::{repo_root, TestEnv};
 use capydb_functions::invoke;
+use capydb_functions::targets::{self, Target};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,26 +26,26 @@ async fn every_event_fixture_runs_through_its_handler() {
     fixtures.sort();
     let mut kinds = std::collections::BTreeSet::new();
     for path in &fixtures {
-        let binary = path.file_stem().unwrap().to_str().unwrap();
-        let target = invoke::target(binary).unwrap_or_else(|| panic!("{} names no function", path.display()));
+        let function = path.file_stem().unwrap().to_str().unwrap();
+        let target = targets::target(function).unwrap_or_else(|| panic!("{} names no function", path.display()));
         let event = invoke::expand(&std::fs::read_to_string(path).unwrap(), lookup).unwrap();
         let answer: Value =
             invoke::invoke(&env.ctx, target, &event).await.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         match target {
-            invoke::Target::Route(_) => {
+            Target::Route(_) => {
                 let status = answer["statusCode"].as_u64().unwrap();
                 assert!((200..300).contains(&status), "{}: {answer}", path.display());
                 assert!(answer["headers"]["x-request-id"].is_string(), "{answer}");
                 kinds.insert("api");
             }
-            invoke::Target::Worker(_) => {
+            Target::Worker(_) => {
                 assert_eq!(answer["batchItemFailures"], json!([]), "{}: {answer}", path.display());
                 kinds.insert("stream");
             }
-            invoke::Target::Sweep(_) => {
+            Target::Sweep(_) => {
                 kinds.insert("sweep");
             }
-            invoke::Target::ScheduledBackup => {
+            Target::ScheduledBackup => {
                 kinds.insert("scheduled backup");
             }
         }

@@ -1,7 +1,7 @@
 //! `capydb-invoke FUNCTION EVENT.json`: runs one function's handler on one event against the
 //! running `make dev` stack (`make invoke FN=… EVENT=…`) and prints what it answered.
 
-use capydb_functions::invoke;
+use capydb_functions::{invoke, targets};
 use capydb_shared::config::Config;
 use capydb_shared::services::Context;
 
@@ -10,11 +10,14 @@ async fn main() -> std::process::ExitCode {
     capydb_functions::lambda::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [function, event] = args.as_slice() else {
-        eprintln!("usage: capydb-invoke FUNCTION EVENT.json (functions: {})", invoke::binaries().join(", "));
+        eprintln!(
+            "usage: capydb-invoke FUNCTION EVENT.json (FUNCTION is a logical id in template.yaml: {})",
+            targets::names().join(", ")
+        );
         return std::process::ExitCode::from(2);
     };
-    let Some(target) = invoke::target(function) else {
-        eprintln!("no function `{function}`; one of: {}", invoke::binaries().join(", "));
+    let Some(target) = targets::target(function) else {
+        eprintln!("no function `{function}`; one of: {}", targets::names().join(", "));
         return std::process::ExitCode::from(2);
     };
     let run = async {

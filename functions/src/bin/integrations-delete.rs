@@ -1,6 +1,0 @@
-//! Lambda function IntegrationsDeleteFunction: `DELETE /v1/projects/{project_id}/integrations/{provider}`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::IntegrationsDelete).await
-}

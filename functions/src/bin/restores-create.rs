@@ -1,6 +1,0 @@
-//! Lambda function RestoresCreateFunction: `POST /v1/projects/{project_id}/restores`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::RestoresCreate).await
-}

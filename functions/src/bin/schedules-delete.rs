@@ -1,6 +1,0 @@
-//! Lambda function SchedulesDeleteFunction: `DELETE /v1/projects/{project_id}/scheduled-backups/{schedule_id}`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::SchedulesDelete).await
-}

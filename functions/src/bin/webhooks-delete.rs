@@ -1,6 +1,0 @@
-//! Lambda function WebhooksDeleteFunction: `DELETE /v1/organizations/{org_id}/webhook-endpoints/{webhook_id}`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::WebhooksDelete).await
-}

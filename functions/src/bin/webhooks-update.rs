@@ -1,6 +1,0 @@
-//! Lambda function WebhooksUpdateFunction: `PATCH /v1/organizations/{org_id}/webhook-endpoints/{webhook_id}`.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    capydb_functions::lambda::serve_route(capydb_functions::routes::RouteId::WebhooksUpdate).await
-}
