@@ -1,8 +1,8 @@
 //! The service-layer error: what a use case can answer. The HTTP layer maps each variant to a
 //! status and a stable `code`; adapters' errors are wrapped, never shown raw to a caller.
 
-use crate::adapters::dynamo::StoreError;
 use crate::ports::{DataPlaneError, ObjectStoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

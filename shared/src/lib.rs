@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod ports;
 pub mod services;
+pub mod store;
 
 #[cfg(test)]
 mod module_graph;

@@ -1,12 +1,12 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::Context;
-use crate::adapters::dynamo::StoreError;
 use crate::auth::{Credential, Principal};
 use crate::domain::api_keys::{self, ApiKey};
 use crate::domain::names::KeyName;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::scopes::Scope;
 use crate::ids::{ApiKeyId, OrgId, ProjectId};
+use crate::store::StoreError;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -4,13 +4,13 @@
 use super::backup_pipeline::{decompressing, upload_dump};
 use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::Context;
-use crate::adapters::dynamo::{RecordWrite, StoreError};
 use crate::config::RegionConfig;
 use crate::contract;
 use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
 use crate::ports::{DataPlaneError, Login};
+use crate::store::{RecordWrite, StoreError};
 use crate::Error;
 
 pub struct BackupWork;

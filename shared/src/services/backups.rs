@@ -1,6 +1,5 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::{pins, projects, Context};
-use crate::adapters::dynamo::StoreError;
 use crate::auth::{Credential, OrgRole, Principal};
 use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState, DownloadTtl};
 use crate::domain::events::Event;
@@ -10,6 +9,7 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::{Project, ProjectState};
 use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, JobId, ProjectId};
+use crate::store::StoreError;
 use crate::Error;
 use capydb_api::events;
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,9 @@
 //! `Idempotency-Key`: the first request's result is replayed for a retry with the same key and
 //! body; the same key with another body is refused.
 
-use crate::adapters::dynamo::{IdempotencyRecord, Repository};
+use crate::adapters::dynamo::Repository;
 use crate::ids::OrgId;
+use crate::store::IdempotencyRecord;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -93,7 +94,7 @@ pub async fn finish_response(
     if status >= 500 {
         return Ok(ctx.repo.release_response(&key.scope).await?);
     }
-    let record = crate::adapters::dynamo::StoredResponse {
+    let record = crate::store::StoredResponse {
         scope: key.scope.clone(),
         request_hash: key.request_hash.clone(),
         status: Some(status),

@@ -4,7 +4,6 @@
 
 use super::projects::{connection_strings, visible_with};
 use super::Context;
-use crate::adapters::dynamo::StoreError;
 use crate::adapters::providers::ProviderError;
 use crate::auth::Principal;
 use crate::domain::events::Event;
@@ -13,6 +12,7 @@ use crate::domain::jobs::buckets_to_sweep;
 use crate::domain::projects::Project;
 use crate::domain::scopes::Scope;
 use crate::ids::ProjectId;
+use crate::store::StoreError;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

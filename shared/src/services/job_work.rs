@@ -3,9 +3,9 @@
 //! Both sides depend on this module and on nothing of each other.
 
 use super::Context;
-use crate::adapters::dynamo::RecordWrite;
 use crate::domain::events::Event;
 use crate::domain::jobs::{Job, Progress};
+use crate::store::RecordWrite;
 use crate::Error;
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};

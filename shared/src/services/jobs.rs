@@ -4,7 +4,6 @@
 use super::job_work::{Outcome, ProgressReporter};
 use super::metrics::Unit;
 use super::{job_kinds, projects, Context};
-use crate::adapters::dynamo::{CancelRequest, JobCondition, RecordWrite};
 use crate::auth::Principal;
 use crate::contract;
 use crate::domain::events::Event;
@@ -14,6 +13,7 @@ use crate::domain::restores::{RestoreStep, TargetKind};
 use crate::domain::retry::{self, RetryClass};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, ProjectId};
+use crate::store::{CancelRequest, JobCondition, RecordWrite};
 use crate::Error;
 use chrono::Duration;
 use tokio_util::sync::CancellationToken;

@@ -4,12 +4,12 @@
 //! project; the jobs then run in parallel, so one slow database does not hold up the others.
 
 use super::Context;
-use crate::adapters::dynamo::RunKind;
 use crate::domain::backups::{Backup, BackupKind};
 use crate::domain::jobs::{buckets_to_sweep, Job, JobType};
 use crate::domain::projects::ProjectState;
 use crate::domain::schedules::{next_nightly_after, NIGHTLY_RETENTION_DAYS};
 use crate::ids::BackupId;
+use crate::store::RunKind;
 use crate::Error;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

@@ -1,7 +1,6 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::Context;
 use crate::adapters::crypto::random_password;
-use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
 use crate::domain::jobs::{Job, JobType};
 use crate::domain::names::ProjectName;
@@ -10,6 +9,7 @@ use crate::domain::projects::{database_name, role_name, Project, ProjectState};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, ProjectId};
 use crate::ports::Login;
+use crate::store::StoreError;
 use crate::Error;
 use serde::{Deserialize, Serialize};
 

@@ -2,10 +2,10 @@
 
 use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::Context;
-use crate::adapters::dynamo::RecordWrite;
 use crate::domain::jobs::Job;
 use crate::domain::projects::ProjectState;
 use crate::domain::schedules::next_nightly_after;
+use crate::store::RecordWrite;
 use crate::Error;
 
 pub struct ProvisionWork;

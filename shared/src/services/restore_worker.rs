@@ -15,8 +15,6 @@ use super::backup_worker::{self, Taken};
 use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
 use super::{projects, Context};
-use crate::adapters::dynamo::{JobCondition, RecordWrite};
-use crate::adapters::dynamo::{LIFECYCLE_LOCK, PITR_LOCK};
 use crate::adapters::recovery::{RecoveryInstance, RecoverySpec};
 use crate::config::RegionConfig;
 use crate::contract;
@@ -32,6 +30,7 @@ use crate::domain::restores::{
 use crate::domain::retry::{self, RetryClass};
 use crate::ids::BackupId;
 use crate::ports::{DataPlaneError, Login, ObjectStoreError};
+use crate::store::{JobCondition, RecordWrite, LIFECYCLE_LOCK, PITR_LOCK};
 use crate::Error;
 use capydb_api::events;
 use chrono::Duration;

@@ -5,7 +5,6 @@
 use super::idempotency::{winner, IdempotencyKey};
 use super::{backups, pitr, projects, restore_points, Context};
 use crate::adapters::crypto::random_password;
-use crate::adapters::dynamo::{RestoreConflict, StoreError};
 use crate::auth::{Credential, OrgRole, Principal};
 use crate::domain::backups::{Backup, BackupState, VerificationState};
 use crate::domain::jobs::{Job, JobType};
@@ -16,6 +15,7 @@ use crate::domain::restore_points::RestorePointKind;
 use crate::domain::restores::{PitrSource, Restore, RestoreSource, RestoreState, RestoreStep, TargetKind};
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
+use crate::store::{RestoreConflict, StoreError};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 

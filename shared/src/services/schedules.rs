@@ -5,7 +5,6 @@
 //! the record does not want.
 
 use super::{projects, Context};
-use crate::adapters::dynamo::RunKind;
 use crate::auth::Principal;
 use crate::domain::backups::{Backup, BackupKind};
 use crate::domain::events::Event;
@@ -14,6 +13,7 @@ use crate::domain::projects::ProjectState;
 use crate::domain::schedules::{missed_grace, scheduler_name, BackupSchedule, ScheduleSpec, SCHEDULE_ID};
 use crate::domain::scopes::Scope;
 use crate::ids::{BackupId, JobId, ProjectId};
+use crate::store::RunKind;
 use crate::Error;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;

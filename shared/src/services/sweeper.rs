@@ -4,8 +4,8 @@
 
 use super::jobs::{abandoned, job_event};
 use super::Context;
-use crate::adapters::dynamo::JobCondition;
 use crate::domain::jobs::{buckets_to_sweep, due_at, JobState, SweepAction};
+use crate::store::JobCondition;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -2,7 +2,6 @@
 //! `whsec_…` secret is returned once (on create and rotate) and otherwise exists only sealed.
 
 use super::Context;
-use crate::adapters::dynamo::StoreError;
 use crate::auth::Principal;
 use crate::domain::deliveries::health;
 use crate::domain::pagination::{Cursor, Page};
@@ -11,6 +10,7 @@ use crate::domain::webhooks::{
     generate_secret, parse_description, parse_event_types, refused_address, Health, WebhookEndpoint, WebhookUrl,
 };
 use crate::ids::{OrgId, WebhookId};
+use crate::store::StoreError;
 use crate::Error;
 
 /// At most this many endpoints per organisation: each event fans out to all of them.

@@ -2,21 +2,9 @@
 //! stored in the same transaction as the change itself so a retry can never create a second one.
 
 use super::{put, to_item, Keys, Repository, StoreError};
+use crate::store::{IdempotencyRecord, StoredResponse};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    /// `<org>#<key>`
-    pub scope: String,
-    pub request_hash: String,
-    /// What the first request created, as JSON ids, so a retry answers with the same resources.
-    pub result: String,
-    pub created_at: DateTime<Utc>,
-    /// DynamoDB TTL attribute: records are forgotten after a day.
-    pub expires_at_epoch: i64,
-}
 
 impl IdempotencyRecord {
     pub fn new(scope: String, request_hash: String, result: String, now: DateTime<Utc>) -> Self {
@@ -67,20 +55,6 @@ impl Repository {
             other => other,
         }
     }
-}
-
-/// A replayable response for a POST whose change has no transaction of its own to carry an
-/// idempotency record: reserved before the handler runs, filled in after.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredResponse {
-    pub scope: String,
-    pub request_hash: String,
-    /// `None` while the first request is still running.
-    pub status: Option<u16>,
-    /// The response body, sealed (it may hold a secret shown once).
-    pub body_enc: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at_epoch: i64,
 }
 
 fn response_pk(scope: &str) -> String {

@@ -6,22 +6,13 @@ use super::{backend, put, s, to_attr, to_item, Item, Keys, Repository, StoreErro
 use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{JobId, ProjectId, RestoreId};
+use crate::store::{CancelRequest, JobCondition};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The sort key of a job's cancellation request, beside its `JOB` item.
 pub(super) const CANCEL_SK: &str = "CANCEL";
-
-/// Someone asked a running job to stop.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CancelRequest {
-    pub job_id: JobId,
-    /// `api_key:<id>` or `user:<id>`.
-    pub by: String,
-    pub at: DateTime<Utc>,
-}
 
 pub(super) fn job_pk(id: &JobId) -> String {
     format!("JOB#{id}")
@@ -29,19 +20,6 @@ pub(super) fn job_pk(id: &JobId) -> String {
 
 fn jobs_of(project: &ProjectId) -> String {
     format!("PROJECT#{project}#JOBS")
-}
-
-/// The state a transition was decided from.
-#[derive(Debug, Clone)]
-pub enum JobCondition {
-    /// Still pending with this many attempts (claim).
-    Pending { attempts: u32 },
-    /// Pending and untouched since this moment (sweeper kick).
-    PendingSince { updated_at: DateTime<Utc> },
-    /// Running under this worker's claim (heartbeat, finish).
-    OwnedBy { worker: String, attempts: u32 },
-    /// Running with exactly this lease, which the sweeper saw expire.
-    LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
 }
 
 type Expression = (String, HashMap<String, String>, HashMap<String, AttributeValue>);

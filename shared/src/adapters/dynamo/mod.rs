@@ -19,11 +19,7 @@ mod schedules;
 pub mod schema;
 mod webhooks;
 
-pub use idempotency::{IdempotencyRecord, StoredResponse};
-pub use jobs::{CancelRequest, JobCondition};
-pub use records::RecordWrite;
-pub use restores::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
-pub use schedules::RunKind;
+use crate::store::{IdempotencyRecord, StoreError};
 
 use crate::domain::pagination::{Cursor, Page};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -36,23 +32,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A condition did not hold: someone else changed the item first.
-    #[error("the item was changed concurrently")]
-    ConditionFailed,
-    /// The Idempotency-Key was already recorded.
-    #[error("idempotency key already used")]
-    IdempotencyKeyTaken,
-    #[error("stored item is malformed: {0}")]
-    Corrupt(String),
-    /// A list cursor that this list never returned (forged, truncated or from another list).
-    #[error("cursor is not one this list returned")]
-    InvalidCursor,
-    #[error("{0}")]
-    Backend(String),
-}
 
 /// An `UpdateItem`'s answer; `None` when its condition did not hold.
 fn updated(

@@ -4,36 +4,15 @@
 
 use super::backups::backup_put;
 use super::events::event_put;
-use super::jobs::{job_pk, JobCondition, CANCEL_SK};
+use super::jobs::{job_pk, CANCEL_SK};
 use super::previews::preview_put;
 use super::projects::project_put;
 use super::restores::{lock_release, restore_put};
 use super::{s, Repository, StoreError};
-use crate::domain::backups::Backup;
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
-use crate::domain::previews::PreviewDatabase;
-use crate::domain::projects::Project;
-use crate::domain::restores::Restore;
-use crate::ids::{JobId, ProjectId};
+use crate::store::{JobCondition, RecordWrite};
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-
-/// A record changed in the same transaction as a job (the job's subject).
-#[derive(Debug, Clone)]
-pub enum RecordWrite {
-    Backup(Backup),
-    /// A backup record created by the job itself (a pre-restore safety copy).
-    NewBackup(Backup),
-    Project(Project),
-    Restore(Restore),
-    Preview(PreviewDatabase),
-    /// Frees one of the project's locks (`LIFECYCLE_LOCK`, `PITR_LOCK`), which this job holds.
-    ReleaseLock {
-        project_id: ProjectId,
-        job_id: JobId,
-        lock: &'static str,
-    },
-}
 
 fn record_item(record: &RecordWrite) -> Result<TransactWriteItem, StoreError> {
     match record {

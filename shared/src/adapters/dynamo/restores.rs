@@ -9,22 +9,11 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{PreviewDatabase, PreviewState};
 use crate::domain::restores::{Restore, TargetKind};
 use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
+use crate::store::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
-use serde::{Deserialize, Serialize};
-
-/// Serialises changes to a project's data (overwrites of the project or of a preview).
-pub const LIFECYCLE_LOCK: &str = "LOCK#lifecycle";
-/// At most one point-in-time restore per project at a time: each one makes the region cluster
-/// switch WAL and starts a whole-cluster recovery instance.
-pub const PITR_LOCK: &str = "LOCK#pitr";
 
 fn restore_sk(id: &RestoreId) -> String {
     format!("RESTORE#{id}")
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LifecycleLock {
-    pub job_id: JobId,
 }
 
 pub(crate) fn restore_put(r: &Restore, condition: &str) -> Result<TransactWriteItem, StoreError> {
@@ -48,18 +37,6 @@ pub(crate) fn lock_release(project: &ProjectId, job: &JobId, lock: &str) -> Tran
                 .expect("delete"),
         )
         .build()
-}
-
-/// Why creating a restore was refused.
-#[derive(Debug)]
-pub enum RestoreConflict {
-    /// Another job holds the project's lifecycle lock.
-    Locked(JobId),
-    PreviewNameTaken,
-    /// Another point-in-time restore of the project is running.
-    PitrRunning(JobId),
-    /// The existing preview to restore into is not `ready` (another restore, or deleted).
-    PreviewNotReady,
 }
 
 /// Marks an existing preview `restoring`, only if it is `ready`: from here until the restore's

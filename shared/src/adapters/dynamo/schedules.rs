@@ -12,6 +12,7 @@ use crate::domain::jobs::Job;
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::schedules::BackupSchedule;
 use crate::ids::{JobId, ProjectId};
+use crate::store::RunKind;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +38,6 @@ fn run_sk(kind: RunKind, day: NaiveDate) -> String {
         RunKind::Scheduled => format!("SCHEDRUN#{day}"),
         RunKind::Nightly => format!("NIGHTLY#{day}"),
     }
-}
-
-/// Which daily run a claim is for: the project's own schedule or the platform's nightly dump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Scheduled,
-    Nightly,
 }
 
 #[derive(Serialize, Deserialize)]

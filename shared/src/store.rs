@@ -1,0 +1,125 @@
+//! The store's vocabulary: what services say to the table and hear back, in terms of the domain
+//! and independent of DynamoDB — its errors, the conditions a job transition is decided from,
+//! the records written with a job, why a restore was refused, the project's locks. The DynamoDB
+//! adapter (`adapters/dynamo`) speaks it; services and the crate's `Error` never name the adapter's
+//! own types.
+
+use crate::domain::backups::Backup;
+use crate::domain::previews::PreviewDatabase;
+use crate::domain::projects::Project;
+use crate::domain::restores::Restore;
+use crate::ids::{JobId, ProjectId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition did not hold: someone else changed the item first.
+    #[error("the item was changed concurrently")]
+    ConditionFailed,
+    /// The Idempotency-Key was already recorded.
+    #[error("idempotency key already used")]
+    IdempotencyKeyTaken,
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    /// A list cursor that this list never returned (forged, truncated or from another list).
+    #[error("cursor is not one this list returned")]
+    InvalidCursor,
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// Someone asked a running job to stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub job_id: JobId,
+    /// `api_key:<id>` or `user:<id>`.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The state a transition was decided from.
+#[derive(Debug, Clone)]
+pub enum JobCondition {
+    /// Still pending with this many attempts (claim).
+    Pending { attempts: u32 },
+    /// Pending and untouched since this moment (sweeper kick).
+    PendingSince { updated_at: DateTime<Utc> },
+    /// Running under this worker's claim (heartbeat, finish).
+    OwnedBy { worker: String, attempts: u32 },
+    /// Running with exactly this lease, which the sweeper saw expire.
+    LeaseExpired { attempts: u32, lease_until: DateTime<Utc> },
+}
+
+/// A record changed in the same transaction as a job (the job's subject).
+#[derive(Debug, Clone)]
+pub enum RecordWrite {
+    Backup(Backup),
+    /// A backup record created by the job itself (a pre-restore safety copy).
+    NewBackup(Backup),
+    Project(Project),
+    Restore(Restore),
+    Preview(PreviewDatabase),
+    /// Frees one of the project's locks (`LIFECYCLE_LOCK`, `PITR_LOCK`), which this job holds.
+    ReleaseLock {
+        project_id: ProjectId,
+        job_id: JobId,
+        lock: &'static str,
+    },
+}
+
+/// Serialises changes to a project's data (overwrites of the project or of a preview).
+pub const LIFECYCLE_LOCK: &str = "LOCK#lifecycle";
+/// At most one point-in-time restore per project at a time: each one makes the region cluster
+/// switch WAL and starts a whole-cluster recovery instance.
+pub const PITR_LOCK: &str = "LOCK#pitr";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LifecycleLock {
+    pub job_id: JobId,
+}
+
+/// Why creating a restore was refused.
+#[derive(Debug)]
+pub enum RestoreConflict {
+    /// Another job holds the project's lifecycle lock.
+    Locked(JobId),
+    PreviewNameTaken,
+    /// Another point-in-time restore of the project is running.
+    PitrRunning(JobId),
+    /// The existing preview to restore into is not `ready` (another restore, or deleted).
+    PreviewNotReady,
+}
+
+/// Which daily run a claim is for: the project's own schedule or the platform's nightly dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Scheduled,
+    Nightly,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// `<org>#<key>`
+    pub scope: String,
+    pub request_hash: String,
+    /// What the first request created, as JSON ids, so a retry answers with the same resources.
+    pub result: String,
+    pub created_at: DateTime<Utc>,
+    /// DynamoDB TTL attribute: records are forgotten after a day.
+    pub expires_at_epoch: i64,
+}
+
+/// A replayable response for a POST whose change has no transaction of its own to carry an
+/// idempotency record: reserved before the handler runs, filled in after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub scope: String,
+    pub request_hash: String,
+    /// `None` while the first request is still running.
+    pub status: Option<u16>,
+    /// The response body, sealed (it may hold a secret shown once).
+    pub body_enc: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at_epoch: i64,
+}
