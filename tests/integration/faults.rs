@@ -181,6 +181,34 @@ async fn a_transaction_conflict_on_the_restores_steps_is_sent_again_and_the_rest
     assert!(!env.scratch_left("local-1", "capydb_stage_", r["restore"]["id"].as_str().unwrap()).await);
 }
 
+/// The work is done and only the finishing transaction is left, but DynamoDB cancels it for a
+/// conflict more often than the adapter sends it again: it is sent again while the lease holds,
+/// instead of leaving the job `running` for the lease sweep to run all of it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finishing_transaction_that_keeps_conflicting_is_sent_again_while_the_lease_holds() {
+    let proxy = FaultProxy::start().await;
+    let mut env = TestEnv::with_env(&[("AWS_ENDPOINT_URL", proxy.url.clone())]).await;
+    let (project, _) = project_with(&env, &["ada"]).await;
+    let (paused, release) = env.pause_at("backup.verifying").await;
+    let (job, backup) = backup_now(&env, &project).await;
+    tokio::time::timeout(Duration::from_secs(120), paused.wait()).await.expect("the backup got to verifying");
+    proxy.fail(
+        dynamo("DynamoDB_20120810.TransactWriteItems"),
+        1,
+        5,
+        StatusCode::BAD_REQUEST,
+        "application/x-amz-json-1.0",
+        TRANSACTION_CONFLICT,
+    );
+    release.notify_one();
+    let done = env.wait_job(&job).await;
+    assert_eq!((done["state"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(1)), "{done}");
+    assert_eq!(proxy.failed(), vec![5], "every conflict was met");
+    let (_, b) = env.get(&format!("/v1/projects/{project}/backups/{backup}")).await;
+    assert_eq!(b["backup"]["verification_state"], "verified", "{b}");
+    restores_as_recorded(&env, &project, &b["backup"]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_stream_record_twice_at_once_and_again_late_runs_the_job_once() {
     let mut env = TestEnv::new().await;

@@ -251,9 +251,11 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     };
     stop.cancel();
     let _ = keeper.await;
+    // The keeper renewed the lease at most a third of its length ago.
+    let settle = Settle::within(ctx.config.job_lease / 2);
 
     let failed = !matches!(&outcome, Some(Ok(o)) if o.error.is_none());
-    let request = if failed { ctx.repo.cancel_request(&claimed.id).await? } else { None };
+    let request = if failed { settle.run(|| ctx.repo.cancel_request(&claimed.id)).await? } else { None };
     // A failure that may pass (the cluster restarting, throttling) goes back with back-off while
     // attempts and time remain; nothing of the attempt's failure is written to its records.
     let failure = match (&request, &outcome) {
@@ -271,7 +273,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
             next.retry_classification = Some(RetryClass::Transient);
             next.last_error = Some(message.clone());
             next.next_attempt_at = Some(now + retry::backoff(base, claimed.attempts, rand::random::<f64>()));
-            if !ctx.repo.update_job(&next, &owner).await? {
+            if !settle.run(|| ctx.repo.update_job(&next, &owner)).await? {
                 return Ok(RunResult::LeaseLost);
             }
             tracing::warn!(job = %next.id, attempt = next.attempts, retry_at = ?next.next_attempt_at, error = message, "transient failure; retrying");
@@ -288,12 +290,15 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         // Asked to stop and not finished: a restore refused its swap, or the work was dropped.
         (Some(request), _) => {
             let reason = format!("cancelled by {}", request.by);
-            (JobState::Cancelled, cancelled_outcome(ctx, &claimed, &reason).await?, Some(request.by))
+            (JobState::Cancelled, settle.run(|| cancelled_outcome(ctx, &claimed, &reason)).await?, Some(request.by))
         }
         (None, Some(Ok(o))) => (if o.error.is_none() { JobState::Completed } else { JobState::Failed }, o, None),
         // Infrastructure trouble (table, bucket): report it on the job rather than leaving it
         // to the lease sweeper, so the caller sees why.
-        (None, Some(Err(e))) => (JobState::Failed, abandoned(ctx, &claimed, &internal(&e)).await?, None),
+        (None, Some(Err(e))) => {
+            let reason = internal(&e);
+            (JobState::Failed, settle.run(|| abandoned(ctx, &claimed, &reason)).await?, None)
+        }
         (None, None) => unreachable!("the work stops early only when a cancellation was seen"),
     };
     let mut done = ended(ctx, &claimed, state, &outcome, cancelled_by, reporter.snapshot().bytes_done);
@@ -304,7 +309,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     let measured = measure(ctx, &done, &outcome.records).await;
     let mut events = outcome.events;
     events.push(job_event(&done));
-    if !ctx.repo.transition_job(&done, &owner, &outcome.records, &events).await? {
+    if !settle.run(|| ctx.repo.transition_job(&done, &owner, &outcome.records, &events)).await? {
         return Ok(RunResult::LeaseLost);
     }
     tracing::info!(job = %done.id, state = done.state.as_str(), error = ?done.error, "job finished");
@@ -351,6 +356,42 @@ pub fn job_event(job: &Job) -> Event {
             preview_database_id: job.preview_database_id.clone(),
         }),
     )
+}
+
+/// The attempt's last writes, once its work is over. A store fault here (throttling, a
+/// transaction conflict outlasting the adapter's own re-sends) is waited out with back-off while
+/// the lease still holds: left to the lease sweep instead, the job would sit `running` for
+/// minutes, lose an attempt and do all its work again.
+struct Settle {
+    until: tokio::time::Instant,
+}
+
+impl Settle {
+    fn within(time: std::time::Duration) -> Settle {
+        Settle { until: tokio::time::Instant::now() + time }
+    }
+
+    async fn run<T, E, F, Fut>(&self, mut write: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: Into<Error>,
+    {
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            let e: Error = match write().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e.into(),
+            };
+            let transient = retry::classify(&e.to_string()) == RetryClass::Transient;
+            if !transient || tokio::time::Instant::now() + pause >= self.until {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, retry_in = ?pause, "the job's last write failed; sending it again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(4));
+        }
+    }
 }
 
 /// What the lease keeper tells the work, and how the work tells it to stop.
