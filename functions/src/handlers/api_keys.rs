@@ -21,18 +21,7 @@ pub async fn create(ctx: &Context, req: Request) -> HttpResult {
     let org = org_of(&req)?;
     let input: ApiKeyCreateRequest = body(&req)?;
     let name = KeyName::parse(&input.name)?;
-    let scopes = match input.scopes {
-        None => Scope::ALL.to_vec(),
-        Some(list) => list
-            .iter()
-            .map(|s| {
-                Scope::parse(s).ok_or_else(|| {
-                    let allowed = Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-                    Error::invalid("scopes", format!("unknown scope `{s}`; allowed: {allowed}"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let scopes = Scope::parse_requested(input.scopes.as_deref())?;
     let project_id = input
         .project_id
         .map(|p| p.parse().map_err(|_| Error::invalid("project_id", "project_id must be a project id (prj_…)")))

@@ -6,7 +6,7 @@ use capydb_api::integrations::{
 use capydb_api::Empty;
 use capydb_shared::domain::integrations::Provider;
 use capydb_shared::ids::ProjectId;
-use capydb_shared::services::integrations::{self, parse_provider, target_field, SetIntegration};
+use capydb_shared::services::integrations::{self, SetIntegration};
 use capydb_shared::services::Context;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -21,7 +21,7 @@ pub async fn list(ctx: &Context, req: Request) -> HttpResult {
 /// `PUT …/integrations/netlify {"site_id", "token"}`.
 pub async fn put(ctx: &Context, req: Request) -> HttpResult {
     let principal = authenticate(ctx, &req).await?;
-    let provider = parse_provider(&path_param(&req, "provider"))?;
+    let provider = Provider::parse_field(&path_param(&req, "provider"))?;
     let (target_id, team_id, token) = match provider {
         Provider::Vercel => {
             let input: VercelIntegrationRequest = body(&req)?;
@@ -32,7 +32,7 @@ pub async fn put(ctx: &Context, req: Request) -> HttpResult {
             (input.site_id, None, input.token)
         }
     };
-    let set = SetIntegration { target_field: target_field(provider), target_id, team_id, token };
+    let set = SetIntegration { target_id, team_id, token };
     let (integration, created) =
         integrations::set(ctx, &principal, &path_id::<ProjectId>(&req, "project_id", "project")?, provider, set)
             .await?;
@@ -46,7 +46,7 @@ pub async fn delete(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        parse_provider(&path_param(&req, "provider"))?,
+        Provider::parse_field(&path_param(&req, "provider"))?,
     )
     .await?;
     respond(StatusCode::OK, &IntegrationDeleted { integration: views::integration(&integration), deleted: true })
@@ -59,7 +59,7 @@ pub async fn sync(ctx: &Context, req: Request) -> HttpResult {
         ctx,
         &principal,
         &path_id::<ProjectId>(&req, "project_id", "project")?,
-        parse_provider(&path_param(&req, "provider"))?,
+        Provider::parse_field(&path_param(&req, "provider"))?,
     )
     .await?;
     respond(StatusCode::OK, &IntegrationResponse { integration: views::integration(&integration) })

@@ -1,7 +1,7 @@
 use crate::http::{authenticate, body, path_id, path_param, respond, HttpResult};
 use crate::views;
 use capydb_api::schedules::{ScheduleDeleted, ScheduleList, ScheduleRequest, ScheduleResponse};
-use capydb_shared::domain::schedules::{ScheduleSpec, SCHEDULE_ID};
+use capydb_shared::domain::schedules::{check_schedule_id, ScheduleSpec};
 use capydb_shared::ids::ProjectId;
 use capydb_shared::services::{schedules, Context};
 use capydb_shared::Error;
@@ -9,11 +9,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 fn schedule_id(req: &Request) -> Result<(), Error> {
-    if path_param(req, "schedule_id") == SCHEDULE_ID {
-        Ok(())
-    } else {
-        Err(Error::not_found("scheduled backup (a project has one, `default`)"))
-    }
+    check_schedule_id(&path_param(req, "schedule_id"))
 }
 
 pub async fn list(ctx: &Context, req: Request) -> HttpResult {

@@ -39,6 +39,23 @@ impl Provider {
     pub fn parse(raw: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.as_str() == raw)
     }
+
+    /// The provider a request names, or a 400 naming `provider` and the allowed values.
+    pub fn parse_field(raw: &str) -> Result<Provider, Error> {
+        Provider::parse(raw).ok_or_else(|| {
+            let allowed = Provider::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+            Error::invalid("provider", format!("unknown provider `{raw}`; allowed: {allowed}"))
+        })
+    }
+
+    /// The request field naming the provider's target: Vercel's `project_id`, Netlify's
+    /// `site_id`.
+    pub fn target_field(self) -> &'static str {
+        match self {
+            Provider::Vercel => "project_id",
+            Provider::Netlify => "site_id",
+        }
+    }
 }
 
 impl std::fmt::Display for Provider {
@@ -57,9 +74,10 @@ pub struct Target {
 }
 
 impl Target {
-    /// `id_field` and `team_id` as the request named them, checked for the provider.
-    pub fn parse(provider: Provider, id_field: &str, id: &str, team_id: Option<&str>) -> Result<Target, Error> {
-        let id = parse_target_id(id_field, id)?;
+    /// The target id and `team_id` as the request gave them, checked for the provider (errors
+    /// name the provider's own field).
+    pub fn parse(provider: Provider, id: &str, team_id: Option<&str>) -> Result<Target, Error> {
+        let id = parse_target_id(provider.target_field(), id)?;
         let team_id = match (provider, team_id) {
             (_, None) => None,
             (Provider::Vercel, Some(t)) => Some(parse_target_id("team_id", t)?),
@@ -173,17 +191,25 @@ mod tests {
 
     #[test]
     fn targets_are_checked_per_provider_and_name_the_field() {
-        let t = Target::parse(Provider::Vercel, "project_id", "prj_abc-1.x", Some("team_1")).unwrap();
+        let t = Target::parse(Provider::Vercel, "prj_abc-1.x", Some("team_1")).unwrap();
         assert_eq!(t.team_id.as_deref(), Some("team_1"));
-        let e = Target::parse(Provider::Netlify, "site_id", "site", Some("team")).unwrap_err();
+        let e = Target::parse(Provider::Netlify, "site", Some("team")).unwrap_err();
         assert!(matches!(e, Error::InvalidField { ref field, .. } if field == "team_id"), "{e:?}");
-        let e = Target::parse(Provider::Netlify, "site_id", "a/b", None).unwrap_err();
+        let e = Target::parse(Provider::Netlify, "a/b", None).unwrap_err();
         assert!(matches!(e, Error::InvalidField { ref field, .. } if field == "site_id"), "{e:?}");
         assert!(parse_token("").is_err());
         assert!(parse_token("has space").is_err());
         assert_eq!(parse_token(" tok ").unwrap(), "tok");
         assert_eq!(Provider::parse("vercel"), Some(Provider::Vercel));
         assert_eq!(Provider::parse("heroku"), None);
+        let e = Target::parse(Provider::Vercel, "", None).unwrap_err();
+        assert!(matches!(e, Error::InvalidField { ref field, .. } if field == "project_id"), "{e:?}");
+        let e = Provider::parse_field("heroku").unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidField { ref field, ref message } if field == "provider" && message.contains("vercel, netlify")),
+            "{e:?}"
+        );
+        assert_eq!(Provider::parse_field("netlify").unwrap().target_field(), "site_id");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod organizations;
 pub mod pagination;
 pub mod previews;
 pub mod projects;
+pub mod restore_plan;
 pub mod restore_points;
 pub mod restores;
 pub mod retry;

@@ -5,7 +5,17 @@ use crate::Error;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// A project has one daily schedule, at `…/scheduled-backups/default`.
 pub const SCHEDULE_ID: &str = "default";
+
+/// The schedule a path names: only `default` exists; anything else is not found.
+pub fn check_schedule_id(raw: &str) -> Result<(), Error> {
+    if raw == SCHEDULE_ID {
+        Ok(())
+    } else {
+        Err(Error::not_found("scheduled backup (a project has one, `default`)"))
+    }
+}
 pub const DEFAULT_LABEL: &str = "scheduled";
 pub const DEFAULT_RETENTION_DAYS: u32 = 14;
 pub const MAX_RETENTION_DAYS: u32 = 365;
@@ -141,6 +151,14 @@ pub fn scheduler_name(project: &ProjectId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_has_one_schedule_named_default() {
+        check_schedule_id("default").unwrap();
+        for other in ["Default", "nightly", ""] {
+            assert!(matches!(check_schedule_id(other), Err(Error::NotFound(_))), "{other}");
+        }
+    }
     use chrono::TimeZone;
 
     fn field(e: Error) -> String {

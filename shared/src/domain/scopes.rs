@@ -1,6 +1,7 @@
 //! API key scopes. A human session carries every scope; what it may do beyond that depends on
 //! its org role (see `auth`).
 
+use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -60,6 +61,22 @@ impl Scope {
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
+
+    /// A new key's `scopes` as requested: every scope when the request names none (a full key,
+    /// as the dashboard's first key is), else each one known, or a 400 naming `scopes` and the
+    /// allowed values.
+    pub fn parse_requested(requested: Option<&[String]>) -> Result<Vec<Scope>, Error> {
+        let Some(requested) = requested else { return Ok(Scope::ALL.to_vec()) };
+        requested
+            .iter()
+            .map(|s| {
+                Scope::parse(s).ok_or_else(|| {
+                    let allowed = Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                    Error::invalid("scopes", format!("unknown scope `{s}`; allowed: {allowed}"))
+                })
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Scope {
@@ -71,6 +88,19 @@ impl fmt::Display for Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_key_without_scopes_gets_all_and_an_unknown_scope_is_named() {
+        assert_eq!(Scope::parse_requested(None).unwrap(), Scope::ALL.to_vec());
+        let asked = ["backups:read".to_string(), "jobs:read".to_string()];
+        assert_eq!(Scope::parse_requested(Some(&asked)).unwrap(), vec![Scope::BackupsRead, Scope::JobsRead]);
+        assert_eq!(Scope::parse_requested(Some(&[])).unwrap(), vec![], "an empty list is a key that can do nothing");
+        let e = Scope::parse_requested(Some(&["backups:rule".to_string()])).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidField { field, message } if field == "scopes" && message.contains("backups:rule") && message.contains("jobs:read")),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn every_scope_round_trips_through_its_name_and_serde() {

@@ -18,31 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub struct SetIntegration {
-    /// Vercel `project_id` or Netlify `site_id`, with the field name the caller used.
-    pub target_field: &'static str,
+    /// Vercel's `project_id` or Netlify's `site_id`.
     pub target_id: String,
     pub team_id: Option<String>,
     pub token: String,
-}
-
-/// The request field naming a provider's target.
-pub fn target_field(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Vercel => "project_id",
-        Provider::Netlify => "site_id",
-    }
-}
-
-pub fn parse_provider(raw: &str) -> Result<Provider, Error> {
-    Provider::parse(raw).ok_or_else(|| {
-        Error::invalid(
-            "provider",
-            format!(
-                "unknown provider `{raw}`; allowed: {}",
-                Provider::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })
 }
 
 pub async fn list(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Vec<Integration>, Error> {
@@ -60,7 +39,7 @@ pub async fn set(
     set: SetIntegration,
 ) -> Result<(Integration, bool), Error> {
     let project = writable_project(ctx, principal, project_id).await?;
-    let target = Target::parse(provider, set.target_field, &set.target_id, set.team_id.as_deref())?;
+    let target = Target::parse(provider, &set.target_id, set.team_id.as_deref())?;
     let token = parse_token(&set.token)?;
     match ctx.providers.validate(provider, &target, token).await {
         Ok(()) => {}
