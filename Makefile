@@ -71,8 +71,12 @@ cli-release:
 	  tar -C target/$$t/release -czf dist/capydb-$$t.tar.gz capydb && sha256sum dist/capydb-$$t.tar.gz; \
 	done
 
+## The fast tier: every crate's unit tests (no moto, no PostgreSQL); prints how many ran and how
+## long the tests themselves took, apart from compiling them.
 unit:
-	cargo test --workspace --lib
+	@mkdir -p target; set -o pipefail; cargo test --workspace --lib 2>&1 | tee target/unit-tests.log
+	@awk '/^test result:/ { n += $$4; f += $$6; s += $$(NF) + 0 } \
+	  END { printf "make unit: %d tests passed, %d failed, in %.2f s of test time\n", n, f, s }' target/unit-tests.log
 
 integration: deps
 	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
