@@ -107,6 +107,32 @@ impl Backup {
     }
 }
 
+/// What the retention sweep does with a backup the due index returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Not expired yet (the index is read a little wide), or still being taken.
+    Leave,
+    /// Expired, but a restore point pins it: look again at this moment, for as long as it is
+    /// pinned.
+    KeepPinned { check_again_at: DateTime<Utc> },
+    /// Expired and unpinned: the archive, its manifest and its record go.
+    Delete,
+}
+
+/// How often a pinned, expired backup is looked at again.
+pub const PINNED_RECHECK: chrono::Duration = chrono::Duration::hours(1);
+
+pub fn retention(backup: &Backup, pinned: bool, now: DateTime<Utc>) -> Retention {
+    let expired = backup.expires_at.is_some_and(|at| at <= now);
+    if !expired || matches!(backup.state, BackupState::Pending | BackupState::Running) {
+        return Retention::Leave;
+    }
+    if pinned {
+        return Retention::KeepPinned { check_again_at: now + PINNED_RECHECK };
+    }
+    Retention::Delete
+}
+
 /// Object key of a backup archive. Deterministic per backup id, so a retried attempt
 /// overwrites its own earlier upload instead of leaving a second object.
 pub fn object_key(project: &ProjectId, backup: &BackupId) -> String {
@@ -154,6 +180,38 @@ pub fn part_size(part_number: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_deletes_what_expired_keeps_what_is_pinned_and_leaves_what_runs() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let mut b = Backup::new(
+            BackupId::generate(),
+            ProjectId::generate(),
+            OrgId::generate(),
+            JobId::generate(),
+            None,
+            BackupKind::Scheduled,
+            "db".into(),
+            now,
+        );
+        b.state = BackupState::Completed;
+        assert_eq!(retention(&b, false, now), Retention::Leave, "no expiry: kept for good");
+        b.expires_at = Some(now + chrono::Duration::seconds(1));
+        assert_eq!(retention(&b, false, now), Retention::Leave, "not yet");
+        b.expires_at = Some(now);
+        assert_eq!(retention(&b, false, now), Retention::Delete, "due at the moment it expires");
+        assert_eq!(
+            retention(&b, true, now),
+            Retention::KeepPinned { check_again_at: now + chrono::Duration::hours(1) }
+        );
+        for state in [BackupState::Pending, BackupState::Running] {
+            b.state = state;
+            assert_eq!(retention(&b, false, now), Retention::Leave, "{state:?} is still being taken");
+        }
+        b.state = BackupState::Failed;
+        assert_eq!(retention(&b, false, now), Retention::Delete, "a failed backup expires too");
+    }
 
     #[test]
     fn parts_start_at_8_mib_and_never_exceed_64_mib() {

@@ -3,10 +3,10 @@
 //! again an hour later, for as long as the point exists.
 
 use super::{pins, Context};
-use crate::domain::backups::BackupState;
+use crate::domain::backups::{retention, Retention};
 use crate::domain::jobs::buckets_to_sweep;
 use crate::Error;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -19,19 +19,22 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
     let mut report = RetentionReport::default();
     for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
         for mut backup in ctx.repo.due_backups(&bucket, now).await? {
-            let expired = backup.expires_at.is_some_and(|at| at <= now);
-            if !expired || matches!(backup.state, BackupState::Pending | BackupState::Running) {
-                continue;
+            // Asking for pins costs a read of the project's points: only for expired backups.
+            let expired = retention(&backup, false, now) == Retention::Delete;
+            let pinned = expired && !pins::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty();
+            match retention(&backup, pinned, now) {
+                Retention::Leave => {}
+                Retention::KeepPinned { check_again_at } => {
+                    backup.retention_check_at = Some(check_again_at);
+                    ctx.repo.update_backup(&backup).await?;
+                    report.pinned += 1;
+                }
+                Retention::Delete => {
+                    super::backups::remove_stored(ctx, &backup.project_id, &backup.id).await?;
+                    ctx.repo.delete_backup(&backup).await?;
+                    report.deleted += 1;
+                }
             }
-            if !pins::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty() {
-                backup.retention_check_at = Some(now + Duration::hours(1));
-                ctx.repo.update_backup(&backup).await?;
-                report.pinned += 1;
-                continue;
-            }
-            super::backups::remove_stored(ctx, &backup.project_id, &backup.id).await?;
-            ctx.repo.delete_backup(&backup).await?;
-            report.deleted += 1;
         }
     }
     Ok(report)
