@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ports;
 pub mod services;
 pub mod store;
+pub mod store_conformance;
 
 #[cfg(test)]
 mod module_graph;

@@ -1,6 +1,5 @@
 //! Ports: what the services need from the outside world. Adapters in `adapters/` implement
-//! them against S3 and PostgreSQL. (The DynamoDB repository has one implementation and is used
-//! directly; integration tests run it against moto rather than a stand-in.)
+//! them against S3 and PostgreSQL. The table's ports are in `store.rs`.
 
 use crate::config::RegionConfig;
 use async_trait::async_trait;

@@ -5,10 +5,13 @@
 //! own types.
 
 use crate::domain::backups::Backup;
+use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
+use crate::domain::restore_points::RestorePoint;
 use crate::domain::restores::Restore;
-use crate::ids::{JobId, ProjectId};
+use crate::ids::{JobId, ProjectId, RestorePointId};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -122,4 +125,32 @@ pub struct StoredResponse {
     pub body_enc: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at_epoch: i64,
+}
+
+/// Restore points of a project, each with a label unique in it. Implemented by the DynamoDB
+/// repository and by the in-memory store (`adapters/memory.rs`); `store_conformance` holds both to
+/// the same answers.
+#[async_trait]
+pub trait RestorePointStore: Send + Sync {
+    /// Writes the point and claims its label; `Ok(false)` (and nothing written) when the label is
+    /// taken in the project.
+    async fn create_restore_point(&self, point: &RestorePoint) -> Result<bool, StoreError>;
+    /// Counts one point against the project's allowance for `minute` (`yyyymmddhhmm`); `false`
+    /// when `limit` were already made in it.
+    async fn take_restore_point_slot(&self, project: &ProjectId, minute: &str, limit: u32) -> Result<bool, StoreError>;
+    async fn restore_point_label_taken(&self, project: &ProjectId, label: &str) -> Result<bool, StoreError>;
+    async fn get_restore_point(
+        &self,
+        project: &ProjectId,
+        id: &RestorePointId,
+    ) -> Result<Option<RestorePoint>, StoreError>;
+    /// Newest first, at most `limit`; a cursor this list did not return is `InvalidCursor`.
+    async fn list_restore_points(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<RestorePoint>, StoreError>;
+    /// Deletes the point and frees its label.
+    async fn delete_restore_point(&self, point: &RestorePoint) -> Result<(), StoreError>;
 }

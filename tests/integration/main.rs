@@ -31,6 +31,7 @@ mod restores;
 mod retries;
 mod schedules;
 mod soak;
+mod store_conformance;
 mod swap_crashes;
 mod wal;
 mod webhooks;

@@ -46,7 +46,7 @@ async fn a_pin_holds_behind_more_than_a_hundred_newer_restore_points() {
             state: RestorePointState::Active,
             created_at: Utc::now(),
         };
-        assert!(env.ctx.repo.create_restore_point(&p).await.unwrap());
+        assert!(env.ctx.restore_points.create_restore_point(&p).await.unwrap());
     }
 
     let path = format!("/v1/projects/{project}/backups/{}", b["id"].as_str().unwrap());

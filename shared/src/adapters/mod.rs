@@ -5,6 +5,7 @@ pub mod aws;
 pub mod crypto;
 pub mod dynamo;
 pub mod local_instance;
+pub mod memory;
 pub mod pg_archive;
 pub mod postgres;
 pub mod providers;

@@ -91,7 +91,7 @@ pub async fn get(
 ) -> Result<Listed, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let backup = find(ctx, &project, backup_id).await?;
-    let pinned = pins::pinned_backups(ctx, &project.id).await?.contains(&backup.id);
+    let pinned = pins::pinned_backups(ctx.restore_points.as_ref(), &project.id).await?.contains(&backup.id);
     Ok(Listed { backup, pinned })
 }
 
@@ -121,7 +121,7 @@ pub async fn list(
 ) -> Result<Page<Listed>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
     let page = ctx.repo.list_backups(&project.id, limit, cursor).await?;
-    let pinned = pins::pinned_backups(ctx, &project.id).await?;
+    let pinned = pins::pinned_backups(ctx.restore_points.as_ref(), &project.id).await?;
     let items = page.items.into_iter().map(|b| Listed { pinned: pinned.contains(&b.id), backup: b }).collect();
     Ok(Page { items, next_cursor: page.next_cursor })
 }
@@ -142,7 +142,7 @@ pub async fn delete(
             job_id: Some(backup.job_id.to_string()),
         });
     }
-    let pins = pins::pinning(ctx, &project.id, &backup.id).await?;
+    let pins = pins::pinning(ctx.restore_points.as_ref(), &project.id, &backup.id).await?;
     if let Some(point) = pins.first() {
         return Err(Error::Conflict {
             message: format!(

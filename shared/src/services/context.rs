@@ -10,6 +10,7 @@ use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
+use crate::store::RestorePointStore;
 use crate::Error;
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ use std::sync::Arc;
 pub struct Context {
     pub config: Arc<Config>,
     pub repo: Repository,
+    /// Restore points, behind their port (the same repository in service; the in-memory store
+    /// in the fast tests).
+    pub restore_points: Arc<dyn RestorePointStore>,
     pub objects: Arc<dyn ObjectStore>,
     /// The WAL archive and base backups (`wal_bucket`).
     pub wal_objects: Arc<dyn ObjectStore>,
@@ -55,6 +59,7 @@ impl Context {
             webhook_sender,
             providers,
             config: Arc::new(config),
+            restore_points: Arc::new(repo.clone()),
             repo,
             objects,
             wal_objects,

@@ -37,7 +37,11 @@ pub async fn create(
     }
     // A point in time writes to the region cluster's WAL: creation is bounded per project.
     let now = ctx.clock.now();
-    if !ctx.repo.take_restore_point_slot(&project.id, &now.format("%Y%m%d%H%M").to_string(), PER_MINUTE).await? {
+    if !ctx
+        .restore_points
+        .take_restore_point_slot(&project.id, &now.format("%Y%m%d%H%M").to_string(), PER_MINUTE)
+        .await?
+    {
         return Err(Error::RateLimited {
             message: format!("at most {PER_MINUTE} restore points per project per minute; try again shortly"),
             retry_after_seconds: 60 - u64::from(now.timestamp().rem_euclid(60) as u32),
@@ -57,7 +61,7 @@ pub async fn create(
         return Err(Error::Unprocessable(format!("backup {} is not a completed, verified backup", backup.id)));
     }
     let label = new.label.into_inner();
-    if ctx.repo.restore_point_label_taken(&project.id, &label).await? {
+    if ctx.restore_points.restore_point_label_taken(&project.id, &label).await? {
         return Err(label_taken());
     }
     let point = RestorePoint {
@@ -75,7 +79,7 @@ pub async fn create(
         state: RestorePointState::Active,
         created_at: ctx.clock.now(),
     };
-    if !ctx.repo.create_restore_point(&point).await? {
+    if !ctx.restore_points.create_restore_point(&point).await? {
         return Err(label_taken());
     }
     Ok(point)
@@ -90,7 +94,7 @@ async fn create_pitr(ctx: &Context, project: &Project, new: NewRestorePoint) -> 
         return Err(Error::invalid("backup_key", "backup_key goes with kind backup"));
     }
     let label = new.label.into_inner();
-    if ctx.repo.restore_point_label_taken(&project.id, &label).await? {
+    if ctx.restore_points.restore_point_label_taken(&project.id, &label).await? {
         return Err(label_taken());
     }
     let id = RestorePointId::generate();
@@ -137,7 +141,7 @@ async fn create_pitr(ctx: &Context, project: &Project, new: NewRestorePoint) -> 
         state: RestorePointState::Active,
         created_at: now,
     };
-    if !ctx.repo.create_restore_point(&point).await? {
+    if !ctx.restore_points.create_restore_point(&point).await? {
         return Err(label_taken());
     }
     Ok(point)
@@ -155,7 +159,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<RestorePoint>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    let mut page = ctx.repo.list_restore_points(&project.id, limit, cursor).await?;
+    let mut page = ctx.restore_points.list_restore_points(&project.id, limit, cursor).await?;
     if page.items.iter().any(|p| p.kind == RestorePointKind::Pitr) {
         // A moment that fell out of the window can no longer be restored.
         let region = ctx.region(&project.region)?;
@@ -181,7 +185,7 @@ pub async fn pitr_window_days(
 
 /// The restore point `id` of a project the caller can see.
 pub async fn find(ctx: &Context, project: &ProjectId, id: &RestorePointId) -> Result<RestorePoint, Error> {
-    ctx.repo.get_restore_point(project, id).await?.ok_or_else(|| Error::not_found("restore point"))
+    ctx.restore_points.get_restore_point(project, id).await?.ok_or_else(|| Error::not_found("restore point"))
 }
 
 pub async fn delete(
@@ -192,6 +196,6 @@ pub async fn delete(
 ) -> Result<RestorePoint, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let point = find(ctx, &project.id, id).await?;
-    ctx.repo.delete_restore_point(&point).await?;
+    ctx.restore_points.delete_restore_point(&point).await?;
     Ok(point)
 }

@@ -21,7 +21,8 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
         for mut backup in ctx.repo.due_backups(&bucket, now).await? {
             // Asking for pins costs a read of the project's points: only for expired backups.
             let expired = retention(&backup, false, now) == Retention::Delete;
-            let pinned = expired && !pins::pinning(ctx, &backup.project_id, &backup.id).await?.is_empty();
+            let pinned = expired
+                && !pins::pinning(ctx.restore_points.as_ref(), &backup.project_id, &backup.id).await?.is_empty();
             match retention(&backup, pinned, now) {
                 Retention::Leave => {}
                 Retention::KeepPinned { check_again_at } => {

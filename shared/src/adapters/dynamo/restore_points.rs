@@ -6,6 +6,8 @@ use super::{put, s, to_item, Keys, Repository, StoreError};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restore_points::RestorePoint;
 use crate::ids::{ProjectId, RestorePointId};
+use crate::store::RestorePointStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
@@ -28,9 +30,9 @@ fn delete(pk: String, sk: String) -> TransactWriteItem {
         .build()
 }
 
-impl Repository {
-    /// Writes the point and claims its label; `Ok(false)` when the label is taken.
-    pub async fn create_restore_point(&self, point: &RestorePoint) -> Result<bool, StoreError> {
+#[async_trait]
+impl RestorePointStore for Repository {
+    async fn create_restore_point(&self, point: &RestorePoint) -> Result<bool, StoreError> {
         let pk = project_pk(&point.project_id);
         let item = to_item(
             point,
@@ -50,14 +52,7 @@ impl Repository {
         }
     }
 
-    /// Counts one restore point against the project's allowance for the minute `minute`
-    /// (`yyyymmddhhmm`); `false` when `limit` were already made in it.
-    pub async fn take_restore_point_slot(
-        &self,
-        project: &ProjectId,
-        minute: &str,
-        limit: u32,
-    ) -> Result<bool, StoreError> {
+    async fn take_restore_point_slot(&self, project: &ProjectId, minute: &str, limit: u32) -> Result<bool, StoreError> {
         let expires = chrono::Utc::now().timestamp() + 3600;
         let res = self
             .client
@@ -77,11 +72,11 @@ impl Repository {
         Ok(super::updated(res)?.is_some())
     }
 
-    pub async fn restore_point_label_taken(&self, project: &ProjectId, label: &str) -> Result<bool, StoreError> {
+    async fn restore_point_label_taken(&self, project: &ProjectId, label: &str) -> Result<bool, StoreError> {
         Ok(self.get_item::<LabelClaim>(&project_pk(project), &label_sk(label)).await?.is_some())
     }
 
-    pub async fn get_restore_point(
+    async fn get_restore_point(
         &self,
         project: &ProjectId,
         id: &RestorePointId,
@@ -89,7 +84,7 @@ impl Repository {
         self.get_item(&project_pk(project), &point_sk(id)).await
     }
 
-    pub async fn list_restore_points(
+    async fn list_restore_points(
         &self,
         project: &ProjectId,
         limit: u32,
@@ -98,7 +93,7 @@ impl Repository {
         self.query_prefix(&project_pk(project), "RPOINT#", limit, cursor).await
     }
 
-    pub async fn delete_restore_point(&self, point: &RestorePoint) -> Result<(), StoreError> {
+    async fn delete_restore_point(&self, point: &RestorePoint) -> Result<(), StoreError> {
         let pk = project_pk(&point.project_id);
         self.transact(vec![delete(pk.clone(), point_sk(&point.id)), delete(pk, label_sk(&point.label))]).await
     }

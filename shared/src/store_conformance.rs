@@ -1,0 +1,85 @@
+//! What every implementation of a store port must answer, as one suite: the unit tests run it
+//! against the in-memory store, the integration suite against DynamoDB (moto), so the two cannot
+//! drift. Each check uses projects of its own, so it runs beside other tests on a shared table.
+
+use crate::domain::pagination::Cursor;
+use crate::domain::restore_points::{RestorePoint, RestorePointKind, RestorePointState};
+use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId};
+use crate::store::{RestorePointStore, StoreError};
+use std::collections::BTreeMap;
+
+fn point(project: &ProjectId, label: &str) -> RestorePoint {
+    RestorePoint {
+        id: RestorePointId::generate(),
+        project_id: project.clone(),
+        org_id: OrgId::generate(),
+        label: label.into(),
+        kind: RestorePointKind::Backup,
+        backup_id: Some(BackupId::generate()),
+        backup_key: Some("projects/p/backups/b.dump.zst".into()),
+        pitr_time: None,
+        pitr_name: None,
+        pitr_lsn: None,
+        note: None,
+        state: RestorePointState::Active,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Labels are unique per project and freed by a delete; pages are newest first and whole;
+/// cursors of other lists are refused; the per-minute allowance counts to its limit.
+pub async fn restore_points(store: &dyn RestorePointStore) {
+    let (project, other) = (ProjectId::generate(), ProjectId::generate());
+
+    let first = point(&project, "before-migration");
+    assert!(store.create_restore_point(&first).await.unwrap(), "a new label is taken");
+    assert!(store.restore_point_label_taken(&project, "before-migration").await.unwrap());
+    let again = point(&project, "before-migration");
+    assert!(!store.create_restore_point(&again).await.unwrap(), "a label is unique in its project");
+    assert_eq!(store.get_restore_point(&project, &again.id).await.unwrap(), None, "the refused point is not written");
+    assert!(store.create_restore_point(&point(&other, "before-migration")).await.unwrap(), "labels are per project");
+    assert_eq!(store.get_restore_point(&project, &first.id).await.unwrap().as_ref(), Some(&first));
+    assert_eq!(store.get_restore_point(&other, &first.id).await.unwrap(), None, "read under its own project only");
+
+    let mut made = vec![first.clone()];
+    for n in 0..6 {
+        let p = point(&project, &format!("point-{n}"));
+        assert!(store.create_restore_point(&p).await.unwrap());
+        made.push(p);
+    }
+    made.sort_by(|a, b| b.id.cmp(&a.id));
+    let (mut listed, mut cursor, mut pages) = (Vec::new(), None::<Cursor>, 0);
+    loop {
+        let page = store.list_restore_points(&project, 3, cursor.as_ref()).await.unwrap();
+        assert!(page.items.len() <= 3, "a page holds at most its limit");
+        listed.extend(page.items.into_iter().map(|p| p.id));
+        pages += 1;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging ends");
+    }
+    assert_eq!(listed, made.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), "every point once, newest first");
+
+    let first_page = store.list_restore_points(&project, 3, None).await.unwrap();
+    let theirs = first_page.next_cursor.expect("seven points fill more than a page of three");
+    let refused = store.list_restore_points(&other, 3, Some(&theirs)).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor)), "another project's cursor: {refused:?}");
+    let forged = Cursor(BTreeMap::from([("sk".to_string(), "RPOINT#rp_x".to_string())]));
+    let refused = store.list_restore_points(&project, 3, Some(&forged)).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor)), "a forged cursor: {refused:?}");
+
+    store.delete_restore_point(&first).await.unwrap();
+    assert_eq!(store.get_restore_point(&project, &first.id).await.unwrap(), None);
+    assert!(!store.restore_point_label_taken(&project, "before-migration").await.unwrap(), "a delete frees the label");
+    assert!(store.create_restore_point(&point(&project, "before-migration")).await.unwrap());
+
+    let minute = "202612031000";
+    for n in 0..2 {
+        assert!(store.take_restore_point_slot(&project, minute, 2).await.unwrap(), "slot {n} of 2");
+    }
+    assert!(!store.take_restore_point_slot(&project, minute, 2).await.unwrap(), "the third in a minute is refused");
+    assert!(store.take_restore_point_slot(&project, "202612031001", 2).await.unwrap(), "a new minute");
+    assert!(store.take_restore_point_slot(&other, minute, 2).await.unwrap(), "per project");
+}

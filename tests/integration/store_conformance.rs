@@ -1,0 +1,11 @@
+//! The store ports' contract (`capydb_shared::store_conformance`) against DynamoDB on moto: the
+//! same checks the unit tests run against the in-memory store.
+
+use crate::harness::TestEnv;
+use capydb_shared::store_conformance;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_repository_meets_the_restore_point_contract() {
+    let env = TestEnv::new().await;
+    store_conformance::restore_points(&env.ctx.repo).await;
+}
