@@ -5,12 +5,14 @@
 //! own types.
 
 use crate::domain::backups::Backup;
+use crate::domain::deliveries::HealthUpdate;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
 use crate::domain::restore_points::RestorePoint;
 use crate::domain::restores::Restore;
-use crate::ids::{JobId, ProjectId, RestorePointId};
+use crate::domain::webhooks::WebhookEndpoint;
+use crate::ids::{JobId, OrgId, ProjectId, RestorePointId, WebhookId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -127,9 +129,10 @@ pub struct StoredResponse {
     pub expires_at_epoch: i64,
 }
 
-/// Restore points of a project, each with a label unique in it. Implemented by the DynamoDB
-/// repository and by the in-memory store (`adapters/memory.rs`); `store_conformance` holds both to
-/// the same answers.
+// The store ports. Each is implemented by the DynamoDB repository and by the in-memory store
+// (`adapters/memory.rs`); `store_conformance` holds both to the same answers.
+
+/// Restore points of a project, each with a label unique in it.
 #[async_trait]
 pub trait RestorePointStore: Send + Sync {
     /// Writes the point and claims its label; `Ok(false)` (and nothing written) when the label is
@@ -153,4 +156,31 @@ pub trait RestorePointStore: Send + Sync {
     ) -> Result<Page<RestorePoint>, StoreError>;
     /// Deletes the point and frees its label.
     async fn delete_restore_point(&self, point: &RestorePoint) -> Result<(), StoreError>;
+}
+
+/// Webhook endpoints of an organisation.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// `ConditionFailed` when an endpoint with this id exists.
+    async fn create_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError>;
+    /// Replaces an endpoint that still exists; `ConditionFailed` when it was deleted meanwhile.
+    async fn update_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError>;
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StoreError>;
+    /// Newest first, at most `limit`; a cursor this list did not return is `InvalidCursor`.
+    async fn list_webhooks(
+        &self,
+        org: &OrgId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<WebhookEndpoint>, StoreError>;
+    /// Sets only the health fields, so a delivery never undoes a concurrent change of the
+    /// endpoint. `Ok(false)` when the endpoint is gone.
+    async fn record_webhook_health(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        update: &HealthUpdate,
+    ) -> Result<bool, StoreError>;
+    /// Deleting an endpoint that is already gone is not an error.
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError>;
 }

@@ -1,11 +1,13 @@
-//! What every implementation of a store port must answer, as one suite: the unit tests run it
+//! What every implementation of a store port must answer, one suite per port: the unit tests run it
 //! against the in-memory store, the integration suite against DynamoDB (moto), so the two cannot
 //! drift. Each check uses projects of its own, so it runs beside other tests on a shared table.
 
+use crate::domain::deliveries::HealthUpdate;
 use crate::domain::pagination::Cursor;
 use crate::domain::restore_points::{RestorePoint, RestorePointKind, RestorePointState};
-use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId};
-use crate::store::{RestorePointStore, StoreError};
+use crate::domain::webhooks::{Health, WebhookEndpoint};
+use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId, WebhookId};
+use crate::store::{RestorePointStore, StoreError, WebhookStore};
 use std::collections::BTreeMap;
 
 fn point(project: &ProjectId, label: &str) -> RestorePoint {
@@ -82,4 +84,80 @@ pub async fn restore_points(store: &dyn RestorePointStore) {
     assert!(!store.take_restore_point_slot(&project, minute, 2).await.unwrap(), "the third in a minute is refused");
     assert!(store.take_restore_point_slot(&project, "202612031001", 2).await.unwrap(), "a new minute");
     assert!(store.take_restore_point_slot(&other, minute, 2).await.unwrap(), "per project");
+}
+
+fn endpoint(org: &OrgId, url: &str) -> WebhookEndpoint {
+    let now = chrono::Utc::now();
+    WebhookEndpoint {
+        id: WebhookId::generate(),
+        org_id: org.clone(),
+        url: url.into(),
+        description: None,
+        event_types: Vec::new(),
+        is_active: true,
+        secret_enc: "sealed".into(),
+        health: Health::Healthy,
+        failing_since: None,
+        last_success_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// An endpoint is created once, updated only while it exists, read and listed under its own
+/// organisation; a health update leaves the rest of the endpoint as it is and says when the
+/// endpoint is gone.
+pub async fn webhooks(store: &dyn WebhookStore) {
+    let (org, other) = (OrgId::generate(), OrgId::generate());
+    let mut ep = endpoint(&org, "https://hooks.example.com/a");
+    store.create_webhook(&ep).await.unwrap();
+    assert!(matches!(store.create_webhook(&ep).await, Err(StoreError::ConditionFailed)), "created once");
+    assert_eq!(store.get_webhook(&org, &ep.id).await.unwrap().as_ref(), Some(&ep));
+    assert_eq!(store.get_webhook(&other, &ep.id).await.unwrap(), None, "read under its own organisation only");
+
+    ep.description = Some("billing".into());
+    ep.is_active = false;
+    store.update_webhook(&ep).await.unwrap();
+    let failing = HealthUpdate { health: Health::Failing, failing_since: Some(ep.created_at), last_success_at: None };
+    assert!(store.record_webhook_health(&org, &ep.id, &failing).await.unwrap());
+    let stored = store.get_webhook(&org, &ep.id).await.unwrap().unwrap();
+    assert_eq!((stored.health, stored.failing_since), (Health::Failing, Some(ep.created_at)));
+    assert_eq!(
+        (stored.description.as_deref(), stored.is_active, stored.url.as_str()),
+        (Some("billing"), false, "https://hooks.example.com/a"),
+        "a health update keeps the endpoint's own fields"
+    );
+
+    let mut made = vec![ep.id.clone()];
+    for n in 0..4 {
+        let e = endpoint(&org, &format!("https://hooks.example.com/{n}"));
+        store.create_webhook(&e).await.unwrap();
+        made.push(e.id);
+    }
+    store.create_webhook(&endpoint(&other, "https://other.example.com/")).await.unwrap();
+    made.sort_by(|a, b| b.cmp(a));
+    let (mut listed, mut cursor, mut pages) = (Vec::new(), None::<Cursor>, 0);
+    loop {
+        let page = store.list_webhooks(&org, 2, cursor.as_ref()).await.unwrap();
+        assert!(page.items.len() <= 2);
+        assert!(page.items.iter().all(|e| e.org_id == org), "only the organisation's endpoints");
+        listed.extend(page.items.into_iter().map(|e| e.id));
+        pages += 1;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging ends");
+    }
+    assert_eq!(listed, made, "every endpoint once, newest first");
+    let theirs = store.list_webhooks(&org, 2, None).await.unwrap().next_cursor.expect("five fill more than a page");
+    let refused = store.list_webhooks(&other, 2, Some(&theirs)).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor)), "another organisation's cursor: {refused:?}");
+
+    store.delete_webhook(&org, &ep.id).await.unwrap();
+    assert_eq!(store.get_webhook(&org, &ep.id).await.unwrap(), None);
+    store.delete_webhook(&org, &ep.id).await.unwrap();
+    assert!(matches!(store.update_webhook(&ep).await, Err(StoreError::ConditionFailed)), "no update of a deleted one");
+    assert!(!store.record_webhook_health(&org, &ep.id, &failing).await.unwrap(), "no health for a deleted one");
+    assert_eq!(store.get_webhook(&org, &ep.id).await.unwrap(), None, "nor brought back by it");
 }

@@ -361,7 +361,7 @@ async fn delivery_rechecks_the_address_and_refuses_a_host_that_now_resolves_priv
         created_at: now,
         updated_at: now,
     };
-    env.ctx.repo.create_webhook(&endpoint).await.unwrap();
+    env.ctx.webhooks.create_webhook(&endpoint).await.unwrap();
     let (status, test) =
         env.post(&format!("/v1/organizations/{}/webhook-endpoints/{}/test", env.org, endpoint.id), json!({})).await;
     assert_eq!(status, 200, "{test}");

@@ -25,7 +25,7 @@ async fn endpoints_are_created_once_with_a_secret_changed_rotated_and_deleted() 
     let (_, listed) = env.get(&base).await;
     assert_eq!(listed["webhook_endpoints"][0]["id"], id.as_str());
     assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("secret"), "{listed}");
-    let stored = env.ctx.repo.get_webhook(&env.org, &id.parse::<WebhookId>().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.webhooks.get_webhook(&env.org, &id.parse::<WebhookId>().unwrap()).await.unwrap().unwrap();
     assert!(!stored.secret_enc.contains(&secret));
     assert_eq!(env.ctx.secrets.open(&stored.secret_enc).unwrap(), secret);
 
@@ -63,7 +63,7 @@ async fn endpoints_are_created_once_with_a_secret_changed_rotated_and_deleted() 
     assert_eq!(status, 200, "{rotated}");
     let new_secret = rotated["plaintext_secret"].as_str().unwrap();
     assert_ne!(new_secret, secret);
-    let stored = env.ctx.repo.get_webhook(&env.org, &id.parse::<WebhookId>().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.webhooks.get_webhook(&env.org, &id.parse::<WebhookId>().unwrap()).await.unwrap().unwrap();
     assert_eq!(env.ctx.secrets.open(&stored.secret_enc).unwrap(), new_secret);
 
     let (status, _) = env.call("DELETE", &format!("{base}/{id}"), Some(&env.key), None, None).await;

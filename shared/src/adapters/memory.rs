@@ -1,12 +1,15 @@
 //! The store in memory, with the DynamoDB repository's conditions: a label is claimed with its
-//! point or not at all, a slot is counted only under the limit, lists page newest first and
-//! refuse a cursor they did not return. It lets services' rules be tested in milliseconds;
+//! point or not at all, a slot is counted only under the limit, an update needs the item to
+//! exist, a health update touches only the health fields, lists page newest first and refuse a
+//! cursor they did not return. It lets services' rules be tested in milliseconds;
 //! `store_conformance` runs the same checks against it and against DynamoDB.
 
+use crate::domain::deliveries::HealthUpdate;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restore_points::RestorePoint;
-use crate::ids::{ProjectId, RestorePointId};
-use crate::store::{RestorePointStore, StoreError};
+use crate::domain::webhooks::WebhookEndpoint;
+use crate::ids::{OrgId, ProjectId, RestorePointId, WebhookId};
+use crate::store::{RestorePointStore, StoreError, WebhookStore};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -22,6 +25,7 @@ struct State {
     points: HashMap<ProjectId, BTreeMap<RestorePointId, RestorePoint>>,
     labels: HashMap<(ProjectId, String), RestorePointId>,
     slots: HashMap<(ProjectId, String), u32>,
+    webhooks: HashMap<OrgId, BTreeMap<WebhookId, WebhookEndpoint>>,
 }
 
 impl MemoryStore {
@@ -34,18 +38,34 @@ impl MemoryStore {
     }
 }
 
-/// The cursor names the last point of a page, and the project, so another list's cursor is refused.
-fn cursor_of(project: &ProjectId, id: &RestorePointId) -> Cursor {
-    Cursor(BTreeMap::from([("project".into(), project.to_string()), ("after".into(), id.to_string())]))
-}
-
-fn after(project: &ProjectId, cursor: &Cursor) -> Result<RestorePointId, StoreError> {
-    let fits = cursor.0.len() == 2 && cursor.0.get("project").map(String::as_str) == Some(project.as_str());
-    let id = cursor.0.get("after").and_then(|id| id.parse().ok());
-    match (fits, id) {
-        (true, Some(id)) => Ok(id),
-        _ => Err(StoreError::InvalidCursor),
-    }
+/// A newest-first page of `items` (sorted oldest first by id) after the cursor's id. The cursor
+/// names the list's owner too, so another list's cursor is refused.
+fn page_of<K: Ord + ToString + std::str::FromStr, T: Clone>(
+    owner: &str,
+    items: Option<&BTreeMap<K, T>>,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> Result<Page<T>, StoreError> {
+    let start: Option<K> = match cursor {
+        None => None,
+        Some(c) => {
+            let fits = c.0.len() == 2 && c.0.get("owner").map(String::as_str) == Some(owner);
+            match (fits, c.0.get("after").and_then(|id| id.parse().ok())) {
+                (true, Some(id)) => Some(id),
+                _ => return Err(StoreError::InvalidCursor),
+            }
+        }
+    };
+    let newest_first = items.into_iter().flat_map(|m| m.iter().rev());
+    let page: Vec<(&K, &T)> =
+        newest_first.filter(|(id, _)| start.as_ref().is_none_or(|s| *id < s)).take(limit as usize).collect();
+    let next_cursor = match page.last() {
+        Some((last, _)) if page.len() == limit as usize => {
+            Some(Cursor(BTreeMap::from([("owner".into(), owner.to_string()), ("after".into(), last.to_string())])))
+        }
+        _ => None,
+    };
+    Ok(Page { items: page.into_iter().map(|(_, item)| item.clone()).collect(), next_cursor })
 }
 
 #[async_trait]
@@ -90,16 +110,7 @@ impl RestorePointStore for MemoryStore {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<RestorePoint>, StoreError> {
-        let start = cursor.map(|c| after(project, c)).transpose()?;
-        let state = self.state();
-        let newest_first = state.points.get(project).into_iter().flat_map(|p| p.values().rev());
-        let items: Vec<RestorePoint> =
-            newest_first.filter(|p| start.as_ref().is_none_or(|s| p.id < *s)).take(limit as usize).cloned().collect();
-        let next_cursor = match items.last() {
-            Some(last) if items.len() == limit as usize => Some(cursor_of(project, &last.id)),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        page_of(project.as_str(), self.state().points.get(project), limit, cursor)
     }
 
     async fn delete_restore_point(&self, point: &RestorePoint) -> Result<(), StoreError> {
@@ -112,6 +123,64 @@ impl RestorePointStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let endpoints = state.webhooks.entry(ep.org_id.clone()).or_default();
+        if endpoints.contains_key(&ep.id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        endpoints.insert(ep.id.clone(), ep.clone());
+        Ok(())
+    }
+
+    async fn update_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match state.webhooks.get_mut(&ep.org_id).and_then(|e| e.get_mut(&ep.id)) {
+            Some(stored) => {
+                *stored = ep.clone();
+                Ok(())
+            }
+            None => Err(StoreError::ConditionFailed),
+        }
+    }
+
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        Ok(self.state().webhooks.get(org).and_then(|e| e.get(id)).cloned())
+    }
+
+    async fn list_webhooks(
+        &self,
+        org: &OrgId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<WebhookEndpoint>, StoreError> {
+        page_of(org.as_str(), self.state().webhooks.get(org), limit, cursor)
+    }
+
+    async fn record_webhook_health(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        update: &HealthUpdate,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(ep) = state.webhooks.get_mut(org).and_then(|e| e.get_mut(id)) else { return Ok(false) };
+        ep.health = update.health.clone();
+        ep.failing_since = update.failing_since;
+        ep.last_success_at = update.last_success_at;
+        Ok(true)
+    }
+
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
+        if let Some(endpoints) = self.state().webhooks.get_mut(org) {
+            endpoints.remove(id);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +188,10 @@ mod tests {
     #[tokio::test]
     async fn the_memory_store_meets_the_restore_point_contract() {
         crate::store_conformance::restore_points(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_webhook_contract() {
+        crate::store_conformance::webhooks(&MemoryStore::new()).await;
     }
 }

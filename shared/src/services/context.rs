@@ -10,7 +10,7 @@ use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
-use crate::store::RestorePointStore;
+use crate::store::{RestorePointStore, WebhookStore};
 use crate::Error;
 use std::sync::Arc;
 
@@ -19,9 +19,10 @@ use std::sync::Arc;
 pub struct Context {
     pub config: Arc<Config>,
     pub repo: Repository,
-    /// Restore points, behind their port (the same repository in service; the in-memory store
+    /// The aggregates behind store ports (the same repository in service; the in-memory store
     /// in the fast tests).
     pub restore_points: Arc<dyn RestorePointStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub objects: Arc<dyn ObjectStore>,
     /// The WAL archive and base backups (`wal_bucket`).
     pub wal_objects: Arc<dyn ObjectStore>,
@@ -60,6 +61,7 @@ impl Context {
             providers,
             config: Arc::new(config),
             restore_points: Arc::new(repo.clone()),
+            webhooks: Arc::new(repo.clone()),
             repo,
             objects,
             wal_objects,
@@ -70,6 +72,29 @@ impl Context {
             checkpoints: Checkpoints::default(),
             metrics: super::metrics::Metrics::stdout(),
         }
+    }
+
+    /// A context whose store ports are `store`, for the fast tier. Nothing else in it is faked:
+    /// its AWS clients point at a closed local port, so a service that reaches past the ports
+    /// fails at once instead of passing by accident.
+    #[cfg(test)]
+    pub(crate) async fn in_memory(store: Arc<crate::adapters::memory::MemoryStore>) -> Context {
+        let vars = [
+            ("CAPYDB_TABLE", "memory"),
+            ("CAPYDB_BUCKET", "memory"),
+            (
+                "CAPYDB_REGIONS",
+                r#"[{"name":"local-1","admin_url":"postgres://postgres@127.0.0.1:9/postgres","public_host":"127.0.0.1","public_port":9,"wal_archiving":false}]"#,
+            ),
+            ("CAPYDB_SECRETS_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("CAPYDB_WEBHOOKS_ALLOW_PRIVATE", "true"),
+        ];
+        let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let mut ctx = Context::from_config(Config::from_lookup(lookup).expect("a complete configuration")).await;
+        ctx.restore_points = store.clone();
+        ctx.webhooks = store;
+        ctx
     }
 
     pub fn region(&self, name: &str) -> Result<&RegionConfig, Error> {

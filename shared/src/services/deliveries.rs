@@ -38,7 +38,7 @@ pub struct FanOut {
 /// derived from (event, endpoint), so a repeated run finds them and leaves retries to the sweep.
 pub async fn fan_out(ctx: &Context, event: &Event) -> Result<FanOut, Error> {
     let now = ctx.clock.now();
-    let endpoints = ctx.repo.list_webhooks(&event.org_id, ENDPOINTS_PAGE, None).await?.items;
+    let endpoints = ctx.webhooks.list_webhooks(&event.org_id, ENDPOINTS_PAGE, None).await?.items;
     let mut fresh = Vec::new();
     for endpoint in endpoints.into_iter().filter(|e| subscribed(e, &event.event_type)) {
         let delivery = Delivery::for_event(event, &endpoint, now);
@@ -73,7 +73,7 @@ pub async fn attempt(ctx: &Context, d: Delivery, now: DateTime<Utc>) -> Result<D
     if !d.attemptable(now) {
         return Ok(d);
     }
-    let endpoint = ctx.repo.get_webhook(&d.org_id, &d.webhook_id).await?;
+    let endpoint = ctx.webhooks.get_webhook(&d.org_id, &d.webhook_id).await?;
     attempt_to(ctx, d, endpoint, now).await
 }
 
@@ -128,7 +128,7 @@ async fn attempt_to(
         ],
         &[("DeliveryId", done.id.as_str()), ("EventType", &done.event_type)],
     );
-    ctx.repo.record_webhook_health(&endpoint.org_id, &endpoint.id, &after_attempt(&endpoint, ok, now)).await?;
+    ctx.webhooks.record_webhook_health(&endpoint.org_id, &endpoint.id, &after_attempt(&endpoint, ok, now)).await?;
     Ok(done)
 }
 
@@ -244,7 +244,7 @@ pub async fn redeliver(
 }
 
 async fn find_endpoint(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {
-    ctx.repo.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
+    ctx.webhooks.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))
 }
 
 async fn active_endpoint(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {

@@ -42,7 +42,7 @@ pub async fn create(
     let url = checked_url(ctx, &new.url).await?;
     let event_types = parse_event_types(&new.event_types)?;
     let description = parse_description(new.description.as_deref())?;
-    if ctx.repo.list_webhooks(&org, MAX_ENDPOINTS as u32, None).await?.items.len() >= MAX_ENDPOINTS {
+    if ctx.webhooks.list_webhooks(&org, MAX_ENDPOINTS as u32, None).await?.items.len() >= MAX_ENDPOINTS {
         return Err(Error::Conflict {
             message: format!("an organization can have at most {MAX_ENDPOINTS} webhook endpoints"),
             job_id: None,
@@ -64,7 +64,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    ctx.repo.create_webhook(&endpoint).await?;
+    ctx.webhooks.create_webhook(&endpoint).await?;
     Ok((endpoint, secret))
 }
 
@@ -76,7 +76,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<WebhookEndpoint>, Error> {
     let org = readable_org(principal, org_id)?;
-    let mut page = ctx.repo.list_webhooks(&org, limit, cursor).await?;
+    let mut page = ctx.webhooks.list_webhooks(&org, limit, cursor).await?;
     let now = ctx.clock.now();
     page.items.iter_mut().for_each(|e| refresh_health(e, now));
     Ok(page)
@@ -116,7 +116,7 @@ pub async fn delete(
 ) -> Result<WebhookEndpoint, Error> {
     let org = writable_org(principal, org_id)?;
     let endpoint = find(ctx, &org, id).await?;
-    ctx.repo.delete_webhook(&org, &endpoint.id).await?;
+    ctx.webhooks.delete_webhook(&org, &endpoint.id).await?;
     Ok(endpoint)
 }
 
@@ -137,7 +137,7 @@ pub async fn rotate_secret(
 }
 
 async fn store_update(ctx: &Context, endpoint: &WebhookEndpoint) -> Result<(), Error> {
-    match ctx.repo.update_webhook(endpoint).await {
+    match ctx.webhooks.update_webhook(endpoint).await {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed) => Err(Error::not_found("webhook endpoint")),
         Err(e) => Err(e.into()),
@@ -145,7 +145,7 @@ async fn store_update(ctx: &Context, endpoint: &WebhookEndpoint) -> Result<(), E
 }
 
 async fn find(ctx: &Context, org: &OrgId, id: &WebhookId) -> Result<WebhookEndpoint, Error> {
-    let mut endpoint = ctx.repo.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))?;
+    let mut endpoint = ctx.webhooks.get_webhook(org, id).await?.ok_or_else(|| Error::not_found("webhook endpoint"))?;
     refresh_health(&mut endpoint, ctx.clock.now());
     Ok(endpoint)
 }
@@ -203,4 +203,53 @@ pub async fn ensure_public(url: &WebhookUrl) -> Result<Vec<std::net::SocketAddr>
         }
     }
     Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryStore;
+    use crate::auth::{Credential, OrgRole};
+    use crate::store::WebhookStore;
+    use std::sync::Arc;
+
+    fn session(org: &OrgId, role: OrgRole) -> Principal {
+        Principal { org_id: org.clone(), credential: Credential::Session { user_id: "usr_1".into(), role } }
+    }
+
+    fn new(n: usize) -> NewEndpoint {
+        NewEndpoint {
+            url: format!("https://hooks.example.com/{n}"),
+            description: None,
+            event_types: vec!["backup.completed".into()],
+            is_active: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_organisation_gets_its_endpoints_up_to_the_limit_and_only_from_an_admin() {
+        let store = Arc::new(MemoryStore::new());
+        let ctx = Context::in_memory(store.clone()).await;
+        let org = OrgId::generate();
+        let admin = session(&org, OrgRole::Admin);
+
+        let refused = create(&ctx, &session(&org, OrgRole::Member), &org, new(0)).await.unwrap_err();
+        assert!(matches!(refused, Error::Forbidden(_)), "{refused:?}");
+        let elsewhere = create(&ctx, &session(&OrgId::generate(), OrgRole::Admin), &org, new(0)).await;
+        assert!(elsewhere.is_err(), "an admin of another organisation");
+        assert!(store.list_webhooks(&org, 100, None).await.unwrap().items.is_empty(), "nothing written");
+
+        let (first, secret) = create(&ctx, &admin, &org, new(0)).await.unwrap();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        assert_ne!(first.secret_enc, secret, "the secret is stored sealed");
+        assert_eq!(ctx.secrets.open(&first.secret_enc).unwrap(), secret);
+        for n in 1..MAX_ENDPOINTS {
+            create(&ctx, &admin, &org, new(n)).await.unwrap();
+        }
+        let over = create(&ctx, &admin, &org, new(MAX_ENDPOINTS)).await.unwrap_err();
+        assert!(matches!(&over, Error::Conflict { message, .. } if message.contains("at most 20")), "{over:?}");
+        assert_eq!(store.list_webhooks(&org, 100, None).await.unwrap().items.len(), MAX_ENDPOINTS);
+        let bad = create(&ctx, &admin, &OrgId::generate(), new(0)).await;
+        assert!(bad.is_err(), "not an admin there");
+    }
 }

@@ -6,6 +6,8 @@ use crate::domain::deliveries::HealthUpdate;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::webhooks::WebhookEndpoint;
 use crate::ids::{OrgId, WebhookId};
+use crate::store::WebhookStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 fn endpoint_sk(id: &WebhookId) -> String {
@@ -16,21 +18,21 @@ fn keys(ep: &WebhookEndpoint) -> Keys {
     Keys { pk: org_pk(&ep.org_id), sk: endpoint_sk(&ep.id), item_type: "webhook_endpoint", gsi1: None, due: None }
 }
 
-impl Repository {
-    pub async fn create_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+#[async_trait]
+impl WebhookStore for Repository {
+    async fn create_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
         self.put_item(to_item(ep, keys(ep))?, Some("attribute_not_exists(pk)")).await
     }
 
-    /// Replaces an endpoint that still exists; `ConditionFailed` when it was deleted meanwhile.
-    pub async fn update_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
+    async fn update_webhook(&self, ep: &WebhookEndpoint) -> Result<(), StoreError> {
         self.put_item(to_item(ep, keys(ep))?, Some("attribute_exists(pk)")).await
     }
 
-    pub async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StoreError> {
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<WebhookEndpoint>, StoreError> {
         self.get_item(&org_pk(org), &endpoint_sk(id)).await
     }
 
-    pub async fn list_webhooks(
+    async fn list_webhooks(
         &self,
         org: &OrgId,
         limit: u32,
@@ -39,9 +41,7 @@ impl Repository {
         self.query_prefix(&org_pk(org), "WEBHOOK#", limit, cursor).await
     }
 
-    /// Sets only the health fields, so a delivery never undoes a concurrent PATCH. `Ok(false)`
-    /// when the endpoint is gone.
-    pub async fn record_webhook_health(
+    async fn record_webhook_health(
         &self,
         org: &OrgId,
         id: &WebhookId,
@@ -63,7 +63,7 @@ impl Repository {
         Ok(super::updated(res)?.is_some())
     }
 
-    pub async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name("__TABLE__")
             .key("pk", s(org_pk(org)))
