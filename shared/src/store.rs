@@ -5,14 +5,14 @@
 //! own types.
 
 use crate::domain::backups::Backup;
-use crate::domain::deliveries::HealthUpdate;
+use crate::domain::deliveries::{Delivery, HealthUpdate};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::PreviewDatabase;
 use crate::domain::projects::Project;
 use crate::domain::restore_points::RestorePoint;
 use crate::domain::restores::Restore;
 use crate::domain::webhooks::WebhookEndpoint;
-use crate::ids::{JobId, OrgId, ProjectId, RestorePointId, WebhookId};
+use crate::ids::{DeliveryId, JobId, OrgId, ProjectId, RestorePointId, WebhookId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -183,4 +183,24 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deleting an endpoint that is already gone is not an error.
     async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<(), StoreError>;
+}
+
+/// Webhook deliveries under their endpoint, findable by when their next attempt is due.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Writes `d` if it is new (`expected` = `None`) or still at version `expected`; the stored
+    /// copy gets `d.version`. `Ok(false)` (and nothing written) when another writer got there
+    /// first.
+    async fn put_delivery(&self, d: &Delivery, expected: Option<u64>) -> Result<bool, StoreError>;
+    async fn get_delivery(&self, webhook: &WebhookId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
+    /// Newest first, at most `limit`; a cursor this list did not return is `InvalidCursor`.
+    async fn list_deliveries(
+        &self,
+        webhook: &WebhookId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// Pending deliveries whose next attempt falls in due-index `bucket` (the hour of
+    /// `domain::jobs::due_bucket`) and is due at or before `now`.
+    async fn due_deliveries(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError>;
 }

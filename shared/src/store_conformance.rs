@@ -2,12 +2,14 @@
 //! against the in-memory store, the integration suite against DynamoDB (moto), so the two cannot
 //! drift. Each check uses projects of its own, so it runs beside other tests on a shared table.
 
-use crate::domain::deliveries::HealthUpdate;
+use crate::domain::deliveries::{Delivery, DeliveryState, HealthUpdate};
+use crate::domain::jobs::due_bucket;
 use crate::domain::pagination::Cursor;
 use crate::domain::restore_points::{RestorePoint, RestorePointKind, RestorePointState};
 use crate::domain::webhooks::{Health, WebhookEndpoint};
-use crate::ids::{BackupId, OrgId, ProjectId, RestorePointId, WebhookId};
-use crate::store::{RestorePointStore, StoreError, WebhookStore};
+use crate::ids::{BackupId, DeliveryId, EventId, OrgId, ProjectId, RestorePointId, WebhookId};
+use crate::store::{DeliveryStore, RestorePointStore, StoreError, WebhookStore};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeMap;
 
 fn point(project: &ProjectId, label: &str) -> RestorePoint {
@@ -160,4 +162,87 @@ pub async fn webhooks(store: &dyn WebhookStore) {
     assert!(matches!(store.update_webhook(&ep).await, Err(StoreError::ConditionFailed)), "no update of a deleted one");
     assert!(!store.record_webhook_health(&org, &ep.id, &failing).await.unwrap(), "no health for a deleted one");
     assert_eq!(store.get_webhook(&org, &ep.id).await.unwrap(), None, "nor brought back by it");
+}
+
+fn delivery(webhook: &WebhookId, next_attempt_at: Option<DateTime<Utc>>) -> Delivery {
+    let now = Utc::now().trunc_subsecs(3);
+    Delivery {
+        id: DeliveryId::generate(),
+        webhook_id: webhook.clone(),
+        org_id: OrgId::generate(),
+        event_id: EventId::generate(),
+        event_type: "backup.completed".into(),
+        payload: "{}".into(),
+        state: DeliveryState::Pending,
+        attempts: Vec::new(),
+        next_attempt_at,
+        attempt_lease_until: None,
+        retries: true,
+        redelivery_of: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        version: 1,
+        expires_at_epoch: None,
+    }
+}
+
+/// A delivery is written once, then only by the writer that read its current version; it is
+/// listed newest first under its endpoint, and found by the due index exactly while its next
+/// attempt is due.
+pub async fn deliveries(store: &dyn DeliveryStore) {
+    let (webhook, other) = (WebhookId::generate(), WebhookId::generate());
+    // A moment early in an hour that has passed, so "due" and "not yet" fall in one bucket.
+    let hour = (Utc::now() - Duration::hours(2)).trunc_subsecs(0);
+    let hour = hour - Duration::minutes(i64::from(chrono::Timelike::minute(&hour))) + Duration::minutes(1);
+    let (soon, later) = (hour + Duration::minutes(5), hour + Duration::minutes(40));
+
+    let mut d = delivery(&webhook, Some(soon));
+    assert!(store.put_delivery(&d, None).await.unwrap(), "a new delivery is written");
+    assert!(!store.put_delivery(&d, None).await.unwrap(), "and only once");
+    assert_eq!(store.get_delivery(&webhook, &d.id).await.unwrap().as_ref(), Some(&d));
+    assert_eq!(store.get_delivery(&other, &d.id).await.unwrap(), None, "read under its own endpoint only");
+
+    let read = d.version;
+    d.version = read + 1;
+    d.payload = "{\"attempt\":1}".into();
+    assert!(store.put_delivery(&d, Some(read)).await.unwrap(), "the writer that read the current version");
+    let mut stale = d.clone();
+    stale.version = read + 1;
+    stale.payload = "{\"lost\":true}".into();
+    assert!(!store.put_delivery(&stale, Some(read)).await.unwrap(), "a writer that read an older version");
+    assert_eq!(
+        store.get_delivery(&webhook, &d.id).await.unwrap().as_ref(),
+        Some(&d),
+        "the stale write changed nothing"
+    );
+
+    let waiting = delivery(&webhook, Some(later));
+    let done = Delivery { state: DeliveryState::Delivered, next_attempt_at: None, ..delivery(&webhook, None) };
+    for x in [&waiting, &done] {
+        assert!(store.put_delivery(x, None).await.unwrap());
+    }
+    let ours = |found: Vec<Delivery>| -> Vec<DeliveryId> {
+        found.into_iter().filter(|f| f.webhook_id == webhook).map(|f| f.id).collect()
+    };
+    let bucket = due_bucket(soon);
+    assert_eq!(ours(store.due_deliveries(&bucket, soon).await.unwrap()), vec![d.id.clone()], "due at its moment");
+    assert!(ours(store.due_deliveries(&bucket, soon - Duration::seconds(1)).await.unwrap()).is_empty(), "not before");
+    assert_eq!(
+        ours(store.due_deliveries(&bucket, later).await.unwrap()),
+        vec![d.id.clone(), waiting.id.clone()],
+        "earliest first; a finished delivery is never due"
+    );
+    let next_hour = due_bucket(hour + Duration::hours(1));
+    assert!(ours(store.due_deliveries(&next_hour, later).await.unwrap()).is_empty(), "only its own hour's bucket");
+
+    let mut made = vec![d.id.clone(), waiting.id.clone(), done.id.clone()];
+    made.sort_by(|a, b| b.cmp(a));
+    let first = store.list_deliveries(&webhook, 2, None).await.unwrap();
+    let cursor = first.next_cursor.clone().expect("three fill more than a page of two");
+    let second = store.list_deliveries(&webhook, 2, Some(&cursor)).await.unwrap();
+    let listed: Vec<DeliveryId> = first.items.into_iter().chain(second.items).map(|x| x.id).collect();
+    assert_eq!(listed, made, "newest first, each once");
+    let refused = store.list_deliveries(&other, 2, Some(&cursor)).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor)), "another endpoint's cursor: {refused:?}");
 }

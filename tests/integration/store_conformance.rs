@@ -15,3 +15,9 @@ async fn the_dynamodb_repository_meets_the_webhook_contract() {
     let env = TestEnv::new().await;
     store_conformance::webhooks(&env.ctx.repo).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_repository_meets_the_delivery_contract() {
+    let env = TestEnv::new().await;
+    store_conformance::deliveries(&env.ctx.repo).await;
+}

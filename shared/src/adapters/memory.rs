@@ -1,16 +1,19 @@
 //! The store in memory, with the DynamoDB repository's conditions: a label is claimed with its
 //! point or not at all, a slot is counted only under the limit, an update needs the item to
-//! exist, a health update touches only the health fields, lists page newest first and refuse a
-//! cursor they did not return. It lets services' rules be tested in milliseconds;
-//! `store_conformance` runs the same checks against it and against DynamoDB.
+//! exist, a health update touches only the health fields, a delivery is written only at the
+//! version its writer read, the due index holds what is pending and due, and lists page newest
+//! first and refuse a cursor they did not return. It lets services' rules be tested in
+//! milliseconds; `store_conformance` runs the same checks against it and against DynamoDB.
 
-use crate::domain::deliveries::HealthUpdate;
+use crate::domain::deliveries::{Delivery, HealthUpdate};
+use crate::domain::jobs::due_bucket;
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restore_points::RestorePoint;
 use crate::domain::webhooks::WebhookEndpoint;
-use crate::ids::{OrgId, ProjectId, RestorePointId, WebhookId};
-use crate::store::{RestorePointStore, StoreError, WebhookStore};
+use crate::ids::{DeliveryId, OrgId, ProjectId, RestorePointId, WebhookId};
+use crate::store::{DeliveryStore, RestorePointStore, StoreError, WebhookStore};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -26,6 +29,7 @@ struct State {
     labels: HashMap<(ProjectId, String), RestorePointId>,
     slots: HashMap<(ProjectId, String), u32>,
     webhooks: HashMap<OrgId, BTreeMap<WebhookId, WebhookEndpoint>>,
+    deliveries: HashMap<WebhookId, BTreeMap<DeliveryId, Delivery>>,
 }
 
 impl MemoryStore {
@@ -181,6 +185,45 @@ impl WebhookStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn put_delivery(&self, d: &Delivery, expected: Option<u64>) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let deliveries = state.deliveries.entry(d.webhook_id.clone()).or_default();
+        let current = deliveries.get(&d.id).map(|stored| stored.version);
+        if current != expected {
+            return Ok(false);
+        }
+        deliveries.insert(d.id.clone(), d.clone());
+        Ok(true)
+    }
+
+    async fn get_delivery(&self, webhook: &WebhookId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.state().deliveries.get(webhook).and_then(|d| d.get(id)).cloned())
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook: &WebhookId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Delivery>, StoreError> {
+        page_of(webhook.as_str(), self.state().deliveries.get(webhook), limit, cursor)
+    }
+
+    async fn due_deliveries(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        let state = self.state();
+        let mut due: Vec<(DateTime<Utc>, Delivery)> = state
+            .deliveries
+            .values()
+            .flat_map(|d| d.values())
+            .filter_map(|d| d.due_at().filter(|at| due_bucket(*at) == bucket && *at <= now).map(|at| (at, d.clone())))
+            .collect();
+        due.sort_by_key(|(at, _)| *at);
+        Ok(due.into_iter().map(|(_, d)| d).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +231,11 @@ mod tests {
     #[tokio::test]
     async fn the_memory_store_meets_the_restore_point_contract() {
         crate::store_conformance::restore_points(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_delivery_contract() {
+        crate::store_conformance::deliveries(&MemoryStore::new()).await;
     }
 
     #[tokio::test]

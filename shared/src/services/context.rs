@@ -10,7 +10,7 @@ use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
-use crate::store::{RestorePointStore, WebhookStore};
+use crate::store::{DeliveryStore, RestorePointStore, WebhookStore};
 use crate::Error;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ pub struct Context {
     /// in the fast tests).
     pub restore_points: Arc<dyn RestorePointStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
     pub objects: Arc<dyn ObjectStore>,
     /// The WAL archive and base backups (`wal_bucket`).
     pub wal_objects: Arc<dyn ObjectStore>,
@@ -62,6 +63,7 @@ impl Context {
             config: Arc::new(config),
             restore_points: Arc::new(repo.clone()),
             webhooks: Arc::new(repo.clone()),
+            deliveries: Arc::new(repo.clone()),
             repo,
             objects,
             wal_objects,
@@ -93,7 +95,8 @@ impl Context {
         let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
         let mut ctx = Context::from_config(Config::from_lookup(lookup).expect("a complete configuration")).await;
         ctx.restore_points = store.clone();
-        ctx.webhooks = store;
+        ctx.webhooks = store.clone();
+        ctx.deliveries = store;
         ctx
     }
 

@@ -42,7 +42,7 @@ pub async fn fan_out(ctx: &Context, event: &Event) -> Result<FanOut, Error> {
     let mut fresh = Vec::new();
     for endpoint in endpoints.into_iter().filter(|e| subscribed(e, &event.event_type)) {
         let delivery = Delivery::for_event(event, &endpoint, now);
-        if ctx.repo.put_delivery(&delivery, None).await? {
+        if ctx.deliveries.put_delivery(&delivery, None).await? {
             fresh.push((delivery, endpoint));
         }
     }
@@ -91,14 +91,14 @@ async fn attempt_to(
             let mut ended = d.clone();
             ended.abandon(reason, now);
             ended.version += 1;
-            ctx.repo.put_delivery(&ended, Some(d.version)).await?;
+            ctx.deliveries.put_delivery(&ended, Some(d.version)).await?;
             return Ok(ended);
         }
     };
     let mut claimed = d.clone();
     claimed.claim(now);
     claimed.version += 1;
-    if !ctx.repo.put_delivery(&claimed, Some(d.version)).await? {
+    if !ctx.deliveries.put_delivery(&claimed, Some(d.version)).await? {
         return Ok(d);
     }
     let outcome = send(ctx, &endpoint, &claimed).await;
@@ -113,7 +113,7 @@ async fn attempt_to(
     let mut done = claimed.clone();
     done.record(attempt, rand::random::<f64>());
     done.version += 1;
-    if !ctx.repo.put_delivery(&done, Some(claimed.version)).await? {
+    if !ctx.deliveries.put_delivery(&done, Some(claimed.version)).await? {
         tracing::warn!(delivery = %d.id, "delivery changed during its attempt; the newer state stands");
     }
     tracing::info!(delivery = %done.id, endpoint = %endpoint.id, ok, state = ?done.state, "webhook attempt");
@@ -170,7 +170,7 @@ pub struct RetryReport {
 pub async fn retry_due(ctx: &Context, now: DateTime<Utc>) -> Result<RetryReport, Error> {
     let mut due = Vec::new();
     for bucket in buckets_to_sweep(now, LOOKBACK_HOURS) {
-        due.extend(ctx.repo.due_deliveries(&bucket, now).await?.into_iter().filter(|d| d.attemptable(now)));
+        due.extend(ctx.deliveries.due_deliveries(&bucket, now).await?.into_iter().filter(|d| d.attemptable(now)));
     }
     let mut report = RetryReport::default();
     let results: Vec<_> =
@@ -197,7 +197,7 @@ pub async fn list(
 ) -> Result<Page<Delivery>, Error> {
     let org = readable_org(principal, org_id)?;
     let endpoint = find_endpoint(ctx, &org, endpoint_id).await?;
-    Ok(ctx.repo.list_deliveries(&endpoint.id, limit, cursor).await?)
+    Ok(ctx.deliveries.list_deliveries(&endpoint.id, limit, cursor).await?)
 }
 
 /// Sends a `webhook.test` event to the endpoint now, once, and returns how it went.
@@ -221,7 +221,7 @@ pub async fn send_test(
         }),
     );
     let delivery = Delivery::test(&event, &endpoint, now);
-    ctx.repo.put_delivery(&delivery, None).await?;
+    ctx.deliveries.put_delivery(&delivery, None).await?;
     attempt(ctx, delivery, now).await
 }
 
@@ -236,10 +236,10 @@ pub async fn redeliver(
     let org = writable_org(principal, org_id)?;
     let endpoint = active_endpoint(ctx, &org, endpoint_id).await?;
     let original =
-        ctx.repo.get_delivery(&endpoint.id, delivery_id).await?.ok_or_else(|| Error::not_found("delivery"))?;
+        ctx.deliveries.get_delivery(&endpoint.id, delivery_id).await?.ok_or_else(|| Error::not_found("delivery"))?;
     let now = ctx.clock.now();
     let delivery = Delivery::redelivery(&original, now);
-    ctx.repo.put_delivery(&delivery, None).await?;
+    ctx.deliveries.put_delivery(&delivery, None).await?;
     attempt(ctx, delivery, now).await
 }
 

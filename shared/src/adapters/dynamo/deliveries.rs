@@ -6,6 +6,8 @@ use crate::domain::deliveries::Delivery;
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{DeliveryId, WebhookId};
+use crate::store::DeliveryStore;
+use async_trait::async_trait;
 
 fn endpoint_pk(id: &WebhookId) -> String {
     format!("WEBHOOK#{id}")
@@ -16,10 +18,9 @@ fn delivery_sk(id: &DeliveryId) -> String {
     format!("DELIVERY#{}", &id.as_str()[DeliveryId::PREFIX.len() + 1..])
 }
 
-impl Repository {
-    /// Writes `d` if it is new (`expected` = `None`) or still at version `expected`; the
-    /// stored copy gets `d.version`. `Ok(false)` when another writer got there first.
-    pub async fn put_delivery(&self, d: &Delivery, expected: Option<u64>) -> Result<bool, StoreError> {
+#[async_trait]
+impl DeliveryStore for Repository {
+    async fn put_delivery(&self, d: &Delivery, expected: Option<u64>) -> Result<bool, StoreError> {
         let keys = Keys {
             pk: endpoint_pk(&d.webhook_id),
             sk: delivery_sk(&d.id),
@@ -30,11 +31,11 @@ impl Repository {
         self.put_versioned(to_item(d, keys)?, expected).await
     }
 
-    pub async fn get_delivery(&self, webhook: &WebhookId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+    async fn get_delivery(&self, webhook: &WebhookId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
         self.get_item(&endpoint_pk(webhook), &delivery_sk(id)).await
     }
 
-    pub async fn list_deliveries(
+    async fn list_deliveries(
         &self,
         webhook: &WebhookId,
         limit: u32,
@@ -43,8 +44,7 @@ impl Repository {
         self.query_prefix(&endpoint_pk(webhook), "DELIVERY#", limit, cursor).await
     }
 
-    /// Deliveries in due-index `bucket` whose next attempt is due at or before `now`.
-    pub async fn due_deliveries(
+    async fn due_deliveries(
         &self,
         bucket: &str,
         now: chrono::DateTime<chrono::Utc>,
