@@ -12,7 +12,8 @@ use crate::store::{DeliveryStore, RestorePointStore, StoreError, WebhookStore};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeMap;
 
-fn point(project: &ProjectId, label: &str) -> RestorePoint {
+/// A restore point of `project` pinning a fresh backup id, for tests of stores and of rules.
+pub fn restore_point(project: &ProjectId, label: &str) -> RestorePoint {
     RestorePoint {
         id: RestorePointId::generate(),
         project_id: project.clone(),
@@ -35,19 +36,22 @@ fn point(project: &ProjectId, label: &str) -> RestorePoint {
 pub async fn restore_points(store: &dyn RestorePointStore) {
     let (project, other) = (ProjectId::generate(), ProjectId::generate());
 
-    let first = point(&project, "before-migration");
+    let first = restore_point(&project, "before-migration");
     assert!(store.create_restore_point(&first).await.unwrap(), "a new label is taken");
     assert!(store.restore_point_label_taken(&project, "before-migration").await.unwrap());
-    let again = point(&project, "before-migration");
+    let again = restore_point(&project, "before-migration");
     assert!(!store.create_restore_point(&again).await.unwrap(), "a label is unique in its project");
     assert_eq!(store.get_restore_point(&project, &again.id).await.unwrap(), None, "the refused point is not written");
-    assert!(store.create_restore_point(&point(&other, "before-migration")).await.unwrap(), "labels are per project");
+    assert!(
+        store.create_restore_point(&restore_point(&other, "before-migration")).await.unwrap(),
+        "labels are per project"
+    );
     assert_eq!(store.get_restore_point(&project, &first.id).await.unwrap().as_ref(), Some(&first));
     assert_eq!(store.get_restore_point(&other, &first.id).await.unwrap(), None, "read under its own project only");
 
     let mut made = vec![first.clone()];
     for n in 0..6 {
-        let p = point(&project, &format!("point-{n}"));
+        let p = restore_point(&project, &format!("point-{n}"));
         assert!(store.create_restore_point(&p).await.unwrap());
         made.push(p);
     }
@@ -77,7 +81,7 @@ pub async fn restore_points(store: &dyn RestorePointStore) {
     store.delete_restore_point(&first).await.unwrap();
     assert_eq!(store.get_restore_point(&project, &first.id).await.unwrap(), None);
     assert!(!store.restore_point_label_taken(&project, "before-migration").await.unwrap(), "a delete frees the label");
-    assert!(store.create_restore_point(&point(&project, "before-migration")).await.unwrap());
+    assert!(store.create_restore_point(&restore_point(&project, "before-migration")).await.unwrap());
 
     let minute = "202612031000";
     for n in 0..2 {

@@ -40,25 +40,16 @@ pub async fn pinning(
 mod tests {
     use super::*;
     use crate::adapters::memory::MemoryStore;
-    use crate::domain::restore_points::{RestorePointKind, RestorePointState};
-    use crate::ids::{OrgId, RestorePointId};
+    use crate::domain::restore_points::RestorePointKind;
+    use crate::store_conformance::restore_point;
 
     fn point(project: &ProjectId, n: usize, backup: Option<BackupId>) -> RestorePoint {
-        RestorePoint {
-            id: RestorePointId::generate(),
-            project_id: project.clone(),
-            org_id: OrgId::generate(),
-            label: format!("point-{n}"),
-            kind: if backup.is_some() { RestorePointKind::Backup } else { RestorePointKind::Pitr },
-            backup_key: backup.as_ref().map(|b| format!("projects/{project}/backups/{b}.dump.zst")),
-            backup_id: backup,
-            pitr_time: None,
-            pitr_name: None,
-            pitr_lsn: None,
-            note: None,
-            state: RestorePointState::Active,
-            created_at: chrono::Utc::now(),
+        let mut p = restore_point(project, &format!("point-{n}"));
+        if backup.is_none() {
+            (p.kind, p.backup_key) = (RestorePointKind::Pitr, None);
         }
+        p.backup_id = backup;
+        p
     }
 
     /// The oldest point pins a backup, behind 250 newer ones (the first page used to be all
