@@ -158,12 +158,6 @@ pub struct Plan {
     pub takes_lifecycle_lock: bool,
 }
 
-/// Whether a source needs the project's one-at-a-time point-in-time lock: a moment, or a restore
-/// point that names one.
-pub fn is_point_in_time(source: &Source) -> bool {
-    matches!(source, Source::Pitr(_))
-}
-
 pub fn plan(inputs: Inputs<'_>) -> Plan {
     let Inputs { project, source, restore_point, target, allow_unverified_backup, max_attempts, now } = inputs;
     let mut job = Job::new(JobType::Restore, project.org_id.clone(), project.id.clone(), max_attempts, now);
@@ -412,7 +406,6 @@ mod tests {
     fn a_moment_over_production_locks_the_project_and_marks_the_job_point_in_time() {
         let p = project(ProjectState::Ready);
         let source = Source::Pitr(pitr_source());
-        assert!(is_point_in_time(&source));
         let mut asked = inputs(&p, source, Target::Project);
         asked.restore_point = Some(RestorePointId::generate());
         let point = asked.restore_point.clone().unwrap();
@@ -431,7 +424,6 @@ mod tests {
         let p = project(ProjectState::Ready);
         let existing = preview(&p, PreviewState::Ready);
         let b = backup(&p, BackupState::Completed, VerificationState::Verified);
-        assert!(!is_point_in_time(&Source::Backup(Box::new(b.clone()))));
         let plan = plan(inputs(&p, Source::Backup(Box::new(b)), Target::Preview(Box::new(existing.clone()))));
         assert!(plan.takes_lifecycle_lock);
         assert!(plan.new_preview.is_none());
