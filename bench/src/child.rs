@@ -93,7 +93,7 @@ async fn pipeline_only(admin_url: String, database: &str) -> anyhow::Result<Meas
 }
 
 async fn backup_job(ctx: &Context, project: &str) -> anyhow::Result<Measured> {
-    let project = ctx.repo.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
+    let project = ctx.projects.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
     let started = Instant::now();
     let now = ctx.clock.now();
     let mut job = Job::new(JobType::Backup, project.org_id.clone(), project.id.clone(), 1, now);
@@ -108,10 +108,10 @@ async fn backup_job(ctx: &Context, project: &str) -> anyhow::Result<Measured> {
         now,
     );
     job.backup_id = Some(backup.id.clone());
-    ctx.repo.create_backup(&backup, &job, None).await?;
+    ctx.backups.create_backup(&backup, &job, None).await?;
     let result = jobs::run(ctx, &job.id).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let done = ctx.repo.get_backup(&project.id, &backup.id).await?.expect("backup record");
+    let done = ctx.backups.get_backup(&project.id, &backup.id).await?.expect("backup record");
     anyhow::ensure!(matches!(result, RunResult::Completed), "backup job did not complete: {:?}", done.error);
     Ok(Measured {
         seconds,
@@ -122,7 +122,7 @@ async fn backup_job(ctx: &Context, project: &str) -> anyhow::Result<Measured> {
 }
 
 async fn backup_upload(ctx: &Context, project: &str, objects: &dyn ObjectStore) -> anyhow::Result<Measured> {
-    let project = ctx.repo.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
+    let project = ctx.projects.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
     let region = ctx.region(&project.region)?;
     let key = object_key(&project.id, &BackupId::generate());
     let started = Instant::now();
@@ -138,7 +138,7 @@ async fn backup_upload(ctx: &Context, project: &str, objects: &dyn ObjectStore) 
 }
 
 async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_name: &str) -> anyhow::Result<Measured> {
-    let project = ctx.repo.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
+    let project = ctx.projects.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
     let principal = Principal {
         org_id: project.org_id.clone(),
         credential: Credential::ApiKey {
@@ -160,7 +160,7 @@ async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_nam
     let requested = restores::request(ctx, &principal, &project.id, request, None).await?;
     let result = jobs::run(ctx, &requested.job.id).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let done = ctx.repo.get_restore(&project.id, &requested.restore.id).await?.expect("restore record");
+    let done = ctx.restores.get_restore(&project.id, &requested.restore.id).await?.expect("restore record");
     anyhow::ensure!(matches!(result, RunResult::Completed), "restore job did not complete: {:?}", done.error);
     let preview = requested.preview.expect("a new preview");
     Ok(Measured { seconds, peak_rss_kb: 0, archive_bytes: 0, output: preview.database_name })

@@ -166,7 +166,7 @@ enum Loader {
 async fn load(ctx: &Context, stack: &Stack, org: &OrgId, name: &str, loader: Loader) -> anyhow::Result<Dataset> {
     let id = ProjectId::generate();
     let project = bootstrap::project(ctx, org, &id, name, REGION).await?;
-    let job = ctx.repo.list_jobs(&id, 10, None).await?.items.into_iter().next().context("provisioning job")?;
+    let job = ctx.jobs.list_jobs(&id, 10, None).await?.items.into_iter().next().context("provisioning job")?;
     jobs::run(ctx, &job.id).await?;
     let db = project.database_name.clone();
     // Loaded by the project's own role, as a customer would: the backup connects as that role

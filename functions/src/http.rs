@@ -172,7 +172,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 pub async fn authenticate(ctx: &Context, req: &Request) -> Result<Principal, Error> {
     let token = bearer_token(req.headers())
         .ok_or_else(|| Error::Unauthenticated("missing credentials: send `Authorization: Bearer <API key>`".into()))?;
-    auth::authenticate(&ctx.repo, ctx.config.session_secret.as_deref(), token, ctx.clock.now()).await
+    auth::authenticate(&*ctx.api_keys, ctx.config.session_secret.as_deref(), token, ctx.clock.now()).await
 }
 
 pub fn path_param(req: &Request, name: &str) -> String {

@@ -5,11 +5,11 @@
 //! reported as not found (no existence leak). Scopes limit API keys; sessions carry every
 //! scope, but key management needs the `admin` org role.
 
-use crate::adapters::dynamo::Repository;
 use crate::domain::api_keys;
 use crate::domain::projects::Project;
 use crate::domain::scopes::Scope;
 use crate::ids::{ApiKeyId, OrgId, ProjectId};
+use crate::store::ApiKeyStore;
 use crate::Error;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -132,14 +132,14 @@ const MAX_KEY_DEPTH: usize = 16;
 
 /// Resolves a bearer token to a principal.
 pub async fn authenticate(
-    repo: &Repository,
+    store: &dyn ApiKeyStore,
     session_secret: Option<&str>,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Principal, Error> {
     if token.starts_with(api_keys::PREFIX) {
         let hash = api_keys::hash(token);
-        let key = repo
+        let key = store
             .get_api_key_by_hash(&hash)
             .await?
             .ok_or_else(|| Error::Unauthenticated("API key is not valid".into()))?;
@@ -148,7 +148,7 @@ pub async fn authenticate(
         let mut parent = key.parent_key_id.clone();
         for _ in 0..MAX_KEY_DEPTH {
             let Some(id) = parent else { break };
-            let above = repo.get_api_key(&key.org_id, &id).await?;
+            let above = store.get_api_key(&key.org_id, &id).await?;
             match above.filter(|k| k.is_usable(now).is_ok()) {
                 Some(k) => parent = k.parent_key_id,
                 None => {
@@ -161,7 +161,7 @@ pub async fn authenticate(
         // To the minute is enough to tell a used key from a forgotten one, and costs one write
         // a minute per key rather than one per request.
         if key.last_used_at.is_none_or(|t| now - t >= chrono::Duration::seconds(60)) {
-            if let Err(e) = repo.touch_api_key(&key, &hash, now).await {
+            if let Err(e) = store.touch_api_key(&key, &hash, now).await {
                 tracing::warn!(key_id = %key.id, error = %e, "could not record when the API key was used");
             }
         }

@@ -57,7 +57,7 @@ async fn missing_invalid_expired_and_revoked_credentials_get_401() {
         last_used_at: None,
         created_at: Utc::now() - Duration::days(1),
     };
-    env.ctx.repo.create_api_key(&key, &api_keys::hash(&expired), None).await.unwrap();
+    env.ctx.api_keys.create_api_key(&key, &api_keys::hash(&expired), None).await.unwrap();
     let (status, body) = env.call("GET", path, Some(&expired), None, None).await;
     assert_eq!(status, 401);
     assert!(body["error"].as_str().unwrap().contains("expired"), "{body}");

@@ -40,7 +40,7 @@ async fn a_pending_backup_is_cancelled_at_once_and_never_runs() {
     let project = env.project("local-2").await;
     // With the runtime stopped nothing claims the job: it stays pending until cancelled.
     env.stop().await;
-    let principal = auth::authenticate(&env.ctx.repo, None, &env.key, chrono::Utc::now()).await.unwrap();
+    let principal = auth::authenticate(&*env.ctx.api_keys, None, &env.key, chrono::Utc::now()).await.unwrap();
     let (backup, job) = backups::request(&env.ctx, &principal, &project.parse().unwrap(), None, None).await.unwrap();
     let done = jobs::cancel(&env.ctx, &principal, &job.id).await.unwrap();
     assert_eq!(done.state.as_str(), "cancelled");

@@ -215,7 +215,8 @@ async fn the_same_stream_record_twice_at_once_and_again_late_runs_the_job_once()
     let (project, _) = project_with(&env, &["ada"]).await;
     // No runtime: the stream records below are the only deliveries.
     env.stop().await;
-    let principal = capydb_shared::auth::authenticate(&env.ctx.repo, None, &env.key, chrono::Utc::now()).await.unwrap();
+    let principal =
+        capydb_shared::auth::authenticate(&*env.ctx.api_keys, None, &env.key, chrono::Utc::now()).await.unwrap();
     let (backup, job) =
         capydb_shared::services::backups::request(&env.ctx, &principal, &project.parse().unwrap(), None, None)
             .await

@@ -70,7 +70,7 @@ async fn a_provider_outage_during_the_push_is_retried_and_the_restore_still_succ
     assert_eq!(body["integration"]["sync_state"], "synced", "pushed once on connect: {body}");
     assert_eq!(body["integration"]["target"], json!({ "site_id": "site-1" }));
     assert!(!body.to_string().contains(GOOD_TOKEN));
-    let stored = env.ctx.repo.get_integration(&project.parse::<ProjectId>().unwrap(), Provider::Netlify).await;
+    let stored = env.ctx.integrations.get_integration(&project.parse::<ProjectId>().unwrap(), Provider::Netlify).await;
     let stored = stored.unwrap().unwrap();
     assert!(!stored.token_enc.contains(GOOD_TOKEN), "sealed at rest");
     assert_eq!(env.ctx.secrets.open(&stored.token_enc).unwrap(), GOOD_TOKEN);

@@ -29,7 +29,7 @@ async fn a_pin_holds_behind_more_than_a_hundred_newer_restore_points() {
     assert_eq!(status, 201, "{point}");
     // 101 newer points (written straight to the store: the API rate-limits creation), so the
     // pin sits beyond the first page of any listing.
-    let stored = env.ctx.repo.get_project(&project.parse().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.projects.get_project(&project.parse().unwrap()).await.unwrap().unwrap();
     for i in 0..101 {
         let p = RestorePoint {
             id: RestorePointId::generate(),

@@ -83,10 +83,10 @@ async fn a_project_whose_provisioning_failed_is_provisioned_again_and_keeps_its_
     assert!(!bootstrap::reprovision(&env.ctx, &id).await.unwrap(), "a ready project is left alone");
 
     // What a provisioning that met a cluster still starting leaves behind.
-    let mut stored = env.ctx.repo.get_project(&id).await.unwrap().unwrap();
+    let mut stored = env.ctx.projects.get_project(&id).await.unwrap().unwrap();
     stored.state = ProjectState::Failed;
     stored.error = Some("provisioning failed: cannot reach region cluster local-1".into());
-    env.ctx.repo.update_project(&stored).await.unwrap();
+    env.ctx.projects.update_project(&stored).await.unwrap();
     let (_, p) = env.get(&format!("/v1/projects/{project}")).await;
     assert_eq!(p["project"]["state"], "failed");
 

@@ -473,7 +473,7 @@ async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
     let admin = admin_principal(&env);
     let req = backup_request(&key, TargetKind::Preview, Some("busy"));
     let done = request(&env.ctx, &admin, &project.parse().unwrap(), req, None).await.unwrap();
-    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.previews.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.state, PreviewState::Restoring);
 
     let deleted = previews::delete(&env.ctx, &admin, &preview.parse().unwrap()).await;
@@ -487,14 +487,14 @@ async fn a_preview_being_restored_into_cannot_be_deleted_extended_or_expired() {
     env.start().await;
     let job = env.wait_job(done.job.id.as_str()).await;
     assert_eq!(job["state"], "completed", "{job}");
-    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.previews.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.state, PreviewState::Ready);
     assert_eq!(names_in(&preview_url(&env, &preview).await).await, vec!["v1"]);
 
     // Extending writes only the expiry: the state it read is never written back.
     let (status, e) = env.post(&format!("/v1/preview-databases/{preview}/extend"), json!({ "ttl_hours": 48 })).await;
     assert_eq!(status, 200, "{e}");
-    let stored = env.ctx.repo.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
+    let stored = env.ctx.previews.get_preview(&preview.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.state, PreviewState::Ready);
     assert!((stored.ttl_expires_at - Utc::now()).num_hours() >= 47);
 }

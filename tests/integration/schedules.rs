@@ -210,7 +210,7 @@ async fn a_run_that_did_not_happen_is_reported_as_missed() {
     let id: capydb_shared::ids::ProjectId = project.parse().unwrap();
     let first_check = env
         .ctx
-        .repo
+        .schedules
         .get_schedule(&id, "default")
         .await
         .unwrap()

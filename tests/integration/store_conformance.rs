@@ -2,22 +2,23 @@
 //! same checks the unit tests run against the in-memory store.
 
 use crate::harness::TestEnv;
+use capydb_shared::adapters::dynamo::Repository;
 use capydb_shared::store_conformance;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_repository_meets_the_restore_point_contract() {
     let env = TestEnv::new().await;
-    store_conformance::restore_points(&env.ctx.repo).await;
+    store_conformance::restore_points(&Repository::for_config(&env.ctx.config).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_repository_meets_the_webhook_contract() {
     let env = TestEnv::new().await;
-    store_conformance::webhooks(&env.ctx.repo).await;
+    store_conformance::webhooks(&Repository::for_config(&env.ctx.config).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_repository_meets_the_delivery_contract() {
     let env = TestEnv::new().await;
-    store_conformance::deliveries(&env.ctx.repo).await;
+    store_conformance::deliveries(&Repository::for_config(&env.ctx.config).await).await;
 }

@@ -46,7 +46,7 @@ async fn ready(ctx: &Context, id: &ProjectId) -> anyhow::Result<()> {
     let mut tries = 1;
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let project = ctx.repo.get_project(id).await?.context("the demo project vanished")?;
+        let project = ctx.projects.get_project(id).await?.context("the demo project vanished")?;
         match project.state {
             ProjectState::Ready => return Ok(()),
             ProjectState::Failed if tries < TRIES => {

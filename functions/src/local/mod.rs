@@ -11,6 +11,7 @@ mod streams;
 
 use crate::workers::{self, SCHEDULES};
 use capydb_shared::adapters::aws;
+use capydb_shared::adapters::dynamo::Repository;
 use capydb_shared::adapters::s3::S3ObjectStore;
 use capydb_shared::services::Context;
 use std::net::SocketAddr;
@@ -52,7 +53,7 @@ pub struct Runtime {
 
 /// Creates the table and bucket if they are missing (SAM creates them in AWS).
 pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
-    ctx.repo.create_table_if_missing().await?;
+    Repository::for_config(&ctx.config).await.create_table_if_missing().await?;
     let sdk = aws::sdk_config(&ctx.config).await;
     S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.bucket.clone()).create_bucket_if_missing().await?;
     S3ObjectStore::new(aws::s3(&sdk, &ctx.config), ctx.config.wal_bucket.clone()).create_bucket_if_missing().await?;
@@ -70,8 +71,11 @@ impl Runtime {
         let api_url = format!("http://{}", listener.local_addr()?);
         tasks.spawn(server::serve(listener, ctx.clone(), options.dashboard.clone(), cancel.clone()));
 
-        let stream_arn =
-            ctx.repo.stream_arn().await?.ok_or_else(|| anyhow::anyhow!("table {} has no stream", ctx.config.table))?;
+        let stream_arn = Repository::for_config(&ctx.config)
+            .await
+            .stream_arn()
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("table {} has no stream", ctx.config.table))?;
         let sdk = aws::sdk_config(&ctx.config).await;
         tasks.spawn(streams::pump(
             ctx.clone(),

@@ -42,13 +42,13 @@ pub async fn create(
         return Err(Error::invalid("expires_at", "expires_at must be in the future"));
     }
     if let Some(project) = &new.project_id {
-        let visible = ctx.repo.get_project(project).await?.is_some_and(|p| &p.org_id == org);
+        let visible = ctx.projects.get_project(project).await?.is_some_and(|p| &p.org_id == org);
         if !visible {
             return Err(Error::invalid("project_id", "project_id must name a project of this organization"));
         }
     }
     if let Some(key) = idempotency {
-        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+        if let Some(prev) = key.previous::<Created>(&*ctx.idempotency).await? {
             return Ok((load(ctx, org, &prev.key_id).await?, None));
         }
     }
@@ -76,10 +76,10 @@ pub async fn create(
         created_at: now,
     };
     let record = idempotency.map(|k| k.record(&Created { key_id: key.id.clone() }, now));
-    match ctx.repo.create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref()).await {
+    match ctx.api_keys.create_api_key(&key, &api_keys::hash(&plaintext), record.as_ref()).await {
         Ok(()) => Ok((key, Some(plaintext))),
         Err(StoreError::IdempotencyKeyTaken) => {
-            let prev: Created = winner(idempotency, &ctx.repo).await?;
+            let prev: Created = winner(idempotency, &*ctx.idempotency).await?;
             Ok((load(ctx, org, &prev.key_id).await?, None))
         }
         Err(e) => Err(e.into()),
@@ -87,7 +87,7 @@ pub async fn create(
 }
 
 async fn load(ctx: &Context, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, Error> {
-    ctx.repo.get_api_key(org, id).await?.ok_or_else(|| Error::not_found("API key"))
+    ctx.api_keys.get_api_key(org, id).await?.ok_or_else(|| Error::not_found("API key"))
 }
 
 pub async fn list(
@@ -99,11 +99,11 @@ pub async fn list(
 ) -> Result<Page<ApiKey>, Error> {
     principal.require_org(org)?;
     principal.require_org_admin(Scope::ApiKeysRead)?;
-    Ok(ctx.repo.list_api_keys(org, limit, cursor).await?)
+    Ok(ctx.api_keys.list_api_keys(org, limit, cursor).await?)
 }
 
 pub async fn revoke(ctx: &Context, principal: &Principal, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, Error> {
     principal.require_org(org)?;
     principal.require_org_admin(Scope::ApiKeysWrite)?;
-    ctx.repo.revoke_api_key(org, id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
+    ctx.api_keys.revoke_api_key(org, id, ctx.clock.now()).await?.ok_or_else(|| Error::not_found("API key"))
 }

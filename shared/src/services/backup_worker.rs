@@ -34,12 +34,12 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
             events: vec![],
         });
     };
-    let project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let project = ctx.projects.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?.clone();
 
     backup.state = BackupState::Running;
     backup.updated_at = ctx.clock.now();
-    match ctx.repo.update_backup(&backup).await {
+    match ctx.backups.update_backup(&backup).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             return Ok(Outcome { error: Some("the backup record was deleted".into()), records: vec![], events: vec![] })
@@ -142,7 +142,7 @@ pub async fn take(
 
 async fn load(ctx: &Context, job: &Job) -> Result<Option<Backup>, Error> {
     match &job.backup_id {
-        Some(id) => Ok(ctx.repo.get_backup(&job.project_id, id).await?),
+        Some(id) => Ok(ctx.backups.get_backup(&job.project_id, id).await?),
         None => Ok(None),
     }
 }

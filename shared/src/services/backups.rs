@@ -30,7 +30,7 @@ pub async fn request(
 ) -> Result<(Backup, Job), Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     if let Some(key) = idempotency {
-        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+        if let Some(prev) = key.previous::<Created>(&*ctx.idempotency).await? {
             return load_created(ctx, &project, prev).await;
         }
     }
@@ -61,10 +61,10 @@ pub async fn request(
     );
     job.backup_id = Some(backup.id.clone());
     let record = idempotency.map(|k| k.record(&Created { backup_id: backup.id.clone(), job_id: job.id.clone() }, now));
-    match ctx.repo.create_backup(&backup, &job, record.as_ref()).await {
+    match ctx.backups.create_backup(&backup, &job, record.as_ref()).await {
         Ok(()) => Ok((backup, job)),
         Err(StoreError::IdempotencyKeyTaken) => {
-            load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
+            load_created(ctx, &project, winner(idempotency, &*ctx.idempotency).await?).await
         }
         Err(e) => Err(e.into()),
     }
@@ -72,8 +72,8 @@ pub async fn request(
 
 async fn load_created(ctx: &Context, project: &Project, created: Created) -> Result<(Backup, Job), Error> {
     let backup =
-        ctx.repo.get_backup(&project.id, &created.backup_id).await?.ok_or_else(|| Error::not_found("backup"))?;
-    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+        ctx.backups.get_backup(&project.id, &created.backup_id).await?.ok_or_else(|| Error::not_found("backup"))?;
+    let job = ctx.jobs.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
     Ok((backup, job))
 }
 
@@ -104,12 +104,12 @@ pub async fn by_key(ctx: &Context, project: &Project, key: &str) -> Result<Backu
             format!("backup_key must be a key of this project (projects/{}/backups/<backup id>.dump.zst)", project.id),
         )
     })?;
-    let backup = ctx.repo.get_backup(&project.id, &id).await?;
+    let backup = ctx.backups.get_backup(&project.id, &id).await?;
     backup.filter(|b| b.backup_key.as_deref() == Some(key)).ok_or_else(|| Error::not_found("backup"))
 }
 
 async fn find(ctx: &Context, project: &Project, id: &BackupId) -> Result<Backup, Error> {
-    ctx.repo.get_backup(&project.id, id).await?.ok_or_else(|| Error::not_found("backup"))
+    ctx.backups.get_backup(&project.id, id).await?.ok_or_else(|| Error::not_found("backup"))
 }
 
 pub async fn list(
@@ -120,7 +120,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<Listed>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    let page = ctx.repo.list_backups(&project.id, limit, cursor).await?;
+    let page = ctx.backups.list_backups(&project.id, limit, cursor).await?;
     let pinned = pins::pinned_backups(ctx.restore_points.as_ref(), &project.id).await?;
     let items = page.items.into_iter().map(|b| Listed { pinned: pinned.contains(&b.id), backup: b }).collect();
     Ok(Page { items, next_cursor: page.next_cursor })
@@ -153,7 +153,7 @@ pub async fn delete(
         });
     }
     remove_stored(ctx, &backup.project_id, &backup.id).await?;
-    ctx.repo.delete_backup(&backup).await?;
+    ctx.backups.delete_backup(&backup).await?;
     Ok(backup)
 }
 
@@ -242,6 +242,6 @@ pub async fn download_url(
             by,
         }),
     );
-    ctx.repo.put_event(&event).await?;
+    ctx.events.put_event(&event).await?;
     Ok(download)
 }

@@ -14,18 +14,18 @@ use crate::Error;
 /// Ensures the org exists and `plaintext` is a usable admin key of it.
 pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: &str) -> Result<Organization, Error> {
     let now = ctx.clock.now();
-    let org = match ctx.repo.get_organization(org_id).await? {
+    let org = match ctx.organizations.get_organization(org_id).await? {
         Some(org) => org,
         None => {
             let org = Organization { id: org_id.clone(), name: name.to_string(), created_at: now };
-            ctx.repo.put_organization(&org).await?;
+            ctx.organizations.put_organization(&org).await?;
             org
         }
     };
     if !plaintext.starts_with(api_keys::PREFIX) {
         return Err(Error::invalid("api_key", format!("an API key starts with {}", api_keys::PREFIX)));
     }
-    if ctx.repo.get_api_key_by_hash(&api_keys::hash(plaintext)).await?.is_none() {
+    if ctx.api_keys.get_api_key_by_hash(&api_keys::hash(plaintext)).await?.is_none() {
         let key = ApiKey {
             id: ApiKeyId::generate(),
             org_id: org_id.clone(),
@@ -39,7 +39,7 @@ pub async fn organization(ctx: &Context, org_id: &OrgId, name: &str, plaintext: 
             last_used_at: None,
             created_at: now,
         };
-        ctx.repo.create_api_key(&key, &api_keys::hash(plaintext), None).await?;
+        ctx.api_keys.create_api_key(&key, &api_keys::hash(plaintext), None).await?;
     }
     Ok(org)
 }
@@ -54,7 +54,7 @@ pub async fn project(
     name: &str,
     region: &str,
 ) -> Result<Project, Error> {
-    if let Some(p) = ctx.repo.get_project(project_id).await? {
+    if let Some(p) = ctx.projects.get_project(project_id).await? {
         return Ok(p);
     }
     ctx.region(region)?;
@@ -74,7 +74,7 @@ pub async fn project(
         updated_at: now,
     };
     let job = provisioning_job(ctx, &project);
-    ctx.repo.create_project(&project, &job, None).await?;
+    ctx.projects.create_project(&project, &job, None).await?;
     Ok(project)
 }
 
@@ -82,7 +82,7 @@ pub async fn project(
 /// starting). Provisioning is idempotent, so this repairs whatever the first attempt left.
 /// `Ok(false)` when the project is not `failed` (or changed meanwhile).
 pub async fn reprovision(ctx: &Context, project_id: &ProjectId) -> Result<bool, Error> {
-    let Some(seen) = ctx.repo.get_project(project_id).await? else {
+    let Some(seen) = ctx.projects.get_project(project_id).await? else {
         return Err(Error::not_found("project"));
     };
     if seen.state != ProjectState::Failed {
@@ -94,5 +94,5 @@ pub async fn reprovision(ctx: &Context, project_id: &ProjectId) -> Result<bool, 
     project.error = None;
     project.updated_at = now;
     let job = provisioning_job(ctx, &project);
-    Ok(ctx.repo.reprovision_project(&project, &job, &seen).await?)
+    Ok(ctx.projects.reprovision_project(&project, &job, &seen).await?)
 }

@@ -10,7 +10,10 @@ use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
 use crate::ports::{DataPlane, ObjectStore};
-use crate::store::{DeliveryStore, RestorePointStore, WebhookStore};
+use crate::store::{
+    ApiKeyStore, BackupStore, DeliveryStore, EventStore, IdempotencyStore, IntegrationStore, JobStore,
+    OrganizationStore, PreviewStore, ProjectStore, RestorePointStore, RestoreStore, ScheduleStore, WebhookStore,
+};
 use crate::Error;
 use std::sync::Arc;
 
@@ -18,9 +21,19 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
-    pub repo: Repository,
-    /// The aggregates behind store ports (the same repository in service; the in-memory store
-    /// in the fast tests).
+    /// The store, one port per aggregate: the DynamoDB repository in service, the in-memory
+    /// store in the fast tests.
+    pub organizations: Arc<dyn OrganizationStore>,
+    pub projects: Arc<dyn ProjectStore>,
+    pub backups: Arc<dyn BackupStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub restores: Arc<dyn RestoreStore>,
+    pub previews: Arc<dyn PreviewStore>,
+    pub schedules: Arc<dyn ScheduleStore>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub events: Arc<dyn EventStore>,
     pub restore_points: Arc<dyn RestorePointStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
@@ -40,7 +53,7 @@ pub struct Context {
 impl Context {
     pub async fn from_config(config: Config) -> Self {
         let sdk = aws::sdk_config(&config).await;
-        let repo = Repository::new(aws::dynamodb(&sdk), config.table.clone());
+        let repo = Arc::new(Repository::new(aws::dynamodb(&sdk), config.table.clone()));
         let objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.bucket.clone()));
         let wal_objects = Arc::new(S3ObjectStore::new(aws::s3(&sdk, &config), config.wal_bucket.clone()));
         let data_plane = Arc::new(PostgresDataPlane::new(
@@ -61,10 +74,20 @@ impl Context {
             webhook_sender,
             providers,
             config: Arc::new(config),
-            restore_points: Arc::new(repo.clone()),
-            webhooks: Arc::new(repo.clone()),
-            deliveries: Arc::new(repo.clone()),
-            repo,
+            organizations: repo.clone(),
+            projects: repo.clone(),
+            backups: repo.clone(),
+            jobs: repo.clone(),
+            restores: repo.clone(),
+            previews: repo.clone(),
+            schedules: repo.clone(),
+            api_keys: repo.clone(),
+            idempotency: repo.clone(),
+            integrations: repo.clone(),
+            events: repo.clone(),
+            restore_points: repo.clone(),
+            webhooks: repo.clone(),
+            deliveries: repo,
             objects,
             wal_objects,
             data_plane,
@@ -94,6 +117,17 @@ impl Context {
         ];
         let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
         let mut ctx = Context::from_config(Config::from_lookup(lookup).expect("a complete configuration")).await;
+        ctx.organizations = store.clone();
+        ctx.projects = store.clone();
+        ctx.backups = store.clone();
+        ctx.jobs = store.clone();
+        ctx.restores = store.clone();
+        ctx.previews = store.clone();
+        ctx.schedules = store.clone();
+        ctx.api_keys = store.clone();
+        ctx.idempotency = store.clone();
+        ctx.integrations = store.clone();
+        ctx.events = store.clone();
         ctx.restore_points = store.clone();
         ctx.webhooks = store.clone();
         ctx.deliveries = store;

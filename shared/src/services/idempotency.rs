@@ -1,9 +1,8 @@
 //! `Idempotency-Key`: the first request's result is replayed for a retry with the same key and
 //! body; the same key with another body is refused.
 
-use crate::adapters::dynamo::Repository;
 use crate::ids::OrgId;
-use crate::store::IdempotencyRecord;
+use crate::store::{IdempotencyRecord, IdempotencyStore};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -44,8 +43,8 @@ impl IdempotencyKey {
     }
 
     /// The first request's result, if this key was used before with the same request.
-    pub async fn previous<T: DeserializeOwned>(&self, repo: &Repository) -> Result<Option<T>, Error> {
-        let Some(record) = repo.get_idempotency(&self.scope).await? else {
+    pub async fn previous<T: DeserializeOwned>(&self, store: &dyn IdempotencyStore) -> Result<Option<T>, Error> {
+        let Some(record) = store.get_idempotency(&self.scope).await? else {
             return Ok(None);
         };
         if record.request_hash != self.request_hash {
@@ -67,7 +66,7 @@ pub enum Replay {
 }
 
 pub async fn begin_response(ctx: &super::Context, key: &IdempotencyKey) -> Result<Replay, Error> {
-    let stored = match ctx.repo.reserve_response(&key.scope, &key.request_hash, ctx.clock.now()).await? {
+    let stored = match ctx.idempotency.reserve_response(&key.scope, &key.request_hash, ctx.clock.now()).await? {
         Ok(()) => return Ok(Replay::Run),
         Err(stored) => stored,
     };
@@ -92,7 +91,7 @@ pub async fn finish_response(
     body: &[u8],
 ) -> Result<(), Error> {
     if status >= 500 {
-        return Ok(ctx.repo.release_response(&key.scope).await?);
+        return Ok(ctx.idempotency.release_response(&key.scope).await?);
     }
     let record = crate::store::StoredResponse {
         scope: key.scope.clone(),
@@ -102,13 +101,16 @@ pub async fn finish_response(
         created_at: ctx.clock.now(),
         expires_at_epoch: 0,
     };
-    Ok(ctx.repo.complete_response(record).await?)
+    Ok(ctx.idempotency.complete_response(record).await?)
 }
 
 /// After a write lost the race for `key` to an identical request, the winner's result.
-pub async fn winner<T: DeserializeOwned>(key: Option<&IdempotencyKey>, repo: &Repository) -> Result<T, Error> {
+pub async fn winner<T: DeserializeOwned>(
+    key: Option<&IdempotencyKey>,
+    store: &dyn IdempotencyStore,
+) -> Result<T, Error> {
     let key = key.ok_or_else(|| Error::Internal("idempotency conflict without a key".into()))?;
-    key.previous(repo).await?.ok_or_else(|| Error::Internal("idempotency record vanished".into()))
+    key.previous(store).await?.ok_or_else(|| Error::Internal("idempotency record vanished".into()))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub struct SetIntegration {
 
 pub async fn list(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Vec<Integration>, Error> {
     let project = visible_with(ctx, principal, Scope::ProjectsRead, project_id).await?;
-    Ok(ctx.repo.list_integrations(&project.id).await?)
+    Ok(ctx.integrations.list_integrations(&project.id).await?)
 }
 
 /// Creates or replaces the project's integration with `provider`, then pushes the variables
@@ -53,7 +53,7 @@ pub async fn set(
         }
     }
     let now = ctx.clock.now();
-    let existing = ctx.repo.get_integration(&project.id, provider).await?;
+    let existing = ctx.integrations.get_integration(&project.id, provider).await?;
     let created = existing.is_none();
     let mut integration = Integration {
         project_id: project.id.clone(),
@@ -73,7 +73,7 @@ pub async fn set(
         version: existing.as_ref().map(|e| e.version + 1).unwrap_or(0),
     };
     integration.request_sync("connected", now);
-    if !ctx.repo.put_integration(&integration, existing.as_ref().map(|e| e.version)).await? {
+    if !ctx.integrations.put_integration(&integration, existing.as_ref().map(|e| e.version)).await? {
         return Err(Error::Conflict {
             message: format!("the {provider} integration changed meanwhile; retry"),
             job_id: None,
@@ -91,7 +91,7 @@ pub async fn remove(
 ) -> Result<Integration, Error> {
     let integration = existing(ctx, principal, project_id, provider).await?;
     let (project, provider) = (&integration.project_id, integration.provider);
-    match ctx.repo.delete_integration(project, provider).await {
+    match ctx.integrations.delete_integration(project, provider).await {
         Ok(()) => Ok(integration),
         Err(StoreError::ConditionFailed) => Err(Error::not_found(format!("{provider} integration"))),
         Err(e) => Err(e.into()),
@@ -115,7 +115,7 @@ pub async fn on_restore_completed(ctx: &Context, event: &Event) -> Result<u32, E
     let Some(project) = &event.project_id else { return Ok(0) };
     let now = ctx.clock.now();
     let mut pushed = 0;
-    for integration in ctx.repo.list_integrations(project).await? {
+    for integration in ctx.integrations.list_integrations(project).await? {
         let synced = request_and_attempt(ctx, integration, "restore.completed", now).await?;
         if synced.sync_state == SyncState::Synced {
             pushed += 1;
@@ -134,7 +134,7 @@ pub struct SyncReport {
 pub async fn retry_due(ctx: &Context, now: DateTime<Utc>) -> Result<SyncReport, Error> {
     let mut report = SyncReport::default();
     for bucket in buckets_to_sweep(now, super::deliveries::LOOKBACK_HOURS) {
-        for integration in ctx.repo.due_integrations(&bucket, now).await? {
+        for integration in ctx.integrations.due_integrations(&bucket, now).await? {
             if integration.sync_state != SyncState::Pending {
                 continue;
             }
@@ -156,7 +156,7 @@ async fn request_and_attempt(
     let expected = integration.version;
     integration.request_sync(reason, now);
     integration.version += 1;
-    if !ctx.repo.put_integration(&integration, Some(expected)).await? {
+    if !ctx.integrations.put_integration(&integration, Some(expected)).await? {
         return Err(Error::Conflict {
             message: format!("the {} integration changed meanwhile; retry", integration.provider),
             job_id: None,
@@ -182,10 +182,10 @@ async fn attempt_sync(ctx: &Context, integration: Integration, now: DateTime<Utc
     }
     tracing::info!(project = %next.project_id, provider = %next.provider, state = ?next.sync_state,
                    error = next.last_sync_error.as_deref(), "integration push");
-    if ctx.repo.put_integration(&next, Some(integration.version)).await? {
+    if ctx.integrations.put_integration(&next, Some(integration.version)).await? {
         Ok(next)
     } else {
-        Ok(ctx.repo.get_integration(&integration.project_id, integration.provider).await?.unwrap_or(next))
+        Ok(ctx.integrations.get_integration(&integration.project_id, integration.provider).await?.unwrap_or(next))
     }
 }
 
@@ -195,7 +195,7 @@ enum PushError {
 }
 
 async fn push(ctx: &Context, integration: &Integration) -> Result<(), PushError> {
-    let project: Project = match ctx.repo.get_project(&integration.project_id).await {
+    let project: Project = match ctx.projects.get_project(&integration.project_id).await {
         Ok(Some(p)) => p,
         Ok(None) => return Err(PushError::GiveUp("the project no longer exists".into())),
         Err(e) => return Err(PushError::Retry(e.to_string())),
@@ -227,7 +227,7 @@ async fn existing(
     provider: Provider,
 ) -> Result<Integration, Error> {
     let project = writable_project(ctx, principal, project_id).await?;
-    ctx.repo
+    ctx.integrations
         .get_integration(&project.id, provider)
         .await?
         .ok_or_else(|| Error::not_found(format!("{provider} integration")))

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn get(ctx: &Context, principal: &Principal, id: &JobId) -> Result<Job, Error> {
     principal.require_scope(Scope::JobsRead)?;
     let not_found = || Error::not_found("job");
-    let job = ctx.repo.get_job(id).await?.ok_or_else(not_found)?;
+    let job = ctx.jobs.get_job(id).await?.ok_or_else(not_found)?;
     if job.org_id != principal.org_id || principal.project_restriction().is_some_and(|p| p != &job.project_id) {
         return Err(not_found());
     }
@@ -36,7 +36,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<Job>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::JobsRead, project_id).await?;
-    Ok(ctx.repo.list_jobs(&project.id, limit, cursor).await?)
+    Ok(ctx.jobs.list_jobs(&project.id, limit, cursor).await?)
 }
 
 /// Asks a job to stop. A pending job ends `cancelled` at once and never starts; a running one
@@ -55,7 +55,7 @@ pub async fn cancel(ctx: &Context, principal: &Principal, id: &JobId) -> Result<
         (JobType::ProvisionProject, _) => {
             return Err(conflict("provisioning a project cannot be cancelled".into()));
         }
-        (JobType::Restore, Some(id)) => ctx.repo.get_restore(&job.project_id, id).await?,
+        (JobType::Restore, Some(id)) => ctx.restores.get_restore(&job.project_id, id).await?,
         _ => None,
     };
     if let Some(r) = &restore {
@@ -76,7 +76,7 @@ pub async fn cancel(ctx: &Context, principal: &Principal, id: &JobId) -> Result<
         let mut events = outcome.events;
         events.push(job_event(&done));
         let condition = JobCondition::Pending { attempts: job.attempts };
-        if ctx.repo.transition_job(&done, &condition, &outcome.records, &events).await? {
+        if ctx.jobs.transition_job(&done, &condition, &outcome.records, &events).await? {
             tracing::info!(job = %job.id, by, "cancelled before it started");
             return Ok(done);
         }
@@ -84,8 +84,8 @@ pub async fn cancel(ctx: &Context, principal: &Principal, id: &JobId) -> Result<
     }
     let request = CancelRequest { job_id: job.id.clone(), by, at: ctx.clock.now() };
     let staging = restore.as_ref().map(|r| (&r.project_id, &r.id));
-    if !ctx.repo.request_cancel(&request, staging).await? {
-        let now = ctx.repo.get_job(&job.id).await?.ok_or_else(|| Error::not_found("job"))?;
+    if !ctx.jobs.request_cancel(&request, staging).await? {
+        let now = ctx.jobs.get_job(&job.id).await?.ok_or_else(|| Error::not_found("job"))?;
         if now.state.is_terminal() {
             return Err(conflict(format!("job {} is already {}", now.id, now.state.as_str())));
         }
@@ -95,7 +95,7 @@ pub async fn cancel(ctx: &Context, principal: &Principal, id: &JobId) -> Result<
         return Ok(now);
     }
     tracing::info!(job = %job.id, by = request.by, "cancellation requested");
-    Ok(ctx.repo.get_job(&job.id).await?.unwrap_or(job))
+    Ok(ctx.jobs.get_job(&job.id).await?.unwrap_or(job))
 }
 
 fn swap_begun(restore: &str) -> String {
@@ -169,7 +169,7 @@ async fn measure(ctx: &Context, job: &Job, records: &[RecordWrite]) -> Vec<(&'st
             }
             RecordWrite::Restore(r) if job.state == JobState::Completed => {
                 let source = match &r.source_backup_id {
-                    Some(id) => ctx.repo.get_backup(&r.project_id, id).await.ok().flatten(),
+                    Some(id) => ctx.backups.get_backup(&r.project_id, id).await.ok().flatten(),
                     None => None,
                 };
                 if let Some(bytes) = source.and_then(|b| b.dump_size_bytes).filter(|b| *b > 0) {
@@ -199,7 +199,7 @@ pub enum RunResult {
 
 /// Claims `id` if it is pending and runs it to the end.
 pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
-    let Some(job) = ctx.repo.get_job(id).await? else {
+    let Some(job) = ctx.jobs.get_job(id).await? else {
         return Ok(RunResult::NotClaimed);
     };
     let now = ctx.clock.now();
@@ -220,7 +220,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     claimed.error = None;
     claimed.next_attempt_at = None;
     claimed.progress = Some(Progress { phase: "starting".into(), bytes_done: 0 });
-    if !ctx.repo.update_job(&claimed, &JobCondition::Pending { attempts: job.attempts }).await? {
+    if !ctx.jobs.update_job(&claimed, &JobCondition::Pending { attempts: job.attempts }).await? {
         return Ok(RunResult::NotClaimed);
     }
     tracing::info!(job = %claimed.id, attempt = claimed.attempts, kind = claimed.job_type.as_str(), "claimed job");
@@ -255,7 +255,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     let settle = Settle::within(ctx.config.job_lease / 2);
 
     let failed = !matches!(&outcome, Some(Ok(o)) if o.error.is_none());
-    let request = if failed { settle.run(|| ctx.repo.cancel_request(&claimed.id)).await? } else { None };
+    let request = if failed { settle.run(|| ctx.jobs.cancel_request(&claimed.id)).await? } else { None };
     // A failure that may pass (the cluster restarting, throttling) goes back with back-off while
     // attempts and time remain; nothing of the attempt's failure is written to its records.
     let failure = match (&request, &outcome) {
@@ -273,7 +273,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
             next.retry_classification = Some(RetryClass::Transient);
             next.last_error = Some(message.clone());
             next.next_attempt_at = Some(now + retry::backoff(base, claimed.attempts, rand::random::<f64>()));
-            if !settle.run(|| ctx.repo.update_job(&next, &owner)).await? {
+            if !settle.run(|| ctx.jobs.update_job(&next, &owner)).await? {
                 return Ok(RunResult::LeaseLost);
             }
             tracing::warn!(job = %next.id, attempt = next.attempts, retry_at = ?next.next_attempt_at, error = message, "transient failure; retrying");
@@ -309,7 +309,7 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     let measured = measure(ctx, &done, &outcome.records).await;
     let mut events = outcome.events;
     events.push(job_event(&done));
-    if !settle.run(|| ctx.repo.transition_job(&done, &owner, &outcome.records, &events)).await? {
+    if !settle.run(|| ctx.jobs.transition_job(&done, &owner, &outcome.records, &events)).await? {
         return Ok(RunResult::LeaseLost);
     }
     tracing::info!(job = %done.id, state = done.state.as_str(), error = ?done.error, "job finished");
@@ -419,7 +419,7 @@ async fn keep_lease(ctx: Context, mut job: Job, owner: JobCondition, reporter: P
             _ = reporter.changed() => true,
         };
         if !signals.cancelled.is_cancelled() {
-            match ctx.repo.cancel_request(&job.id).await {
+            match ctx.jobs.cancel_request(&job.id).await {
                 Ok(Some(request)) => {
                     tracing::info!(job = %job.id, by = request.by, "cancellation requested; stopping");
                     signals.cancelled.cancel();
@@ -436,7 +436,7 @@ async fn keep_lease(ctx: Context, mut job: Job, owner: JobCondition, reporter: P
         job.lease_until = Some(now + lease);
         job.updated_at = now;
         job.progress = Some(reporter.snapshot());
-        match ctx.repo.update_job(&job, &owner).await {
+        match ctx.jobs.update_job(&job, &owner).await {
             Ok(true) => {}
             Ok(false) => {
                 signals.lost.cancel();

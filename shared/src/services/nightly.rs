@@ -24,13 +24,13 @@ pub struct NightlyReport {
 pub async fn fan_out(ctx: &Context, now: DateTime<Utc>) -> Result<NightlyReport, Error> {
     let mut report = NightlyReport::default();
     for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
-        for mut project in ctx.repo.due_projects(&bucket, now).await? {
+        for mut project in ctx.projects.due_projects(&bucket, now).await? {
             let Some(due) = project.next_nightly_at.filter(|at| *at <= now) else { continue };
             if project.state != ProjectState::Ready {
                 continue;
             }
             let night = due.date_naive();
-            if ctx.repo.scheduled_run(&project.id, RunKind::Nightly, night).await?.is_none() {
+            if ctx.schedules.scheduled_run(&project.id, RunKind::Nightly, night).await?.is_none() {
                 let mut job = Job::new(
                     JobType::Backup,
                     project.org_id.clone(),
@@ -50,7 +50,7 @@ pub async fn fan_out(ctx: &Context, now: DateTime<Utc>) -> Result<NightlyReport,
                 );
                 backup.expires_at = Some(now + Duration::days(NIGHTLY_RETENTION_DAYS));
                 job.backup_id = Some(backup.id.clone());
-                if ctx.repo.create_scheduled_backup(&backup, &job, RunKind::Nightly, night).await? {
+                if ctx.schedules.create_scheduled_backup(&backup, &job, RunKind::Nightly, night).await? {
                     report.created += 1;
                 } else {
                     report.already_done += 1;
@@ -59,7 +59,7 @@ pub async fn fan_out(ctx: &Context, now: DateTime<Utc>) -> Result<NightlyReport,
                 report.already_done += 1;
             }
             project.next_nightly_at = Some(next_nightly_after(now));
-            ctx.repo.update_project(&project).await?;
+            ctx.projects.update_project(&project).await?;
         }
     }
     Ok(report)

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 /// The preview if the caller may see it (via its project); otherwise "not found".
 async fn visible(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<PreviewDatabase, Error> {
     let not_found = || Error::not_found("preview database");
-    let preview = ctx.repo.get_preview(id).await?.ok_or_else(not_found)?;
+    let preview = ctx.previews.get_preview(id).await?.ok_or_else(not_found)?;
     projects::visible(ctx, principal, &preview.project_id).await.map_err(|_| not_found())?;
     Ok(preview)
 }
@@ -29,7 +29,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<PreviewDatabase>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    Ok(ctx.repo.list_previews(&project.id, limit, cursor).await?)
+    Ok(ctx.previews.list_previews(&project.id, limit, cursor).await?)
 }
 
 pub async fn get(ctx: &Context, principal: &Principal, id: &PreviewId) -> Result<PreviewDatabase, Error> {
@@ -47,7 +47,7 @@ pub struct Placement {
 }
 
 pub async fn placement(ctx: &Context, project: &crate::ids::ProjectId) -> Result<Placement, Error> {
-    let project = ctx.repo.get_project(project).await?.ok_or_else(|| Error::not_found("project"))?;
+    let project = ctx.projects.get_project(project).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?;
     Ok(Placement {
         public_host: region.public_host.clone(),
@@ -68,7 +68,7 @@ pub async fn connections(ctx: &Context, principal: &Principal, id: &PreviewId) -
             job_id: None,
         });
     }
-    let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let project = ctx.projects.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?;
     let password = ctx.secrets.open(&preview.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Connections::to(region, &preview.db_username, &password, &preview.database_name))
@@ -83,7 +83,7 @@ pub async fn extend(
     principal.require_scope(Scope::BackupsWrite)?;
     let preview = visible(ctx, principal, id).await?;
     let now = ctx.clock.now();
-    ctx.repo.extend_preview(&preview.id, ttl.after(now), now).await?.ok_or_else(|| Error::Conflict {
+    ctx.previews.extend_preview(&preview.id, ttl.after(now), now).await?.ok_or_else(|| Error::Conflict {
         message: format!("preview database {} is not ready (a restore into it may be in progress)", preview.id),
         job_id: None,
     })
@@ -104,7 +104,7 @@ async fn remove(ctx: &Context, preview: &PreviewDatabase, reason: &str) -> Resul
             job_id: None,
         });
     }
-    let project = ctx.repo.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let project = ctx.projects.get_project(&preview.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?;
     ctx.data_plane.drop_database(region, &preview.database_name).await?;
     ctx.data_plane.drop_role(region, &preview.db_username).await?;
@@ -121,7 +121,7 @@ async fn remove(ctx: &Context, preview: &PreviewDatabase, reason: &str) -> Resul
             reason: reason.to_string(),
         }),
     );
-    ctx.repo.delete_preview(preview, &event).await?;
+    ctx.previews.delete_preview(preview, &event).await?;
     Ok(())
 }
 
@@ -129,7 +129,7 @@ async fn remove(ctx: &Context, preview: &PreviewDatabase, reason: &str) -> Resul
 pub async fn sweep_expired(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Error> {
     let mut removed = 0;
     for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
-        for preview in ctx.repo.due_previews(&bucket, now).await? {
+        for preview in ctx.previews.due_previews(&bucket, now).await? {
             if preview.ttl_expires_at > now || matches!(preview.state, PreviewState::Creating | PreviewState::Restoring)
             {
                 continue;

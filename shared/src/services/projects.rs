@@ -46,7 +46,7 @@ pub async fn create(
         return Err(Error::invalid("region", format!("region must be one of: {names}")));
     }
     if let Some(key) = idempotency {
-        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+        if let Some(prev) = key.previous::<Created>(&*ctx.idempotency).await? {
             return load_created(ctx, prev).await;
         }
     }
@@ -69,23 +69,23 @@ pub async fn create(
     let job = provisioning_job(ctx, &project);
     let record =
         idempotency.map(|k| k.record(&Created { project_id: project.id.clone(), job_id: job.id.clone() }, now));
-    match ctx.repo.create_project(&project, &job, record.as_ref()).await {
+    match ctx.projects.create_project(&project, &job, record.as_ref()).await {
         Ok(()) => Ok((project, job)),
-        Err(StoreError::IdempotencyKeyTaken) => load_created(ctx, winner(idempotency, &ctx.repo).await?).await,
+        Err(StoreError::IdempotencyKeyTaken) => load_created(ctx, winner(idempotency, &*ctx.idempotency).await?).await,
         Err(e) => Err(e.into()),
     }
 }
 
 async fn load_created(ctx: &Context, created: Created) -> Result<(Project, Job), Error> {
-    let project = ctx.repo.get_project(&created.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
-    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+    let project = ctx.projects.get_project(&created.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let job = ctx.jobs.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
     Ok((project, job))
 }
 
 /// The project if the caller may see it; every other case is "not found".
 pub async fn visible(ctx: &Context, principal: &Principal, id: &ProjectId) -> Result<Project, Error> {
     let not_found = || Error::not_found("project");
-    let project = ctx.repo.get_project(id).await?.ok_or_else(not_found)?;
+    let project = ctx.projects.get_project(id).await?.ok_or_else(not_found)?;
     if principal.can_see_project(&project) {
         Ok(project)
     } else {
@@ -116,10 +116,11 @@ pub async fn list(
 ) -> Result<Page<Project>, Error> {
     principal.require_scope(Scope::ProjectsRead)?;
     if let Some(only) = principal.project_restriction() {
-        let items = ctx.repo.get_project(only).await?.into_iter().filter(|p| principal.can_see_project(p)).collect();
+        let items =
+            ctx.projects.get_project(only).await?.into_iter().filter(|p| principal.can_see_project(p)).collect();
         return Ok(Page { items, next_cursor: None });
     }
-    Ok(ctx.repo.list_projects(&principal.org_id, limit, cursor).await?)
+    Ok(ctx.projects.list_projects(&principal.org_id, limit, cursor).await?)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -22,7 +22,7 @@ impl JobWork for ProvisionWork {
 }
 
 pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
-    let mut project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let mut project = ctx.projects.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?;
     let password = ctx.secrets.open(&project.db_password_enc).map_err(|e| Error::Internal(e.to_string()))?;
     let result =
@@ -45,7 +45,7 @@ pub async fn execute(ctx: &Context, job: &Job) -> Result<Outcome, Error> {
 }
 
 pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome, Error> {
-    let records = match ctx.repo.get_project(&job.project_id).await? {
+    let records = match ctx.projects.get_project(&job.project_id).await? {
         Some(mut project) => {
             project.state = ProjectState::Failed;
             project.error = Some(reason.to_string());

@@ -44,11 +44,11 @@ struct Loaded {
 
 async fn load(ctx: &Context, job: &Job) -> Result<Option<Loaded>, Error> {
     let Some(id) = &job.restore_id else { return Ok(None) };
-    let Some(restore) = ctx.repo.get_restore(&job.project_id, id).await? else { return Ok(None) };
-    let project = ctx.repo.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
+    let Some(restore) = ctx.restores.get_restore(&job.project_id, id).await? else { return Ok(None) };
+    let project = ctx.projects.get_project(&job.project_id).await?.ok_or_else(|| Error::not_found("project"))?;
     let region = ctx.region(&project.region)?.clone();
     let preview = match &restore.preview_id {
-        Some(p) => ctx.repo.get_preview(p).await?,
+        Some(p) => ctx.previews.get_preview(p).await?,
         None => None,
     };
     Ok(Some(Loaded { restore, project, region, preview }))
@@ -104,7 +104,7 @@ pub async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> R
     // half-way because someone asked later.
     l.restore.step = RestoreStep::Swapping;
     let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: job.attempts };
-    let recorded = ctx.repo.record_progress_uncancelled(job, &owner, &[RecordWrite::Restore(l.restore.clone())]).await;
+    let recorded = ctx.jobs.record_progress_uncancelled(job, &owner, &[RecordWrite::Restore(l.restore.clone())]).await;
     if !matches!(recorded, Ok(true)) {
         // Whatever happens next (a retry on a store fault, a cancellation), staging is not kept.
         let _ = ctx.data_plane.drop_database(&l.region, &staging).await;
@@ -183,7 +183,7 @@ async fn swap_done(ctx: &Context, l: &Loaded) -> Result<bool, Error> {
 /// Writes the restore's progress (and the safety backup's record) while the job is still ours.
 async fn record(ctx: &Context, job: &Job, records: Vec<RecordWrite>) -> Result<(), Error> {
     let owner = JobCondition::OwnedBy { worker: ctx.config.worker_id.clone(), attempts: job.attempts };
-    if ctx.repo.record_progress(job, &owner, &records).await? {
+    if ctx.jobs.record_progress(job, &owner, &records).await? {
         Ok(())
     } else {
         Err(Error::Internal("the job was taken over by another attempt".into()))
@@ -216,7 +216,7 @@ async fn keep_safety_copy(ctx: &Context, l: &mut Loaded, job: &Job, progress: &P
     let safety = safety_database(&l.restore.id);
     let mut backup = match &l.restore.safety_backup_id {
         Some(id) => ctx
-            .repo
+            .backups
             .get_backup(&l.project.id, id)
             .await?
             .ok_or_else(|| Error::Internal(format!("the safety backup {id} has no record")))?,
@@ -320,7 +320,7 @@ async fn stage_backup(
         return Err("the restore names no backup".into());
     };
     let backup = ctx
-        .repo
+        .backups
         .get_backup(&l.project.id, backup_id)
         .await
         .map_err(|e| e.to_string())?
@@ -531,7 +531,7 @@ pub async fn abandoned(ctx: &Context, job: &Job, reason: &str) -> Result<Outcome
         match &l.restore.safety_backup_id {
             Some(id) => {
                 let mut backup =
-                    ctx.repo.get_backup(&l.project.id, id).await?.ok_or_else(|| Error::not_found("backup"))?;
+                    ctx.backups.get_backup(&l.project.id, id).await?.ok_or_else(|| Error::not_found("backup"))?;
                 safety_kept(&mut backup, &unfinished, &safety);
                 backup.updated_at = ctx.clock.now();
                 records.push(RecordWrite::Backup(backup));

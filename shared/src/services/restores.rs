@@ -59,7 +59,7 @@ pub async fn request(
     };
     plan::check_target(req.target_kind, req.confirm_project_overwrite, caller)?;
     if let Some(key) = idempotency {
-        if let Some(prev) = key.previous::<Created>(&ctx.repo).await? {
+        if let Some(prev) = key.previous::<Created>(&*ctx.idempotency).await? {
             return load_created(ctx, &project, prev).await;
         }
     }
@@ -77,7 +77,7 @@ pub async fn request(
     let to_a_moment = matches!(req.source, RestoreSource::Time(_))
         || point.as_ref().is_some_and(|p| p.kind == RestorePointKind::Pitr);
     if to_a_moment {
-        if let Some(held) = ctx.repo.pitr_lock(&project.id).await? {
+        if let Some(held) = ctx.restores.pitr_lock(&project.id).await? {
             return Err(pitr_running(&held.job_id));
         }
     }
@@ -85,7 +85,7 @@ pub async fn request(
     // Both are checked again inside the transaction; checking first keeps refused requests
     // from costing a cancelled transaction.
     if req.target_kind != TargetKind::NewPreview {
-        if let Some(held) = ctx.repo.lifecycle_lock(&project.id).await? {
+        if let Some(held) = ctx.restores.lifecycle_lock(&project.id).await? {
             return Err(locked(&held.job_id));
         }
     }
@@ -94,7 +94,7 @@ pub async fn request(
         TargetKind::Preview => Target::Preview(Box::new(existing_preview(ctx, &project, &req).await?)),
         TargetKind::NewPreview => {
             if let Some(name) = &req.preview_name {
-                if ctx.repo.preview_named(&project.id, name.as_str()).await?.is_some() {
+                if ctx.previews.preview_named(&project.id, name.as_str()).await?.is_some() {
                     return Err(name_taken());
                 }
             }
@@ -115,7 +115,7 @@ pub async fn request(
     let record =
         idempotency.map(|k| k.record(&Created { restore_id: restore.id.clone(), job_id: job.id.clone() }, now));
     let created =
-        ctx.repo.create_restore(&restore, &job, new_preview.as_ref(), takes_lifecycle_lock, record.as_ref()).await;
+        ctx.restores.create_restore(&restore, &job, new_preview.as_ref(), takes_lifecycle_lock, record.as_ref()).await;
     match created {
         Ok(Ok(())) => Ok(Requested { restore, job, preview }),
         Ok(Err(RestoreConflict::Locked(running))) => Err(locked(&running)),
@@ -127,7 +127,7 @@ pub async fn request(
             job_id: None,
         }),
         Err(StoreError::IdempotencyKeyTaken) => {
-            load_created(ctx, &project, winner(idempotency, &ctx.repo).await?).await
+            load_created(ctx, &project, winner(idempotency, &*ctx.idempotency).await?).await
         }
         Err(e) => Err(e.into()),
     }
@@ -189,10 +189,10 @@ fn name_taken() -> Error {
 async fn existing_preview(ctx: &Context, project: &Project, req: &RestoreRequest) -> Result<PreviewDatabase, Error> {
     let preview = match (&req.preview_id, &req.preview_name) {
         (Some(id), _) => match id.parse::<PreviewId>() {
-            Ok(id) => ctx.repo.get_preview(&id).await?,
+            Ok(id) => ctx.previews.get_preview(&id).await?,
             Err(_) => None,
         },
-        (None, Some(name)) => ctx.repo.preview_named(&project.id, name.as_str()).await?,
+        (None, Some(name)) => ctx.previews.preview_named(&project.id, name.as_str()).await?,
         (None, None) => {
             return Err(Error::invalid("preview_id", "target_kind preview needs preview_id or preview_name"));
         }
@@ -202,10 +202,10 @@ async fn existing_preview(ctx: &Context, project: &Project, req: &RestoreRequest
 
 async fn load_created(ctx: &Context, project: &Project, created: Created) -> Result<Requested, Error> {
     let restore =
-        ctx.repo.get_restore(&project.id, &created.restore_id).await?.ok_or_else(|| Error::not_found("restore"))?;
-    let job = ctx.repo.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
+        ctx.restores.get_restore(&project.id, &created.restore_id).await?.ok_or_else(|| Error::not_found("restore"))?;
+    let job = ctx.jobs.get_job(&created.job_id).await?.ok_or_else(|| Error::not_found("job"))?;
     let preview = match &restore.preview_id {
-        Some(id) => ctx.repo.get_preview(id).await?,
+        Some(id) => ctx.previews.get_preview(id).await?,
         None => None,
     };
     Ok(Requested { restore, job, preview })
@@ -218,7 +218,7 @@ pub async fn get(
     id: &RestoreId,
 ) -> Result<Restore, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    ctx.repo.get_restore(&project.id, id).await?.ok_or_else(|| Error::not_found("restore"))
+    ctx.restores.get_restore(&project.id, id).await?.ok_or_else(|| Error::not_found("restore"))
 }
 
 pub async fn list(
@@ -229,5 +229,5 @@ pub async fn list(
     cursor: Option<&Cursor>,
 ) -> Result<Page<Restore>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    Ok(ctx.repo.list_restores(&project.id, limit, cursor).await?)
+    Ok(ctx.restores.list_restores(&project.id, limit, cursor).await?)
 }

@@ -18,7 +18,7 @@ pub struct RetentionReport {
 pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport, Error> {
     let mut report = RetentionReport::default();
     for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
-        for mut backup in ctx.repo.due_backups(&bucket, now).await? {
+        for mut backup in ctx.backups.due_backups(&bucket, now).await? {
             // Asking for pins costs a read of the project's points: only for expired backups.
             let expired = retention(&backup, false, now) == Retention::Delete;
             let pinned = expired
@@ -27,12 +27,12 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
                 Retention::Leave => {}
                 Retention::KeepPinned { check_again_at } => {
                     backup.retention_check_at = Some(check_again_at);
-                    ctx.repo.update_backup(&backup).await?;
+                    ctx.backups.update_backup(&backup).await?;
                     report.pinned += 1;
                 }
                 Retention::Delete => {
                     super::backups::remove_stored(ctx, &backup.project_id, &backup.id).await?;
-                    ctx.repo.delete_backup(&backup).await?;
+                    ctx.backups.delete_backup(&backup).await?;
                     report.deleted += 1;
                 }
             }

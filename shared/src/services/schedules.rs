@@ -20,7 +20,7 @@ use serde_json::json;
 
 pub async fn list(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<Vec<BackupSchedule>, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsRead, project_id).await?;
-    Ok(ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.into_iter().collect())
+    Ok(ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await?.into_iter().collect())
 }
 
 pub async fn put(
@@ -31,7 +31,7 @@ pub async fn put(
 ) -> Result<BackupSchedule, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
     let now = ctx.clock.now();
-    let previous = ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?;
+    let previous = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await?;
     let mut schedule = BackupSchedule {
         id: SCHEDULE_ID.into(),
         project_id: project.id.clone(),
@@ -49,29 +49,32 @@ pub async fn put(
         created_at: previous.as_ref().map(|p| p.created_at).unwrap_or(now),
         updated_at: now,
     };
-    ctx.repo.put_schedule(&schedule).await?;
+    ctx.schedules.put_schedule(&schedule).await?;
     let input = json!({ "project_id": project.id }).to_string();
     ctx.scheduler.put(&scheduler_name(&project.id), &spec.expression(), spec.is_active, &input).await.map_err(|e| {
         tracing::error!(project = %project.id, error = %e, "scheduler rejected the schedule");
         Error::SchedulerUnavailable("the schedule is saved but not yet in effect: the scheduler did not respond; repeat the request to apply it".into())
     })?;
     schedule.scheduler_synced = true;
-    ctx.repo.put_schedule(&schedule).await?;
+    ctx.schedules.put_schedule(&schedule).await?;
     Ok(schedule)
 }
 
 /// Removes the scheduler's copy first, so a failure leaves the record to retry the delete with.
 pub async fn delete(ctx: &Context, principal: &Principal, project_id: &ProjectId) -> Result<BackupSchedule, Error> {
     let project = projects::visible_with(ctx, principal, Scope::BackupsWrite, project_id).await?;
-    let schedule =
-        ctx.repo.get_schedule(&project.id, SCHEDULE_ID).await?.ok_or_else(|| Error::not_found("scheduled backup"))?;
+    let schedule = ctx
+        .schedules
+        .get_schedule(&project.id, SCHEDULE_ID)
+        .await?
+        .ok_or_else(|| Error::not_found("scheduled backup"))?;
     ctx.scheduler.delete(&scheduler_name(&project.id)).await.map_err(|e| {
         tracing::error!(project = %project.id, error = %e, "scheduler did not remove the schedule");
         Error::SchedulerUnavailable(
             "the schedule could not be removed: the scheduler did not respond; repeat the request".into(),
         )
     })?;
-    ctx.repo.delete_schedule(&project.id, SCHEDULE_ID).await?;
+    ctx.schedules.delete_schedule(&project.id, SCHEDULE_ID).await?;
     Ok(schedule)
 }
 
@@ -86,17 +89,17 @@ pub enum ScheduledRun {
 /// What the schedule fires: one `scheduled` backup per project and UTC day, expiring after the
 /// schedule's retention.
 pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> Result<ScheduledRun, Error> {
-    let Some(mut schedule) = ctx.repo.get_schedule(project_id, SCHEDULE_ID).await? else {
+    let Some(mut schedule) = ctx.schedules.get_schedule(project_id, SCHEDULE_ID).await? else {
         return Ok(ScheduledRun::Skipped("no schedule"));
     };
     if !schedule.is_active {
         return Ok(ScheduledRun::Skipped("schedule is disabled"));
     }
-    let Some(project) = ctx.repo.get_project(project_id).await?.filter(|p| p.state == ProjectState::Ready) else {
+    let Some(project) = ctx.projects.get_project(project_id).await?.filter(|p| p.state == ProjectState::Ready) else {
         return Ok(ScheduledRun::Skipped("project is not ready"));
     };
     let day = now.date_naive();
-    if let Some(job) = ctx.repo.scheduled_run(project_id, RunKind::Scheduled, day).await? {
+    if let Some(job) = ctx.schedules.scheduled_run(project_id, RunKind::Scheduled, day).await? {
         return Ok(ScheduledRun::AlreadyRan(job));
     }
     let mut job =
@@ -113,9 +116,9 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
     );
     backup.expires_at = Some(now + Duration::days(schedule.retention_days as i64));
     job.backup_id = Some(backup.id.clone());
-    if !ctx.repo.create_scheduled_backup(&backup, &job, RunKind::Scheduled, day).await? {
+    if !ctx.schedules.create_scheduled_backup(&backup, &job, RunKind::Scheduled, day).await? {
         let job = ctx
-            .repo
+            .schedules
             .scheduled_run(project_id, RunKind::Scheduled, day)
             .await?
             .ok_or_else(|| Error::Internal("run claim vanished".into()))?;
@@ -123,7 +126,7 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
     }
     schedule.last_run_at = Some(now);
     schedule.last_job_id = Some(job.id.clone());
-    ctx.repo.put_schedule(&schedule).await?;
+    ctx.schedules.put_schedule(&schedule).await?;
     Ok(ScheduledRun::Created(job.id))
 }
 
@@ -133,26 +136,29 @@ pub async fn run(ctx: &Context, project_id: &ProjectId, now: DateTime<Utc>) -> R
 pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Error> {
     let mut missed = 0;
     for bucket in buckets_to_sweep(now, super::sweeper::LOOKBACK_HOURS) {
-        for mut schedule in ctx.repo.due_schedules(&bucket, now).await? {
+        for mut schedule in ctx.schedules.due_schedules(&bucket, now).await? {
             let Some(check_at) = schedule.check_at.filter(|at| *at <= now) else { continue };
             if !schedule.is_active {
                 schedule.check_at = None;
-                ctx.repo.put_schedule(&schedule).await?;
+                ctx.schedules.put_schedule(&schedule).await?;
                 continue;
             }
             let expected = check_at - missed_grace();
-            let job =
-                match ctx.repo.scheduled_run(&schedule.project_id, RunKind::Scheduled, expected.date_naive()).await? {
-                    Some(id) => ctx.repo.get_job(&id).await?,
-                    None => None,
-                };
+            let job = match ctx
+                .schedules
+                .scheduled_run(&schedule.project_id, RunKind::Scheduled, expected.date_naive())
+                .await?
+            {
+                Some(id) => ctx.jobs.get_job(&id).await?,
+                None => None,
+            };
             let state = match job.as_ref().map(|j| j.state) {
                 Some(JobState::Completed) => "completed",
                 Some(JobState::Failed) => "failed",
                 Some(_) => {
                     // Still running past the grace period: look again shortly.
                     schedule.check_at = Some(now + Duration::minutes(15));
-                    ctx.repo.put_schedule(&schedule).await?;
+                    ctx.schedules.put_schedule(&schedule).await?;
                     continue;
                 }
                 None => "missed",
@@ -179,7 +185,7 @@ pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Erro
             });
             schedule.last_run_state = Some(if state == "completed" { "completed" } else { "missed" }.to_string());
             schedule.check_at = Some(schedule.spec().next_run_after(now) + missed_grace());
-            ctx.repo.record_schedule_check(&schedule, event.as_ref()).await?;
+            ctx.schedules.record_schedule_check(&schedule, event.as_ref()).await?;
             if event.is_some() {
                 missed += 1;
                 tracing::warn!(project = %schedule.project_id, %expected, state, "scheduled backup missed");

@@ -27,7 +27,7 @@ pub struct SweepReport {
 pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport, Error> {
     let mut report = SweepReport::default();
     for bucket in buckets_to_sweep(now, LOOKBACK_HOURS) {
-        for job in ctx.repo.due_jobs(&bucket, now).await? {
+        for job in ctx.jobs.due_jobs(&bucket, now).await? {
             let action = job.sweep_action(now);
             if action != SweepAction::Nothing {
                 let due = due_at(&job).unwrap_or(now);
@@ -41,7 +41,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                         attempts: job.attempts,
                         lease_until: job.lease_until.expect("running"),
                     };
-                    if ctx.repo.update_job(&next, &cond).await? {
+                    if ctx.jobs.update_job(&next, &cond).await? {
                         tracing::warn!(job = %job.id, attempt = job.attempts, "lease expired; job re-queued");
                         report.requeued += 1;
                     }
@@ -50,7 +50,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                     let mut next = job.clone();
                     next.updated_at = now;
                     next.next_attempt_at = None;
-                    if ctx.repo.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
+                    if ctx.jobs.update_job(&next, &JobCondition::PendingSince { updated_at: job.updated_at }).await? {
                         report.kicked += 1;
                     }
                 }
@@ -72,7 +72,7 @@ pub async fn sweep_jobs(ctx: &Context, now: DateTime<Utc>) -> Result<SweepReport
                         attempts: job.attempts,
                         lease_until: job.lease_until.expect("running"),
                     };
-                    if ctx.repo.transition_job(&done, &cond, &outcome.records, &events).await? {
+                    if ctx.jobs.transition_job(&done, &cond, &outcome.records, &events).await? {
                         match done.state {
                             JobState::Completed => report.completed += 1,
                             _ => report.failed += 1,

@@ -7,6 +7,8 @@ use super::{put, s, to_item, IdempotencyRecord, Keys, Repository, StoreError};
 use crate::domain::api_keys::ApiKey;
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{ApiKeyId, OrgId};
+use crate::store::ApiKeyStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,8 +29,9 @@ fn org_sk(id: &ApiKeyId) -> String {
     format!("APIKEY#{id}")
 }
 
-impl Repository {
-    pub async fn create_api_key(
+#[async_trait]
+impl ApiKeyStore for Repository {
+    async fn create_api_key(
         &self,
         key: &ApiKey,
         hash: &str,
@@ -48,11 +51,11 @@ impl Repository {
         .await
     }
 
-    pub async fn get_api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+    async fn get_api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
         self.get_item(&auth_pk(hash), "APIKEY").await
     }
 
-    pub async fn list_api_keys(
+    async fn list_api_keys(
         &self,
         org: &OrgId,
         limit: u32,
@@ -62,12 +65,12 @@ impl Repository {
         Ok(Page { items: page.items.into_iter().map(|i| i.key).collect(), next_cursor: page.next_cursor })
     }
 
-    pub async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+    async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
         Ok(self.get_item::<OrgKeyItem>(&org_pk(org), &org_sk(id)).await?.map(|i| i.key))
     }
 
     /// Records that the key authenticated a request, on both copies.
-    pub async fn touch_api_key(&self, key: &ApiKey, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn touch_api_key(&self, key: &ApiKey, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         for (pk, sk) in [(auth_pk(hash), "APIKEY".to_string()), (org_pk(&key.org_id), org_sk(&key.id))] {
             let res = self
                 .client
@@ -86,7 +89,7 @@ impl Repository {
     }
 
     /// Revokes a key; returns it as revoked, or `None` if the org has no such key.
-    pub async fn revoke_api_key(
+    async fn revoke_api_key(
         &self,
         org: &OrgId,
         id: &ApiKeyId,

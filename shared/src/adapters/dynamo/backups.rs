@@ -5,6 +5,8 @@ use crate::domain::jobs::Job;
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{BackupId, ProjectId};
+use crate::store::BackupStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 fn backup_sk(id: &BackupId) -> String {
@@ -26,9 +28,10 @@ pub(crate) fn backup_put(backup: &Backup, condition: &str) -> Result<TransactWri
     Ok(put(backup_item(backup)?, Some(condition)))
 }
 
-impl Repository {
+#[async_trait]
+impl BackupStore for Repository {
     /// Writes a new backup record (state `pending`) together with the job that produces it.
-    pub async fn create_backup(
+    async fn create_backup(
         &self,
         backup: &Backup,
         job: &Job,
@@ -38,16 +41,16 @@ impl Repository {
             .await
     }
 
-    pub async fn get_backup(&self, project: &ProjectId, id: &BackupId) -> Result<Option<Backup>, StoreError> {
+    async fn get_backup(&self, project: &ProjectId, id: &BackupId) -> Result<Option<Backup>, StoreError> {
         self.get_item(&project_pk(project), &backup_sk(id)).await
     }
 
     /// Replaces a backup record that exists (never resurrects a deleted one).
-    pub async fn update_backup(&self, backup: &Backup) -> Result<(), StoreError> {
+    async fn update_backup(&self, backup: &Backup) -> Result<(), StoreError> {
         self.put_item(backup_item(backup)?, Some("attribute_exists(pk)")).await
     }
 
-    pub async fn list_backups(
+    async fn list_backups(
         &self,
         project: &ProjectId,
         limit: u32,
@@ -57,15 +60,11 @@ impl Repository {
     }
 
     /// Backups whose retention ran out in `bucket` at or before `now`.
-    pub async fn due_backups(
-        &self,
-        bucket: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Backup>, StoreError> {
+    async fn due_backups(&self, bucket: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Backup>, StoreError> {
         self.due_items(bucket, now, "backup").await
     }
 
-    pub async fn delete_backup(&self, backup: &Backup) -> Result<(), StoreError> {
+    async fn delete_backup(&self, backup: &Backup) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -3,6 +3,8 @@
 
 use super::{put, to_item, Keys, Repository, StoreError};
 use crate::domain::events::Event;
+use crate::store::EventStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub(crate) fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> {
@@ -13,9 +15,10 @@ pub(crate) fn event_put(event: &Event) -> Result<TransactWriteItem, StoreError> 
     Ok(put(item, Some("attribute_not_exists(pk)")))
 }
 
-impl Repository {
+#[async_trait]
+impl EventStore for Repository {
     /// An outbox event on its own (an audit event of a read, such as a download).
-    pub async fn put_event(&self, event: &Event) -> Result<(), StoreError> {
+    async fn put_event(&self, event: &Event) -> Result<(), StoreError> {
         self.transact(vec![event_put(event)?]).await
     }
 }

@@ -2,21 +2,11 @@
 //! stored in the same transaction as the change itself so a retry can never create a second one.
 
 use super::{put, to_item, Keys, Repository, StoreError};
+use crate::store::IdempotencyStore;
 use crate::store::{IdempotencyRecord, StoredResponse};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
-
-impl IdempotencyRecord {
-    pub fn new(scope: String, request_hash: String, result: String, now: DateTime<Utc>) -> Self {
-        IdempotencyRecord {
-            scope,
-            request_hash,
-            result,
-            created_at: now,
-            expires_at_epoch: (now + Duration::hours(24)).timestamp(),
-        }
-    }
-}
 
 fn pk(scope: &str) -> String {
     format!("IDEM#{scope}")
@@ -31,10 +21,6 @@ pub(crate) fn idempotency_put(record: &IdempotencyRecord) -> Result<TransactWrit
 }
 
 impl Repository {
-    pub async fn get_idempotency(&self, scope: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.get_item(&pk(scope), "IDEM").await
-    }
-
     /// Runs `items` plus the idempotency record as one transaction. When the transaction is
     /// refused because the key is already recorded, says so distinctly.
     pub(crate) async fn transact_idempotent(
@@ -61,9 +47,14 @@ fn response_pk(scope: &str) -> String {
     format!("IDEMRESP#{scope}")
 }
 
-impl Repository {
+#[async_trait]
+impl IdempotencyStore for Repository {
+    async fn get_idempotency(&self, scope: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get_item(&pk(scope), "IDEM").await
+    }
+
     /// Reserves `scope` for this request; `Err(existing)` when it is already taken.
-    pub async fn reserve_response(
+    async fn reserve_response(
         &self,
         scope: &str,
         request_hash: &str,
@@ -94,7 +85,7 @@ impl Repository {
         }
     }
 
-    pub async fn complete_response(&self, mut record: StoredResponse) -> Result<(), StoreError> {
+    async fn complete_response(&self, mut record: StoredResponse) -> Result<(), StoreError> {
         let pk = response_pk(&record.scope);
         record.expires_at_epoch = (record.created_at + Duration::hours(24)).timestamp();
         let item =
@@ -103,7 +94,7 @@ impl Repository {
     }
 
     /// Forgets a reservation whose request failed on our side, so that a retry runs again.
-    pub async fn release_response(&self, scope: &str) -> Result<(), StoreError> {
+    async fn release_response(&self, scope: &str) -> Result<(), StoreError> {
         self.delete_item(&response_pk(scope), "IDEM").await
     }
 }

@@ -7,15 +7,18 @@ use crate::domain::integrations::{Integration, Provider};
 use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::Page;
 use crate::ids::ProjectId;
+use crate::store::IntegrationStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 fn integration_sk(provider: Provider) -> String {
     format!("INTEGRATION#{provider}")
 }
 
-impl Repository {
+#[async_trait]
+impl IntegrationStore for Repository {
     /// Writes `i` if it is new (`expected` = `None`) or still at version `expected`.
-    pub async fn put_integration(&self, i: &Integration, expected: Option<u64>) -> Result<bool, StoreError> {
+    async fn put_integration(&self, i: &Integration, expected: Option<u64>) -> Result<bool, StoreError> {
         let sk = integration_sk(i.provider);
         let keys = Keys {
             pk: project_pk(&i.project_id),
@@ -27,7 +30,7 @@ impl Repository {
         self.put_versioned(to_item(i, keys)?, expected).await
     }
 
-    pub async fn get_integration(
+    async fn get_integration(
         &self,
         project: &ProjectId,
         provider: Provider,
@@ -36,12 +39,12 @@ impl Repository {
     }
 
     /// Every integration of a project (there is at most one per provider).
-    pub async fn list_integrations(&self, project: &ProjectId) -> Result<Vec<Integration>, StoreError> {
+    async fn list_integrations(&self, project: &ProjectId) -> Result<Vec<Integration>, StoreError> {
         let page: Page<Integration> = self.query_prefix(&project_pk(project), "INTEGRATION#", 100, None).await?;
         Ok(page.items)
     }
 
-    pub async fn delete_integration(&self, project: &ProjectId, provider: Provider) -> Result<(), StoreError> {
+    async fn delete_integration(&self, project: &ProjectId, provider: Provider) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name("__TABLE__")
             .key("pk", s(project_pk(project)))
@@ -52,7 +55,7 @@ impl Repository {
         self.transact(vec![TransactWriteItem::builder().delete(delete).build()]).await
     }
 
-    pub async fn due_integrations(
+    async fn due_integrations(
         &self,
         bucket: &str,
         now: chrono::DateTime<chrono::Utc>,

@@ -3,10 +3,13 @@
 //! caller to still own the lease, and the sweeper acts only on the exact lease it saw expire.
 
 use super::{backend, put, s, to_attr, to_item, Item, Keys, Repository, StoreError};
+use crate::domain::events::Event;
 use crate::domain::jobs::{due_at, due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
 use crate::ids::{JobId, ProjectId, RestoreId};
-use crate::store::{CancelRequest, JobCondition};
+use crate::store::JobStore;
+use crate::store::{CancelRequest, JobCondition, RecordWrite};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -88,12 +91,15 @@ impl Repository {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))
     }
+}
 
-    pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+#[async_trait]
+impl JobStore for Repository {
+    async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         self.get_item(&job_pk(id), "JOB").await
     }
 
-    pub async fn list_jobs(
+    async fn list_jobs(
         &self,
         project: &ProjectId,
         limit: u32,
@@ -103,7 +109,7 @@ impl Repository {
     }
 
     /// Replaces the job with `job` if `condition` still holds. `Ok(false)` when it no longer does.
-    pub async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
+    async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
         let p = self.conditional_job_put(job, condition)?;
         let res = self
             .client
@@ -126,7 +132,7 @@ impl Repository {
     /// a whole-job put, cannot erase it. Written only while the job is running and, when
     /// `staging` names its restore, while that restore is still staging (its swap has not
     /// begun). `Ok(false)` when either no longer holds, or a request already exists.
-    pub async fn request_cancel(
+    async fn request_cancel(
         &self,
         request: &CancelRequest,
         staging: Option<(&ProjectId, &RestoreId)>,
@@ -168,12 +174,40 @@ impl Repository {
         self.transact_if(items).await
     }
 
-    pub async fn cancel_request(&self, job: &JobId) -> Result<Option<CancelRequest>, StoreError> {
+    async fn cancel_request(&self, job: &JobId) -> Result<Option<CancelRequest>, StoreError> {
         self.get_item(&job_pk(job), CANCEL_SK).await
     }
 
     /// Jobs whose due time in `bucket` is at or before `now`.
-    pub async fn due_jobs(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+    async fn due_jobs(&self, bucket: &str, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
         self.due_items(bucket, now, "job").await
+    }
+
+    async fn transition_job(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
+        self.write_transition(job, condition, records, events).await
+    }
+
+    async fn record_progress(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+    ) -> Result<bool, StoreError> {
+        self.write_progress(job, condition, records).await
+    }
+
+    async fn record_progress_uncancelled(
+        &self,
+        job: &Job,
+        condition: &JobCondition,
+        records: &[RecordWrite],
+    ) -> Result<bool, StoreError> {
+        self.write_progress_uncancelled(job, condition, records).await
     }
 }

@@ -131,6 +131,12 @@ impl Repository {
         Repository { client, table: table.into() }
     }
 
+    /// The repository of the configured table, for what sits outside the store ports (creating
+    /// the table locally, finding its stream).
+    pub async fn for_config(config: &crate::config::Config) -> Self {
+        Repository::new(crate::adapters::aws::dynamodb(&crate::adapters::aws::sdk_config(config).await), &config.table)
+    }
+
     async fn get_item<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self
             .client

@@ -1,14 +1,17 @@
 use super::{to_item, Keys, Repository, StoreError};
 use crate::domain::organizations::Organization;
 use crate::ids::OrgId;
+use crate::store::OrganizationStore;
+use async_trait::async_trait;
 
 pub(crate) fn org_pk(id: &OrgId) -> String {
     format!("ORG#{id}")
 }
 
-impl Repository {
+#[async_trait]
+impl OrganizationStore for Repository {
     /// Creates or replaces an organisation (operator bootstrap is idempotent).
-    pub async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
+    async fn put_organization(&self, org: &Organization) -> Result<(), StoreError> {
         let item = to_item(
             org,
             Keys { pk: org_pk(&org.id), sk: "ORG".into(), item_type: "organization", gsi1: None, due: None },
@@ -16,7 +19,7 @@ impl Repository {
         self.put_item(item, None).await
     }
 
-    pub async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
+    async fn get_organization(&self, id: &OrgId) -> Result<Option<Organization>, StoreError> {
         self.get_item(&org_pk(id), "ORG").await
     }
 }

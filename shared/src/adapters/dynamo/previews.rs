@@ -10,6 +10,8 @@ use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::PreviewDatabase;
 use crate::ids::{PreviewId, ProjectId};
+use crate::store::PreviewStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
@@ -61,20 +63,21 @@ fn delete(pk: String, sk: String) -> TransactWriteItem {
         .build()
 }
 
-impl Repository {
-    pub async fn get_preview(&self, id: &PreviewId) -> Result<Option<PreviewDatabase>, StoreError> {
+#[async_trait]
+impl PreviewStore for Repository {
+    async fn get_preview(&self, id: &PreviewId) -> Result<Option<PreviewDatabase>, StoreError> {
         self.get_item(&preview_pk(id), "PREVIEW").await
     }
 
     /// The preview of `project` called `name`, if any.
-    pub async fn preview_named(&self, project: &ProjectId, name: &str) -> Result<Option<PreviewDatabase>, StoreError> {
+    async fn preview_named(&self, project: &ProjectId, name: &str) -> Result<Option<PreviewDatabase>, StoreError> {
         match self.get_item::<NameClaim>(&project_pk(project), &name_sk(name)).await? {
             Some(claim) => self.get_preview(&claim.preview_id).await,
             None => Ok(None),
         }
     }
 
-    pub async fn list_previews(
+    async fn list_previews(
         &self,
         project: &ProjectId,
         limit: u32,
@@ -83,13 +86,13 @@ impl Repository {
         self.query_gsi1(&previews_of(project), limit, cursor).await
     }
 
-    pub async fn update_preview(&self, p: &PreviewDatabase) -> Result<(), StoreError> {
+    async fn update_preview(&self, p: &PreviewDatabase) -> Result<(), StoreError> {
         self.put_item(preview_item(p)?, Some("attribute_exists(pk)")).await
     }
 
     /// Moves a ready preview's expiry (and its place in the due index) and nothing else, so a
     /// concurrent change of its state is never undone. `None`: the preview is gone or not ready.
-    pub async fn extend_preview(
+    async fn extend_preview(
         &self,
         id: &PreviewId,
         ttl_expires_at: chrono::DateTime<chrono::Utc>,
@@ -119,7 +122,7 @@ impl Repository {
     }
 
     /// Removes the preview record, frees its name and records `event`, in one transaction.
-    pub async fn delete_preview(&self, p: &PreviewDatabase, event: &Event) -> Result<(), StoreError> {
+    async fn delete_preview(&self, p: &PreviewDatabase, event: &Event) -> Result<(), StoreError> {
         self.transact(vec![
             delete(preview_pk(&p.id), "PREVIEW".into()),
             delete(project_pk(&p.project_id), name_sk(&p.name)),
@@ -129,7 +132,7 @@ impl Repository {
     }
 
     /// Previews whose TTL runs out in `bucket` at or before `now`.
-    pub async fn due_previews(
+    async fn due_previews(
         &self,
         bucket: &str,
         now: chrono::DateTime<chrono::Utc>,

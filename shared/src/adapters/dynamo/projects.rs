@@ -4,6 +4,8 @@ use crate::domain::jobs::{due_bucket, due_sort_key, Job};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::projects::Project;
 use crate::ids::{OrgId, ProjectId};
+use crate::store::ProjectStore;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub(crate) fn project_pk(id: &ProjectId) -> String {
@@ -24,9 +26,10 @@ pub(crate) fn project_put(project: &Project, condition: &str) -> Result<Transact
     Ok(put(item, Some(condition)))
 }
 
-impl Repository {
+#[async_trait]
+impl ProjectStore for Repository {
     /// Writes a new project together with the job that provisions it.
-    pub async fn create_project(
+    async fn create_project(
         &self,
         project: &Project,
         job: &Job,
@@ -39,22 +42,18 @@ impl Repository {
         .await
     }
 
-    pub async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+    async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
         self.get_item(&project_pk(id), "PROJECT").await
     }
 
     /// Projects whose nightly dump falls in `bucket` at or before `now`.
-    pub async fn due_projects(
-        &self,
-        bucket: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Project>, StoreError> {
+    async fn due_projects(&self, bucket: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Project>, StoreError> {
         self.due_items(bucket, now, "project").await
     }
 
     /// Puts a project that exists back to provisioning together with its new provisioning job,
     /// only if it is still in the state the caller saw (`updated_at`).
-    pub async fn reprovision_project(&self, project: &Project, job: &Job, seen: &Project) -> Result<bool, StoreError> {
+    async fn reprovision_project(&self, project: &Project, job: &Job, seen: &Project) -> Result<bool, StoreError> {
         let mut put = project_put(project, "updated_at = :seen")?;
         if let Some(p) = put.put.as_mut() {
             p.expression_attribute_values =
@@ -68,11 +67,11 @@ impl Repository {
     }
 
     /// Replaces a project record that exists.
-    pub async fn update_project(&self, project: &Project) -> Result<(), StoreError> {
+    async fn update_project(&self, project: &Project) -> Result<(), StoreError> {
         self.transact(vec![project_put(project, "attribute_exists(pk)")?]).await
     }
 
-    pub async fn list_projects(
+    async fn list_projects(
         &self,
         org: &OrgId,
         limit: u32,

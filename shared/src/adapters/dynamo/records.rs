@@ -28,7 +28,7 @@ fn record_item(record: &RecordWrite) -> Result<TransactWriteItem, StoreError> {
 impl Repository {
     /// Moves the job to `job`'s (terminal) state, writes its subject records and the outbox events,
     /// all or nothing. `Ok(false)` when the condition no longer holds (nothing was written).
-    pub async fn transition_job(
+    pub(super) async fn write_transition(
         &self,
         job: &Job,
         condition: &JobCondition,
@@ -43,9 +43,9 @@ impl Repository {
         self.transact_if(items).await
     }
 
-    /// [`Repository::record_progress`], and only while nobody has asked to cancel the job: what
+    /// [`Repository::write_progress`], and only while nobody has asked to cancel the job: what
     /// a restore writes before its swap begins, so a cancellation and a swap never both win.
-    pub async fn record_progress_uncancelled(
+    pub(super) async fn write_progress_uncancelled(
         &self,
         job: &Job,
         condition: &JobCondition,
@@ -63,7 +63,7 @@ impl Repository {
 
     /// Records how far a running job got (its subject records), only while `job` is still held
     /// under `condition`: a worker presumed dead writes nothing. `Ok(false)` when it is not.
-    pub async fn record_progress(
+    pub(super) async fn write_progress(
         &self,
         job: &Job,
         condition: &JobCondition,

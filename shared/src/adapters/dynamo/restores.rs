@@ -9,7 +9,9 @@ use crate::domain::pagination::{Cursor, Page};
 use crate::domain::previews::{PreviewDatabase, PreviewState};
 use crate::domain::restores::{Restore, TargetKind};
 use crate::ids::{JobId, PreviewId, ProjectId, RestoreId};
+use crate::store::RestoreStore;
 use crate::store::{LifecycleLock, RestoreConflict, LIFECYCLE_LOCK, PITR_LOCK};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 fn restore_sk(id: &RestoreId) -> String {
@@ -57,10 +59,11 @@ fn preview_restoring(preview: &PreviewId, now: chrono::DateTime<chrono::Utc>) ->
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-impl Repository {
+#[async_trait]
+impl RestoreStore for Repository {
     /// Writes the restore, its job, the new preview (if any) and, for project overwrites, the
     /// lifecycle lock — all or nothing.
-    pub async fn create_restore(
+    async fn create_restore(
         &self,
         restore: &Restore,
         job: &Job,
@@ -111,19 +114,19 @@ impl Repository {
         }
     }
 
-    pub async fn lifecycle_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
+    async fn lifecycle_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
         self.get_item(&project_pk(project), LIFECYCLE_LOCK).await
     }
 
-    pub async fn pitr_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
+    async fn pitr_lock(&self, project: &ProjectId) -> Result<Option<LifecycleLock>, StoreError> {
         self.get_item(&project_pk(project), PITR_LOCK).await
     }
 
-    pub async fn get_restore(&self, project: &ProjectId, id: &RestoreId) -> Result<Option<Restore>, StoreError> {
+    async fn get_restore(&self, project: &ProjectId, id: &RestoreId) -> Result<Option<Restore>, StoreError> {
         self.get_item(&project_pk(project), &restore_sk(id)).await
     }
 
-    pub async fn list_restores(
+    async fn list_restores(
         &self,
         project: &ProjectId,
         limit: u32,

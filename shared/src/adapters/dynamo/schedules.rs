@@ -13,6 +13,8 @@ use crate::domain::jobs::{due_bucket, due_sort_key};
 use crate::domain::schedules::BackupSchedule;
 use crate::ids::{JobId, ProjectId};
 use crate::store::RunKind;
+use crate::store::ScheduleStore;
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -45,21 +47,18 @@ struct RunClaim {
     job_id: JobId,
 }
 
-impl Repository {
-    pub async fn get_schedule(&self, project: &ProjectId, id: &str) -> Result<Option<BackupSchedule>, StoreError> {
+#[async_trait]
+impl ScheduleStore for Repository {
+    async fn get_schedule(&self, project: &ProjectId, id: &str) -> Result<Option<BackupSchedule>, StoreError> {
         self.get_item(&project_pk(project), &schedule_sk(id)).await
     }
 
-    pub async fn put_schedule(&self, schedule: &BackupSchedule) -> Result<(), StoreError> {
+    async fn put_schedule(&self, schedule: &BackupSchedule) -> Result<(), StoreError> {
         self.put_item(schedule_item(schedule)?, None).await
     }
 
     /// Records how an expected run went, with the `backup.missed` event when it did not happen.
-    pub async fn record_schedule_check(
-        &self,
-        schedule: &BackupSchedule,
-        event: Option<&Event>,
-    ) -> Result<(), StoreError> {
+    async fn record_schedule_check(&self, schedule: &BackupSchedule, event: Option<&Event>) -> Result<(), StoreError> {
         let mut items = vec![put(schedule_item(schedule)?, None)];
         if let Some(e) = event {
             items.push(event_put(e)?);
@@ -68,7 +67,7 @@ impl Repository {
     }
 
     /// Schedules whose check falls in `bucket` at or before `now`.
-    pub async fn due_schedules(
+    async fn due_schedules(
         &self,
         bucket: &str,
         now: chrono::DateTime<chrono::Utc>,
@@ -76,7 +75,7 @@ impl Repository {
         self.due_items(bucket, now, "schedule").await
     }
 
-    pub async fn delete_schedule(&self, project: &ProjectId, id: &str) -> Result<(), StoreError> {
+    async fn delete_schedule(&self, project: &ProjectId, id: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -89,7 +88,7 @@ impl Repository {
     }
 
     /// The job already created for `day`'s scheduled run, if any.
-    pub async fn scheduled_run(
+    async fn scheduled_run(
         &self,
         project: &ProjectId,
         kind: RunKind,
@@ -100,7 +99,7 @@ impl Repository {
 
     /// Writes a scheduled backup, its job and the claim on `day`; `Ok(false)` when the day was
     /// claimed already (a duplicate delivery).
-    pub async fn create_scheduled_backup(
+    async fn create_scheduled_backup(
         &self,
         backup: &Backup,
         job: &Job,
