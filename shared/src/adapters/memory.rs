@@ -1013,4 +1013,39 @@ mod tests {
     async fn the_memory_store_meets_the_webhook_contract() {
         crate::store_conformance::webhooks(&MemoryStore::new()).await;
     }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_project_contract() {
+        crate::store_conformance::projects(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_backup_contract() {
+        crate::store_conformance::backups(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_job_contract() {
+        crate::store_conformance::jobs(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_restore_and_preview_contract() {
+        crate::store_conformance::restores(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_schedule_contract() {
+        crate::store_conformance::schedules(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_api_key_and_response_contract() {
+        crate::store_conformance::api_keys_and_responses(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_integration_contract() {
+        crate::store_conformance::integrations(&MemoryStore::new()).await;
+    }
 }
