@@ -17,6 +17,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until a test moves it: back-off and leases run out without waiting.
+#[cfg(test)]
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+#[cfg(test)]
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(at.trunc_subsecs(3)))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at.trunc_subsecs(3);
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

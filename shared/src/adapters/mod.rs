@@ -4,6 +4,8 @@
 pub mod aws;
 pub mod crypto;
 pub mod dynamo;
+#[cfg(test)]
+pub mod fakes;
 pub mod local_instance;
 pub mod memory;
 pub mod pg_archive;

@@ -17,6 +17,30 @@ use crate::store::{
 use crate::Error;
 use std::sync::Arc;
 
+/// The fast tier's stand-ins, as a test sees them.
+#[cfg(test)]
+pub(crate) struct Fakes {
+    pub data_plane: Arc<crate::adapters::fakes::FakeDataPlane>,
+    pub objects: Arc<crate::adapters::fakes::MemoryObjects>,
+    pub clock: Arc<crate::clock::ManualClock>,
+}
+
+#[cfg(test)]
+impl Fakes {
+    /// A ready project of a new organisation on `local-1`, its database holding `contents`.
+    pub async fn ready_project(&self, ctx: &Context, contents: &[u8]) -> crate::domain::projects::Project {
+        use crate::domain::jobs::{Job, JobState, JobType};
+        let mut project = crate::store_conformance::project(&crate::ids::OrgId::generate());
+        project.db_password_enc = ctx.secrets.seal("tenant-password");
+        let mut provisioned =
+            Job::new(JobType::ProvisionProject, project.org_id.clone(), project.id.clone(), 3, ctx.clock.now());
+        provisioned.state = JobState::Completed;
+        ctx.projects.create_project(&project, &provisioned, None).await.expect("the project is written");
+        self.data_plane.put_database("local-1", &project.database_name, contents);
+        project
+    }
+}
+
 /// Everything a handler or worker needs, built once per process (Lambda cold start).
 #[derive(Clone)]
 pub struct Context {
@@ -99,11 +123,19 @@ impl Context {
         }
     }
 
-    /// A context whose store ports are `store`, for the fast tier. Nothing else in it is faked:
-    /// its AWS clients point at a closed local port, so a service that reaches past the ports
-    /// fails at once instead of passing by accident.
+    /// A context for the fast tier: its store ports are `store`, its object stores and clusters
+    /// the in-memory fakes, its clock stands still. Nothing else in it is faked: its AWS clients
+    /// (the scheduler) and region URLs point at a closed local port, so a service that reaches
+    /// past the ports fails at once instead of passing by accident.
     #[cfg(test)]
     pub(crate) async fn in_memory(store: Arc<crate::adapters::memory::MemoryStore>) -> Context {
+        Self::fast(store).await.0
+    }
+
+    /// [`Context::in_memory`] with handles on its fakes and clock, for tests that look inside
+    /// them or move time.
+    #[cfg(test)]
+    pub(crate) async fn fast(store: Arc<crate::adapters::memory::MemoryStore>) -> (Context, Fakes) {
         let vars = [
             ("CAPYDB_TABLE", "memory"),
             ("CAPYDB_BUCKET", "memory"),
@@ -131,7 +163,16 @@ impl Context {
         ctx.restore_points = store.clone();
         ctx.webhooks = store.clone();
         ctx.deliveries = store;
-        ctx
+        let fakes = Fakes {
+            data_plane: Arc::new(crate::adapters::fakes::FakeDataPlane::default()),
+            objects: Arc::new(crate::adapters::fakes::MemoryObjects::default()),
+            clock: Arc::new(crate::clock::ManualClock::new(chrono::Utc::now())),
+        };
+        ctx.data_plane = fakes.data_plane.clone();
+        ctx.objects = fakes.objects.clone();
+        ctx.wal_objects = Arc::new(crate::adapters::fakes::MemoryObjects::default());
+        ctx.clock = fakes.clock.clone();
+        (ctx, fakes)
     }
 
     pub fn region(&self, name: &str) -> Result<&RegionConfig, Error> {

@@ -455,3 +455,144 @@ fn internal(e: &Error) -> String {
         e => format!("internal error: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::fakes::ARCHIVE_MAGIC;
+    use crate::adapters::memory::MemoryStore;
+    use crate::domain::backups::{BackupState, VerificationState};
+    use crate::services::backup_pipeline::decompressing;
+    use crate::services::context::Fakes;
+    use crate::store_conformance::backup_with_job;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    async fn fast() -> (Context, Fakes, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let (ctx, fakes) = Context::fast(store.clone()).await;
+        (ctx, fakes, store)
+    }
+
+    /// A pending backup of `project`, as `POST /backups` leaves it.
+    async fn pending_backup(
+        ctx: &Context,
+        project: &crate::domain::projects::Project,
+    ) -> (crate::domain::backups::Backup, Job) {
+        let (backup, mut job) = backup_with_job(project);
+        job.max_attempts = ctx.config.job_max_attempts;
+        ctx.backups.create_backup(&backup, &job, None).await.unwrap();
+        (backup, job)
+    }
+
+    async fn archive(fakes: &Fakes, key: &str) -> Vec<u8> {
+        let stored = fakes.objects.bytes(key).expect("the archive is stored");
+        let (mut reader, _) = decompressing(Box::pin(std::io::Cursor::new(stored)));
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_backup_job_is_claimed_once_and_leaves_a_verified_archive_of_the_database() {
+        let (ctx, fakes, store) = fast().await;
+        let project = fakes.ready_project(&ctx, b"orders: 3 rows").await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Completed);
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::NotClaimed, "a finished job is not run again");
+
+        let done = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.attempts, done.lease_until), (JobState::Completed, 1, None));
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_eq!((b.state, b.verification_state), (BackupState::Completed, VerificationState::Verified));
+        let key = b.backup_key.clone().expect("the record names its archive");
+        assert_eq!(archive(&fakes, &key).await, [ARCHIVE_MAGIC, b"orders: 3 rows"].concat(), "the archive is the dump");
+        let stored = fakes.objects.bytes(&key).unwrap();
+        assert_eq!(b.sha256.as_deref(), Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&stored)).as_str()));
+        assert_eq!(fakes.objects.open_uploads(), 0, "no upload left open");
+        let kinds: Vec<String> = store.events().into_iter().map(|e| e.event_type).collect();
+        assert!(kinds.contains(&"backup.completed".to_string()), "{kinds:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_sends_the_job_back_with_back_off_and_a_later_attempt_completes() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"users: 1 row").await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+        fakes.data_plane.refuse_connections(1);
+
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Retrying);
+        let waiting = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((waiting.state, waiting.attempts), (JobState::Pending, 1));
+        assert_eq!(waiting.retry_classification, Some(RetryClass::Transient));
+        assert!(
+            waiting.last_error.as_deref().is_some_and(|e| e.contains("Connection refused")),
+            "{:?}",
+            waiting.last_error
+        );
+        let retry_at = waiting.next_attempt_at.expect("a back-off");
+        let base = Duration::from_std(ctx.config.job_retry_base).unwrap();
+        assert!(retry_at >= ctx.clock.now() + base * 8 / 10, "the back-off is at least 80 % of its base");
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_ne!(b.state, BackupState::Failed, "a transient failure is not written to the backup");
+
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::NotClaimed, "not before its back-off ends");
+        fakes.clock.set(retry_at);
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Completed);
+        let done = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.attempts), (JobState::Completed, 2));
+    }
+
+    #[tokio::test]
+    async fn an_archive_that_does_not_restore_fails_its_job_for_good_and_names_why() {
+        let (ctx, fakes, store) = fast().await;
+        let project = fakes.ready_project(&ctx, crate::adapters::fakes::UNRESTORABLE).await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Failed);
+        let done = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.attempts), (JobState::Failed, 1), "no retry of a permanent failure");
+        assert_eq!(done.retry_classification, Some(RetryClass::Permanent));
+        assert!(done.error.as_deref().is_some_and(|e| e.starts_with("verification failed")), "{:?}", done.error);
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_eq!((b.state, b.verification_state), (BackupState::Failed, VerificationState::Failed));
+        assert!(store.events().iter().any(|e| e.event_type == "backup.failed"));
+    }
+
+    #[tokio::test]
+    async fn a_dead_workers_job_is_requeued_when_its_lease_runs_out_and_failed_when_attempts_do() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"x").await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+        let lease = Duration::from_std(ctx.config.job_lease).unwrap();
+        // Workers that claim the job and die: nothing renews their lease.
+        let mut current = job.clone();
+        for attempt in 1..=ctx.config.job_max_attempts {
+            let now = ctx.clock.now();
+            let mut claimed = current.clone();
+            claimed.state = JobState::Running;
+            claimed.attempts = attempt;
+            claimed.claimed_by = Some(format!("dead-{attempt}"));
+            claimed.lease_until = Some(now + lease);
+            claimed.updated_at = now;
+            assert!(ctx.jobs.update_job(&claimed, &JobCondition::Pending { attempts: attempt - 1 }).await.unwrap());
+
+            let early = super::super::sweeper::sweep_jobs(&ctx, now + lease).await.unwrap();
+            assert_eq!((early.requeued, early.failed), (0, 0), "a lease is honoured to its end and its skew allowance");
+            fakes.clock.set(now + lease + crate::domain::jobs::clock_skew_allowance() + Duration::seconds(1));
+            let swept = super::super::sweeper::sweep_jobs(&ctx, ctx.clock.now()).await.unwrap();
+            current = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+            if attempt < ctx.config.job_max_attempts {
+                assert_eq!(swept.requeued, 1, "attempt {attempt}");
+                assert_eq!((current.state, current.claimed_by.as_deref()), (JobState::Pending, None));
+            } else {
+                assert_eq!(swept.failed, 1);
+            }
+        }
+        assert_eq!(current.state, JobState::Failed);
+        assert!(current.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", current.error);
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_eq!(b.state, BackupState::Failed, "the backup says so too");
+    }
+}
