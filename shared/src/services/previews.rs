@@ -142,3 +142,122 @@ pub async fn sweep_expired(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Err
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryStore;
+    use crate::auth::{Credential, OrgRole};
+    use crate::domain::backups::Backup;
+    use crate::domain::projects::Project;
+    use crate::domain::restores::{RestoreSource, TargetKind};
+    use crate::services::context::Fakes;
+    use crate::services::jobs::{self, RunResult};
+    use crate::services::restores::{self, RestoreRequest};
+    use crate::store_conformance::backup_with_job;
+    use chrono::Duration;
+    use std::sync::Arc;
+
+    fn admin(project: &Project) -> Principal {
+        Principal {
+            org_id: project.org_id.clone(),
+            credential: Credential::Session { user_id: "usr_1".into(), role: OrgRole::Admin },
+        }
+    }
+
+    /// A completed, verified backup of the project as its database stands now.
+    async fn backed_up(ctx: &Context, project: &Project) -> Backup {
+        let (backup, job) = backup_with_job(project);
+        ctx.backups.create_backup(&backup, &job, None).await.unwrap();
+        assert_eq!(jobs::run(ctx, &job.id).await.unwrap(), RunResult::Completed);
+        ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap()
+    }
+
+    fn into_preview(backup: &Backup, kind: TargetKind, preview: Option<&PreviewId>, ttl: i64) -> RestoreRequest {
+        RestoreRequest {
+            source: RestoreSource::Backup(backup.backup_key.clone().unwrap()),
+            target_kind: kind,
+            preview_id: preview.map(|p| p.to_string()),
+            preview_name: Some(crate::domain::previews::PreviewName::parse("staging").unwrap()),
+            ttl: TtlHours::parse(Some(ttl)).unwrap(),
+            confirm_project_overwrite: false,
+            allow_unverified_backup: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_preview_is_made_restored_into_again_extended_and_dropped_when_it_expires() {
+        let store = Arc::new(MemoryStore::new());
+        let (ctx, fakes): (Context, Fakes) = Context::fast(store.clone()).await;
+        let project = fakes.ready_project(&ctx, b"v1").await;
+        let who = admin(&project);
+        let first = backed_up(&ctx, &project).await;
+        fakes.data_plane.put_database("local-1", &project.database_name, b"v2");
+        let second = backed_up(&ctx, &project).await;
+
+        // Made from the first backup.
+        let made =
+            restores::request(&ctx, &who, &project.id, into_preview(&first, TargetKind::NewPreview, None, 2), None)
+                .await
+                .unwrap();
+        let preview = made.preview.clone().expect("a new preview");
+        assert_eq!(get(&ctx, &who, &preview.id).await.unwrap().state, PreviewState::Creating);
+        assert!(matches!(delete(&ctx, &who, &preview.id).await, Err(Error::Conflict { .. })), "not while it is made");
+        assert_eq!(jobs::run(&ctx, &made.job.id).await.unwrap(), RunResult::Completed);
+        let ready = get(&ctx, &who, &preview.id).await.unwrap();
+        assert_eq!(ready.state, PreviewState::Ready);
+        assert_eq!(
+            fakes.data_plane.database("local-1", &ready.database_name).as_deref(),
+            Some(&b"v1"[..]),
+            "the first backup's data"
+        );
+        assert!(fakes.data_plane.has_role("local-1", &ready.db_username), "with a role of its own");
+        assert_eq!(
+            fakes.data_plane.database("local-1", &project.database_name).as_deref(),
+            Some(&b"v2"[..]),
+            "production untouched"
+        );
+
+        // Restored into again, from the second backup: while that runs it is neither extended
+        // nor deleted.
+        let again = restores::request(
+            &ctx,
+            &who,
+            &project.id,
+            into_preview(&second, TargetKind::Preview, Some(&preview.id), 2),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(get(&ctx, &who, &preview.id).await.unwrap().state, PreviewState::Restoring);
+        let ttl = TtlHours::parse(Some(48)).unwrap();
+        assert!(matches!(extend(&ctx, &who, &preview.id, ttl).await, Err(Error::Conflict { .. })));
+        assert!(matches!(delete(&ctx, &who, &preview.id).await, Err(Error::Conflict { .. })));
+        assert_eq!(jobs::run(&ctx, &again.job.id).await.unwrap(), RunResult::Completed);
+        let restored = get(&ctx, &who, &preview.id).await.unwrap();
+        assert_eq!(restored.state, PreviewState::Ready);
+        assert_eq!(fakes.data_plane.database("local-1", &restored.database_name).as_deref(), Some(&b"v2"[..]));
+        assert!(
+            !fakes
+                .data_plane
+                .databases("local-1")
+                .iter()
+                .any(|d| d.starts_with("capydb_old_") || d.starts_with("capydb_staging_")),
+            "no database of the swap is left: {:?}",
+            fakes.data_plane.databases("local-1")
+        );
+
+        // Extended: it outlives its first expiry, then goes at the new one.
+        let extended = extend(&ctx, &who, &preview.id, ttl).await.unwrap();
+        assert_eq!(extended.ttl_expires_at, ctx.clock.now() + Duration::hours(48));
+        let first_expiry = restored.ttl_expires_at + Duration::minutes(1);
+        assert_eq!(sweep_expired(&ctx, first_expiry).await.unwrap(), 0, "extended past its first expiry");
+        assert_eq!(sweep_expired(&ctx, extended.ttl_expires_at + Duration::minutes(1)).await.unwrap(), 1);
+        assert!(matches!(get(&ctx, &who, &preview.id).await, Err(Error::NotFound(_))));
+        assert_eq!(fakes.data_plane.database("local-1", &restored.database_name), None, "its database is dropped");
+        assert!(!fakes.data_plane.has_role("local-1", &restored.db_username), "and its role");
+        let deleted = store.events().into_iter().find(|e| e.event_type == "preview.deleted").expect("an event");
+        assert_eq!(deleted.data["reason"], "expired");
+        assert_eq!(ctx.previews.preview_named(&project.id, "staging").await.unwrap(), None, "its name is free again");
+    }
+}

@@ -194,3 +194,127 @@ pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Erro
     }
     Ok(missed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryStore;
+    use crate::domain::backups::BackupKind;
+    use crate::domain::projects::Project;
+    use crate::services::context::Fakes;
+    use chrono::TimeZone;
+    use std::sync::Arc;
+
+    async fn fast() -> (Context, Fakes, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let (ctx, fakes) = Context::fast(store.clone()).await;
+        (ctx, fakes, store)
+    }
+
+    fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, day, hour, minute, 0).unwrap()
+    }
+
+    /// The project's daily schedule at 03:00, kept 7 days, first checked after the run of `day`.
+    async fn daily_at_three(ctx: &Context, project: &Project, day: u32) -> BackupSchedule {
+        let schedule = BackupSchedule {
+            id: SCHEDULE_ID.into(),
+            project_id: project.id.clone(),
+            org_id: project.org_id.clone(),
+            cron_hour: 3,
+            cron_minute: 0,
+            is_active: true,
+            label: "daily".into(),
+            retention_days: 7,
+            last_run_at: None,
+            last_job_id: None,
+            last_run_state: None,
+            check_at: Some(at(day, 3, 0) + missed_grace()),
+            scheduler_synced: true,
+            created_at: at(1, 0, 0),
+            updated_at: at(1, 0, 0),
+        };
+        ctx.schedules.put_schedule(&schedule).await.unwrap();
+        schedule
+    }
+
+    #[tokio::test]
+    async fn a_schedule_makes_one_backup_a_day_however_often_it_fires() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"x").await;
+        daily_at_three(&ctx, &project, 3).await;
+        fakes.clock.set(at(3, 3, 0));
+
+        let ScheduledRun::Created(job_id) = run(&ctx, &project.id, at(3, 3, 0)).await.unwrap() else {
+            panic!("the first firing of the day creates the backup")
+        };
+        for late in [at(3, 3, 1), at(3, 23, 59)] {
+            assert_eq!(
+                run(&ctx, &project.id, late).await.unwrap(),
+                ScheduledRun::AlreadyRan(job_id.clone()),
+                "a repeat delivery"
+            );
+        }
+        let job = ctx.jobs.get_job(&job_id).await.unwrap().unwrap();
+        let backup = ctx.backups.get_backup(&project.id, job.backup_id.as_ref().unwrap()).await.unwrap().unwrap();
+        assert_eq!((backup.kind, backup.label.as_deref()), (BackupKind::Scheduled, Some("daily")));
+        assert_eq!(backup.expires_at, Some(at(3, 3, 0) + Duration::days(7)), "kept for the schedule's retention");
+        let schedule = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await.unwrap().unwrap();
+        assert_eq!((schedule.last_run_at, schedule.last_job_id.as_ref()), (Some(at(3, 3, 0)), Some(&job_id)));
+        assert_eq!(ctx.backups.list_backups(&project.id, 10, None).await.unwrap().items.len(), 1);
+
+        let ScheduledRun::Created(next) = run(&ctx, &project.id, at(4, 3, 0)).await.unwrap() else {
+            panic!("the next day has its own run")
+        };
+        assert_ne!(next, job_id);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_schedule_or_an_unready_project_fires_nothing() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"x").await;
+        assert_eq!(run(&ctx, &project.id, at(3, 3, 0)).await.unwrap(), ScheduledRun::Skipped("no schedule"));
+        let mut schedule = daily_at_three(&ctx, &project, 3).await;
+        schedule.is_active = false;
+        ctx.schedules.put_schedule(&schedule).await.unwrap();
+        assert_eq!(run(&ctx, &project.id, at(3, 3, 0)).await.unwrap(), ScheduledRun::Skipped("schedule is disabled"));
+        schedule.is_active = true;
+        ctx.schedules.put_schedule(&schedule).await.unwrap();
+        let provisioning = Project { state: ProjectState::Provisioning, ..project.clone() };
+        ctx.projects.update_project(&provisioning).await.unwrap();
+        assert_eq!(run(&ctx, &project.id, at(3, 3, 0)).await.unwrap(), ScheduledRun::Skipped("project is not ready"));
+        assert!(ctx.backups.list_backups(&project.id, 10, None).await.unwrap().items.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_run_that_never_happened_is_reported_missed_once_and_a_completed_one_is_not() {
+        let (ctx, fakes, store) = fast().await;
+        let project = fakes.ready_project(&ctx, b"x").await;
+        daily_at_three(&ctx, &project, 3).await;
+
+        assert_eq!(check_missed(&ctx, at(3, 3, 59)).await.unwrap(), 0, "not before the grace period ends");
+        assert_eq!(check_missed(&ctx, at(3, 4, 1)).await.unwrap(), 1, "no run on the 3rd");
+        let missed: Vec<_> = store.events().into_iter().filter(|e| e.event_type == "backup.missed").collect();
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].data["reason"], "no scheduled backup ran");
+        assert_eq!(missed[0].data["expected_at"], serde_json::to_value(crate::contract::ts(at(3, 3, 0))).unwrap());
+        let schedule = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await.unwrap().unwrap();
+        assert_eq!(schedule.last_run_state.as_deref(), Some("missed"));
+        assert_eq!(schedule.check_at, Some(at(4, 3, 0) + missed_grace()), "next checked after the 4th's run");
+        assert_eq!(check_missed(&ctx, at(3, 4, 30)).await.unwrap(), 0, "reported once");
+
+        // The 4th: the run happens and is still going at the check, then completes.
+        let ScheduledRun::Created(job_id) = run(&ctx, &project.id, at(4, 3, 0)).await.unwrap() else { panic!() };
+        assert_eq!(check_missed(&ctx, at(4, 4, 1)).await.unwrap(), 0, "a running backup is not missed");
+        let schedule = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await.unwrap().unwrap();
+        assert_eq!(schedule.check_at, Some(at(4, 4, 1) + Duration::minutes(15)), "looked at again shortly");
+        let mut job = ctx.jobs.get_job(&job_id).await.unwrap().unwrap();
+        let seen = crate::store::JobCondition::Pending { attempts: 0 };
+        job.state = JobState::Completed;
+        assert!(ctx.jobs.update_job(&job, &seen).await.unwrap());
+        assert_eq!(check_missed(&ctx, at(4, 4, 20)).await.unwrap(), 0);
+        let schedule = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await.unwrap().unwrap();
+        assert_eq!(schedule.last_run_state.as_deref(), Some("completed"));
+        assert_eq!(store.events().iter().filter(|e| e.event_type == "backup.missed").count(), 1);
+    }
+}
