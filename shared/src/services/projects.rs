@@ -184,3 +184,75 @@ pub(crate) fn provisioning_job(ctx: &Context, project: &Project) -> Job {
         project.updated_at,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryStore;
+    use crate::auth::{Credential, OrgRole};
+    use crate::domain::names::ProjectName;
+    use crate::ids::OrgId;
+    use crate::services::idempotency::{begin_response, finish_response, Replay};
+    use std::sync::Arc;
+
+    fn admin(org: &OrgId) -> Principal {
+        Principal {
+            org_id: org.clone(),
+            credential: Credential::Session { user_id: "usr_1".into(), role: OrgRole::Admin },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_create_with_the_same_key_answers_with_the_first_project_and_another_body_is_refused() {
+        let ctx = Context::in_memory(Arc::new(MemoryStore::new())).await;
+        let org = OrgId::generate();
+        let who = admin(&org);
+        let body = br#"{"name":"shop"}"#;
+        let key = IdempotencyKey::new(&org, "create-shop-1", "POST /v1/projects", body).unwrap();
+
+        let (first, job) = create(&ctx, &who, ProjectName::parse("shop").unwrap(), None, Some(&key)).await.unwrap();
+        let (again, again_job) =
+            create(&ctx, &who, ProjectName::parse("shop").unwrap(), None, Some(&key)).await.unwrap();
+        assert_eq!((&again.id, &again_job.id), (&first.id, &job.id), "the retry gets the first answer");
+        let listed = ctx.projects.list_projects(&org, 10, None).await.unwrap().items;
+        assert_eq!(listed.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&first.id], "one project, not two");
+        assert_eq!(ctx.jobs.list_jobs(&first.id, 10, None).await.unwrap().items.len(), 1, "one provisioning job");
+
+        let other = IdempotencyKey::new(&org, "create-shop-1", "POST /v1/projects", br#"{"name":"blog"}"#).unwrap();
+        let refused = create(&ctx, &who, ProjectName::parse("blog").unwrap(), None, Some(&other)).await;
+        assert!(matches!(refused, Err(Error::IdempotencyMismatch)), "the same key with another body");
+        assert_eq!(ctx.projects.list_projects(&org, 10, None).await.unwrap().items.len(), 1);
+
+        let elsewhere = OrgId::generate();
+        let theirs = IdempotencyKey::new(&elsewhere, "create-shop-1", "POST /v1/projects", body).unwrap();
+        let (separate, _) =
+            create(&ctx, &admin(&elsewhere), ProjectName::parse("shop").unwrap(), None, Some(&theirs)).await.unwrap();
+        assert_ne!(separate.id, first.id, "keys are per organisation");
+    }
+
+    #[tokio::test]
+    async fn a_stored_response_is_replayed_a_running_one_is_reported_and_a_failed_one_runs_again() {
+        let ctx = Context::in_memory(Arc::new(MemoryStore::new())).await;
+        let org = OrgId::generate();
+        let key = IdempotencyKey::new(&org, "key-1", "POST /v1/api-keys", b"{}").unwrap();
+        assert!(matches!(begin_response(&ctx, &key).await.unwrap(), Replay::Run));
+        assert!(matches!(begin_response(&ctx, &key).await.unwrap(), Replay::InProgress), "the first is still running");
+        finish_response(&ctx, &key, 201, br#"{"secret":"shown once"}"#).await.unwrap();
+        match begin_response(&ctx, &key).await.unwrap() {
+            Replay::Respond { status, body } => {
+                assert_eq!((status, body.as_slice()), (201, &br#"{"secret":"shown once"}"#[..]))
+            }
+            _ => panic!("a finished request is replayed"),
+        }
+        let changed = IdempotencyKey::new(&org, "key-1", "POST /v1/api-keys", br#"{"name":"x"}"#).unwrap();
+        assert!(matches!(begin_response(&ctx, &changed).await, Err(Error::IdempotencyMismatch)));
+
+        let failing = IdempotencyKey::new(&org, "key-2", "POST /v1/api-keys", b"{}").unwrap();
+        assert!(matches!(begin_response(&ctx, &failing).await.unwrap(), Replay::Run));
+        finish_response(&ctx, &failing, 503, b"{}").await.unwrap();
+        assert!(
+            matches!(begin_response(&ctx, &failing).await.unwrap(), Replay::Run),
+            "a failure on our side is forgotten"
+        );
+    }
+}
