@@ -16,7 +16,7 @@ dev:
 # harness for each of them. The integration suite runs the `capydb` binary and the clusters run
 # the WAL archive helper; both are built first.
 test: deps lint walkthrough
-	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive --bin capydb-lambda
 	cargo test --workspace --lib --test '*' --no-fail-fast
 	@echo "make test: the dashboard's screenshots are in target/dashboard-screenshots (look at them)"
 
@@ -79,7 +79,7 @@ unit:
 	  END { printf "make unit: %d tests passed, %d failed, in %.2f s of test time\n", n, f, s }' target/unit-tests.log
 
 integration: deps
-	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive --bin capydb-lambda
 	cargo test -p capydb-tests --test integration
 
 ## Five projects backing up and restoring at once under random faults for DURATION (90s, 10m,
@@ -87,7 +87,7 @@ integration: deps
 ## in target/soak-report.md). The runtime's metric lines are left out of the output.
 DURATION ?= 10m
 soak: deps
-	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive
+	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive --bin capydb-lambda
 	set -o pipefail; CAPYDB_SOAK_DURATION=$(DURATION) cargo test -p capydb-tests --test integration soak::soak \
 	  -- --ignored --nocapture --exact 2>&1 | grep --line-buffered -v '"_aws":'
 

@@ -13,7 +13,7 @@ cd "$ROOT"
 
 "$ROOT/infra/install-deps.sh"
 # Every binary the README uses: the runtime, the archive helper the cluster runs, and the CLI.
-cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive --bin capydb-invoke -p capydb-cli --bin capydb
+cargo build --quiet -p capydb-functions --bin capydb-local --bin capydb-wal-archive --bin capydb-lambda --bin capydb-invoke -p capydb-cli --bin capydb
 # The dashboard the runtime serves at / (types generated from api/openapi.json, then Vite).
 (cd "$ROOT/dashboard" && npm run --silent build >"$STATE/dashboard-build.log" 2>&1) || {
   cat "$STATE/dashboard-build.log" >&2; echo "the dashboard did not build (log above)" >&2; exit 1; }

@@ -59,6 +59,16 @@ pub enum RetryClassification {
     Permanent,
 }
 
+/// What runs a job's attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobRunner {
+    /// A serverless function run (at most 15 minutes): most jobs.
+    Lambda,
+    /// A container task, for work too large for a function run.
+    Task,
+}
+
 /// Where a running job is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobProgress {
@@ -92,6 +102,10 @@ pub struct Job {
     pub last_error: Option<String>,
     /// When a retry after a transient failure may start (`pending` jobs).
     pub next_attempt_at: Option<Timestamp>,
+    /// What runs it; unset until the first worker has sized it up.
+    pub runner: Option<JobRunner>,
+    /// The container task running it, once handed to one.
+    pub task_arn: Option<String>,
     pub progress: Option<JobProgress>,
     pub backup_id: Option<String>,
     pub restore_id: Option<String>,

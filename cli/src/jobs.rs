@@ -29,6 +29,14 @@ fn print_job(j: &Job) {
         ("state", output::name(&j.state)),
         ("phase", j.progress.as_ref().map_or_else(|| "-".into(), |p| p.phase.clone())),
         ("attempts", format!("{}/{}", j.attempts, j.max_attempts)),
+        (
+            "runner",
+            match (&j.runner, &j.task_arn) {
+                (Some(r), Some(arn)) => format!("{} ({arn})", output::name(r)),
+                (Some(r), None) => output::name(r),
+                (None, _) => "-".into(),
+            },
+        ),
         ("error", opt(&j.error)),
         (
             "last error",

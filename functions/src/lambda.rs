@@ -30,6 +30,9 @@ async fn context() -> Result<&'static Context, lambda_runtime::Error> {
 pub async fn serve_function() -> Result<(), lambda_runtime::Error> {
     let name = std::env::var(FUNCTION_VAR)
         .map_err(|_| format!("{FUNCTION_VAR} is not set; template.yaml sets it to each function's logical id"))?;
+    if name == targets::TASK_FUNCTION {
+        return serve_task().await;
+    }
     let target = targets::target(&name)
         .ok_or_else(|| format!("{FUNCTION_VAR}={name} names no function; one of: {}", targets::names().join(", ")))?;
     // Boxed: one future type for the four, so no layout nests the whole dispatch in another.
@@ -40,6 +43,41 @@ pub async fn serve_function() -> Result<(), lambda_runtime::Error> {
         Target::ScheduledBackup => Box::pin(serve_scheduled_backup()),
     };
     serve.await
+}
+
+/// Runs the one job a container task was started for (`CAPYDB_JOB_ID`), then exits: the task
+/// claims the job, keeps its lease and finishes it as any worker does.
+async fn serve_task() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let mut config = Config::from_env()?;
+    if config.runner != capydb_shared::domain::runner::Runner::Task {
+        return Err("the task entry runs with CAPYDB_RUNNER=task".into());
+    }
+    let job: capydb_shared::ids::JobId = config
+        .task
+        .job_id
+        .as_deref()
+        .ok_or("CAPYDB_JOB_ID is not set; the worker that starts a task sets it")?
+        .parse()
+        .map_err(|e| format!("CAPYDB_JOB_ID: {e}"))?;
+    if config.task.own_arn.is_none() {
+        config.task.own_arn = ecs_task_arn().await;
+    }
+    let swept = local_instance::sweep_abandoned(&config.scratch_dir, config.pg_bin_dir.as_deref());
+    if swept > 0 {
+        tracing::warn!(swept, "removed what an earlier run left in the scratch folder");
+    }
+    let ctx = Context::from_config(config).await;
+    let result = capydb_shared::services::jobs::run(&ctx, &job).await?;
+    tracing::info!(job = %job, ?result, task = ?ctx.config.task.own_arn, "task finished its job");
+    Ok(())
+}
+
+/// The task's own ARN, from ECS's task metadata endpoint (absent outside ECS).
+async fn ecs_task_arn() -> Option<String> {
+    let base = std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok()?;
+    let body: serde_json::Value = reqwest::get(format!("{base}/task")).await.ok()?.json().await.ok()?;
+    body.get("TaskARN").and_then(|v| v.as_str()).map(String::from)
 }
 
 /// Serves one API route.

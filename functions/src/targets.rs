@@ -8,6 +8,10 @@ use crate::workers::{Sweep, Worker, SCHEDULED_BACKUP_FUNCTION, SCHEDULES, WORKER
 /// The environment variable naming the function a Lambda runs.
 pub const FUNCTION_VAR: &str = "CAPYDB_FUNCTION";
 
+/// Not a Lambda function: the container task a large job is handed to runs the same binary
+/// under this name (`CAPYDB_RUNNER=task`, `CAPYDB_JOB_ID`), runs that one job, and exits.
+pub const TASK_FUNCTION: &str = "JobTask";
+
 /// What a function is.
 #[derive(Clone, Copy)]
 pub enum Target {

@@ -93,6 +93,11 @@ pub fn job(j: &Job) -> api::jobs::Job {
         }),
         last_error: j.last_error.clone(),
         next_attempt_at: ts_opt(j.next_attempt_at),
+        runner: j.runner.map(|r| match r {
+            capydb_shared::domain::runner::Runner::Lambda => api::jobs::JobRunner::Lambda,
+            capydb_shared::domain::runner::Runner::Task => api::jobs::JobRunner::Task,
+        }),
+        task_arn: j.task_arn.clone(),
         progress: j
             .progress
             .as_ref()

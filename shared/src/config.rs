@@ -1,6 +1,7 @@
 //! Configuration read once per process from the environment. Lambda functions get these from
 //! `template.yaml`; the local runtime and the tests set them directly.
 
+use crate::domain::runner::{Limits, Runner};
 use base64::Engine;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -78,6 +79,41 @@ pub struct Config {
     /// The function the schedules invoke, and the role they invoke it with.
     pub scheduled_backup_arn: String,
     pub scheduler_role_arn: String,
+    /// What this process is: a Lambda worker, which may hand large jobs over, or the container
+    /// task a job was handed to (`CAPYDB_RUNNER`, `lambda` by default).
+    pub runner: Runner,
+    /// Sends every job to this runner instead of estimating (`CAPYDB_FORCE_RUNNER`), for tests
+    /// and for an operator who knows better.
+    pub force_runner: Option<Runner>,
+    /// What a Lambda run can carry and how fast work goes there (`CAPYDB_LAMBDA_BUDGET_SECONDS`,
+    /// `CAPYDB_LAMBDA_SCRATCH_BYTES`, `CAPYDB_{BACKUP,RESTORE,PITR}_BYTES_PER_SECOND`); the
+    /// defaults are the figures in ARCHITECTURE.md "Where a job runs".
+    pub runner_limits: Limits,
+    /// When a Lambda run stops its work and hands the job over (`CAPYDB_JOB_DEADLINE_SECONDS`,
+    /// 840 in a Lambda worker: a minute before Lambda's 15-minute stop; none in a task).
+    pub job_deadline: Option<Duration>,
+    /// Where the container tasks run (`CAPYDB_TASK_*`; empty locally, where a child process
+    /// stands in for them).
+    pub task: TaskConfig,
+}
+
+/// The ECS task definition jobs are handed to, and its network.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskConfig {
+    pub cluster: String,
+    pub definition: String,
+    pub container: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// The job a task process runs (`CAPYDB_JOB_ID`, set per task by the worker that launched
+    /// it).
+    pub job_id: Option<String>,
+    /// The task's own ARN when the platform does not tell it (`CAPYDB_TASK_ARN`; the local
+    /// stand-in sets it, ECS exposes it through its metadata endpoint).
+    pub own_arn: Option<String>,
+    /// The binary the local stand-in starts for a task (`CAPYDB_TASK_BINARY`; default:
+    /// `capydb-lambda` beside this executable).
+    pub binary: PathBuf,
 }
 
 /// Chosen from `make bench` on a 2-core worker; see ARCHITECTURE.md "Performance choices".
@@ -136,7 +172,53 @@ impl Config {
                 reason: "must be between 1 and 16".into(),
             });
         }
+        let runner_var = |name: &'static str| -> Result<Option<Runner>, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => Runner::parse(&v)
+                    .map(Some)
+                    .ok_or(ConfigError::Invalid { name, reason: format!("`{v}` is not `lambda` or `task`") }),
+            }
+        };
+        let runner = runner_var("CAPYDB_RUNNER")?.unwrap_or(Runner::Lambda);
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let text = |name: &str| get(name).filter(|v| !v.is_empty());
+        let deadline = match (runner, number("CAPYDB_JOB_DEADLINE_SECONDS", 0)?) {
+            (Runner::Task, 0) => None,
+            (Runner::Lambda, 0) => Some(Duration::from_secs(DEFAULT_LAMBDA_DEADLINE_SECONDS)),
+            (_, seconds) => Some(Duration::from_secs(seconds)),
+        };
         Ok(Config {
+            runner,
+            force_runner: runner_var("CAPYDB_FORCE_RUNNER")?,
+            runner_limits: Limits {
+                budget: chrono::Duration::seconds(number("CAPYDB_LAMBDA_BUDGET_SECONDS", 720)? as i64),
+                scratch_bytes: number("CAPYDB_LAMBDA_SCRATCH_BYTES", 10 << 30)?,
+                backup_bytes_per_second: number("CAPYDB_BACKUP_BYTES_PER_SECOND", DEFAULT_BACKUP_BYTES_PER_SECOND)?,
+                restore_bytes_per_second: number("CAPYDB_RESTORE_BYTES_PER_SECOND", DEFAULT_RESTORE_BYTES_PER_SECOND)?,
+                pitr_bytes_per_second: number("CAPYDB_PITR_BYTES_PER_SECOND", DEFAULT_PITR_BYTES_PER_SECOND)?,
+            },
+            job_deadline: deadline,
+            task: TaskConfig {
+                cluster: text("CAPYDB_TASK_CLUSTER").unwrap_or_default(),
+                definition: text("CAPYDB_TASK_DEFINITION").unwrap_or_default(),
+                container: text("CAPYDB_TASK_CONTAINER").unwrap_or_else(|| "worker".into()),
+                subnets: list("CAPYDB_TASK_SUBNETS"),
+                security_groups: list("CAPYDB_TASK_SECURITY_GROUPS"),
+                job_id: text("CAPYDB_JOB_ID"),
+                own_arn: text("CAPYDB_TASK_ARN"),
+                binary: text("CAPYDB_TASK_BINARY")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| beside_this_executable("capydb-lambda")),
+            },
             table: required("CAPYDB_TABLE")?,
             bucket: required("CAPYDB_BUCKET")?,
             aws_region: get("AWS_REGION").filter(|v| !v.is_empty()).unwrap_or_else(|| "us-east-1".into()),
@@ -187,12 +269,29 @@ impl Config {
 }
 
 fn default_wal_helper() -> PathBuf {
+    beside_this_executable("capydb-wal-archive")
+}
+
+/// `name` in this executable's folder if it is there, else `name` (found on `PATH`).
+fn beside_this_executable(name: &str) -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("capydb-wal-archive")))
+        .and_then(|exe| exe.parent().map(|d| d.join(name)))
         .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("capydb-wal-archive"))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
+
+/// Lambda stops an invocation at 900 s; a run gives its job up a minute before that, so the
+/// hand-over and the attempt's last writes still happen.
+pub const DEFAULT_LAMBDA_DEADLINE_SECONDS: u64 = 840;
+/// Measured by `make bench` (README "Performance"): the backup job, verification included, on
+/// the slowest dataset (mixed types: 431 MB in 10.8 s).
+pub const DEFAULT_BACKUP_BYTES_PER_SECOND: u64 = 40_000_000;
+/// The restore job on the same dataset ran at 53–55 MB/s of database size; a dump is smaller
+/// than the database it came from, so per dump byte it is slower. Taken lower, at 30 MB/s.
+pub const DEFAULT_RESTORE_BYTES_PER_SECOND: u64 = 30_000_000;
+/// Not measured yet (no PITR benchmark): taken as the restore figure.
+pub const DEFAULT_PITR_BYTES_PER_SECOND: u64 = 30_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -169,6 +169,8 @@ pub trait DataPlane: Send + Sync {
     async fn drop_role(&self, region: &RegionConfig, role: &str) -> Result<(), DataPlaneError>;
     async fn rename_database(&self, region: &RegionConfig, from: &str, to: &str) -> Result<(), DataPlaneError>;
     async fn database_exists(&self, region: &RegionConfig, database: &str) -> Result<bool, DataPlaneError>;
+    /// `pg_database_size` of `database`: what a backup of it will read.
+    async fn database_size(&self, region: &RegionConfig, database: &str) -> Result<u64, DataPlaneError>;
     /// Starts a physical base backup of the whole cluster: a tar stream on `reader`, WAL not
     /// included (the archive has it; the backup ends only once its WAL is archived).
     async fn base_backup(&self, region: &RegionConfig) -> Result<DumpProcess, DataPlaneError>;
@@ -192,4 +194,18 @@ pub trait DataPlane: Send + Sync {
         staging: &str,
         keep_as: &str,
     ) -> Result<(), DataPlaneError>;
+}
+
+/// Why a task could not be started. Every cause (no capacity, a quota, throttling, the service
+/// unreachable) may pass: the job stays pending and the hand-over is tried again with back-off.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start a task: {0}")]
+pub struct LaunchError(pub String);
+
+/// Starts the container task a job is handed to: ECS `RunTask` in AWS, a child process locally.
+/// The task claims the job itself, as any worker does.
+#[async_trait]
+pub trait TaskLauncher: Send + Sync {
+    /// Starts one task for `job`; returns the task's ARN.
+    async fn launch(&self, job: &crate::ids::JobId) -> Result<String, LaunchError>;
 }

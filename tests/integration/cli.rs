@@ -207,6 +207,8 @@ fn accepted_backup() -> String {
         retry_classification: None,
         last_error: None,
         next_attempt_at: None,
+        runner: None,
+        task_arn: None,
         progress: None,
         backup_id: Some("bkp_x".into()),
         restore_id: None,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// A project on local-1 whose database holds `mib` MiB of incompressible rows (so its archive
 /// spans several 8 MiB parts), and `accounts` with one row.
-async fn big_project(env: &TestEnv, mib: u32) -> String {
+pub(crate) async fn big_project(env: &TestEnv, mib: u32) -> String {
     big_project_in(env, "local-1", mib).await
 }
 
@@ -42,7 +42,7 @@ async fn big_project_in(env: &TestEnv, region: &str, mib: u32) -> String {
 }
 
 /// The stored archive's bytes hash to the recorded SHA-256, and it restores to the same rows.
-async fn restores_as_recorded(env: &TestEnv, project: &str, backup: &serde_json::Value) {
+pub(crate) async fn restores_as_recorded(env: &TestEnv, project: &str, backup: &serde_json::Value) {
     let key = backup["backup_key"].as_str().unwrap();
     let stored = env.object(key).await;
     assert_eq!(hex::encode(Sha256::digest(&stored)), backup["sha256"].as_str().unwrap(), "the recorded checksum");

@@ -233,8 +233,19 @@ fn unique_name() -> String {
 }
 
 fn config(name: &str, worker: &str, extra: &[(&'static str, String)]) -> Config {
+    let vars = vars(name, worker, extra);
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+}
+
+fn task_env(name: &str, worker: &str, extra: &[(&'static str, String)]) -> Vec<(String, String)> {
+    vars(name, worker, extra).into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The test's configuration as environment variables: what its runtime reads, and what the
+/// child processes standing in for container tasks get.
+fn vars(name: &str, worker: &str, extra: &[(&'static str, String)]) -> HashMap<&'static str, String> {
     let s = stack();
-    let mut vars: HashMap<&str, String> = HashMap::from([
+    let mut vars: HashMap<&'static str, String> = HashMap::from([
         ("CAPYDB_TABLE", name.to_string()),
         ("CAPYDB_BUCKET", name.to_string()),
         ("AWS_ENDPOINT_URL", s.moto_url.clone()),
@@ -247,9 +258,10 @@ fn config(name: &str, worker: &str, extra: &[(&'static str, String)]) -> Config 
         ("CAPYDB_SCHEDULE_GROUP", name.to_string()),
         ("CAPYDB_WAL_BUCKET", WAL_BUCKET.to_string()),
         ("CAPYDB_WAL_HELPER", wal_helper_binary().display().to_string()),
+        ("CAPYDB_TASK_BINARY", task_binary().display().to_string()),
     ]);
     vars.extend(extra.iter().cloned());
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config")
+    vars
 }
 
 pub struct TestEnv {
@@ -278,7 +290,7 @@ impl TestEnv {
         let mut ctx = Context::from_config(config(&name, &worker, extra)).await;
         let (metrics, metric_lines) = capydb_shared::services::metrics::Metrics::capturing();
         ctx.metrics = metrics;
-        let runtime = start_runtime(ctx.clone()).await;
+        let runtime = start_runtime(ctx.clone(), task_env(&name, &worker, extra)).await;
         let org = OrgId::generate();
         let key = api_keys::generate_plaintext();
         bootstrap::organization(&ctx, &org, "Integration org", &key).await.expect("bootstrap");
@@ -333,7 +345,7 @@ impl TestEnv {
     }
 
     pub async fn start(&mut self) {
-        let rt = start_runtime(self.ctx.clone()).await;
+        let rt = start_runtime(self.ctx.clone(), task_env(&self.name, &self.ctx.config.worker_id, &self.extra)).await;
         self.api = rt.api_url.clone();
         self.runtime = Some(rt);
     }
@@ -531,7 +543,7 @@ impl TestEnv {
     }
 }
 
-async fn start_runtime(ctx: Context) -> Runtime {
+async fn start_runtime(ctx: Context, task_env: Vec<(String, String)>) -> Runtime {
     let options = Options {
         listen: ([127, 0, 0, 1], 0).into(),
         stream_poll: Duration::from_millis(100),
@@ -539,11 +551,17 @@ async fn start_runtime(ctx: Context) -> Runtime {
         // Tests fire schedules themselves.
         project_schedules_every: Duration::from_secs(3600),
         dashboard: None,
+        task_env,
     };
     Runtime::start(ctx, options).await.expect("local runtime starts")
 }
 
 /// The WAL archive helper the clusters and recovery instances run.
+/// What a container task runs (`capydb-lambda` as `JobTask`).
+pub fn task_binary() -> PathBuf {
+    built_binary("capydb-lambda", "capydb-functions")
+}
+
 pub fn wal_helper_binary() -> PathBuf {
     built_binary("capydb-wal-archive", "capydb-functions")
 }

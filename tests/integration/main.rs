@@ -33,5 +33,6 @@ mod schedules;
 mod soak;
 mod store_conformance;
 mod swap_crashes;
+mod tasks;
 mod wal;
 mod webhooks;

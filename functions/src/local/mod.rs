@@ -8,6 +8,7 @@ mod providers;
 pub mod scheduler;
 mod server;
 mod streams;
+pub mod tasks;
 
 use crate::workers::{self, SCHEDULES};
 use capydb_shared::adapters::aws;
@@ -30,6 +31,9 @@ pub struct Options {
     pub project_schedules_every: std::time::Duration,
     /// The built dashboard (`dashboard/dist`), served at every path outside `/v1`.
     pub dashboard: Option<std::path::PathBuf>,
+    /// Environment the child processes standing in for container tasks get on top of this
+    /// process's own (the tests' configuration, which is not in the process environment).
+    pub task_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
             schedules: true,
             project_schedules_every: Duration::from_secs(15),
             dashboard: None,
+            task_env: Vec::new(),
         }
     }
 }
@@ -49,6 +54,7 @@ pub struct Runtime {
     pub ctx: Context,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
+    started_tasks: std::sync::Arc<std::sync::Mutex<Vec<tasks::LocalTask>>>,
 }
 
 /// Creates the table and bucket if they are missing (SAM creates them in AWS).
@@ -62,8 +68,11 @@ pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
 }
 
 impl Runtime {
-    pub async fn start(ctx: Context, options: Options) -> anyhow::Result<Runtime> {
+    pub async fn start(mut ctx: Context, options: Options) -> anyhow::Result<Runtime> {
         ensure_storage(&ctx).await?;
+        let child_tasks = tasks::ChildTasks::new(ctx.config.task.binary.clone(), options.task_env.clone());
+        let started_tasks = child_tasks.started();
+        ctx.tasks = std::sync::Arc::new(child_tasks);
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
@@ -104,7 +113,12 @@ impl Runtime {
                 });
             }
         }
-        Ok(Runtime { api_url, ctx, cancel, tasks })
+        Ok(Runtime { api_url, ctx, cancel, tasks, started_tasks })
+    }
+
+    /// The container tasks this runtime started (as child processes), oldest first.
+    pub fn started_tasks(&self) -> Vec<tasks::LocalTask> {
+        self.started_tasks.lock().expect("task list").clone()
     }
 
     /// Stops everything at once, the way a killed process would: work in progress is dropped

@@ -27,6 +27,10 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(sdk)
 }
 
+pub fn ecs(sdk: &aws_config::SdkConfig) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(sdk)
+}
+
 pub fn dynamodb_streams(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
     aws_sdk_dynamodbstreams::Client::new(sdk)
 }

@@ -164,11 +164,19 @@ struct Cluster {
 /// The region clusters in memory: a database is its bytes; a dump is those bytes behind
 /// [`ARCHIVE_MAGIC`]; a restore writes them back; verification reads the whole archive and
 /// refuses one without the magic or holding [`UNRESTORABLE`].
-#[derive(Default)]
 pub struct FakeDataPlane {
     clusters: Mutex<HashMap<String, Cluster>>,
     /// How many of the next calls find the cluster refusing connections.
     refusals: Mutex<u32>,
+    /// How much larger `database_size` says a database is than the bytes it holds, so a test
+    /// can make a small database look large.
+    size_factor: Mutex<u64>,
+}
+
+impl Default for FakeDataPlane {
+    fn default() -> Self {
+        FakeDataPlane { clusters: Mutex::default(), refusals: Mutex::new(0), size_factor: Mutex::new(1) }
+    }
 }
 
 impl FakeDataPlane {
@@ -190,6 +198,11 @@ impl FakeDataPlane {
 
     pub fn has_role(&self, region: &str, role: &str) -> bool {
         lock(&self.clusters).get(region).is_some_and(|c| c.roles.contains(role))
+    }
+
+    /// `database_size` reports every database `factor` times its bytes.
+    pub fn inflate_sizes(&self, factor: u64) {
+        *lock(&self.size_factor) = factor;
     }
 
     /// The next `n` calls fail as a restarting cluster does.
@@ -335,6 +348,12 @@ impl DataPlane for FakeDataPlane {
         self.with(region, |c| Ok(c.databases.contains_key(database)))
     }
 
+    async fn database_size(&self, region: &RegionConfig, database: &str) -> Result<u64, DataPlaneError> {
+        let size =
+            self.with(region, |c| c.databases.get(database).map(|d| d.len() as u64).ok_or_else(|| missing(database)))?;
+        Ok(size.saturating_mul(*lock(&self.size_factor)))
+    }
+
     async fn base_backup(&self, _region: &RegionConfig) -> Result<DumpProcess, DataPlaneError> {
         Err(no_wal())
     }
@@ -386,5 +405,37 @@ impl DataPlane for FakeDataPlane {
             c.closed.remove(live);
             Ok(())
         })
+    }
+}
+
+/// A task launcher that starts nothing, keeps what it was asked, and can be told to fail.
+#[derive(Default)]
+pub struct FakeTasks {
+    launched: Mutex<Vec<crate::ids::JobId>>,
+    refusals: Mutex<u32>,
+}
+
+impl FakeTasks {
+    pub fn launched(&self) -> Vec<crate::ids::JobId> {
+        lock(&self.launched).clone()
+    }
+
+    /// The next `n` launches fail as ECS does without capacity.
+    pub fn refuse(&self, n: u32) {
+        *lock(&self.refusals) = n;
+    }
+}
+
+#[async_trait]
+impl crate::ports::TaskLauncher for FakeTasks {
+    async fn launch(&self, job: &crate::ids::JobId) -> Result<String, crate::ports::LaunchError> {
+        let mut refusals = lock(&self.refusals);
+        if *refusals > 0 {
+            *refusals -= 1;
+            return Err(crate::ports::LaunchError("RESOURCE:FARGATE no capacity is available".into()));
+        }
+        let mut launched = lock(&self.launched);
+        launched.push(job.clone());
+        Ok(format!("arn:aws:ecs:us-east-1:000000000000:task/capydb/{}", launched.len()))
     }
 }

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod crypto;
 pub mod dynamo;
+pub mod ecs;
 #[cfg(test)]
 pub mod fakes;
 pub mod local_instance;

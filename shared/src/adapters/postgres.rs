@@ -499,6 +499,16 @@ impl DataPlane for PostgresDataPlane {
         Ok(row.is_some())
     }
 
+    async fn database_size(&self, region: &RegionConfig, database: &str) -> Result<u64, DataPlaneError> {
+        // A built-in read of the catalogue over the admin connection: no tenant SQL runs.
+        let client = self.connect(region, None).await?;
+        let row = client
+            .query_one("SELECT pg_database_size($1::text)", &[&database])
+            .await
+            .map_err(|e| DataPlaneError::Sql(db_error(&e)))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
     async fn close_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
         let db = ident(database)?;
         let client = self.connect(region, None).await?;

@@ -96,6 +96,13 @@ pub struct Job {
     /// When a transient failure's retry may start (pending jobs only).
     #[serde(default)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Where its attempts run; unset until the first worker decides (a Lambda run, unless the
+    /// work was too large and it was handed to a task).
+    #[serde(default)]
+    pub runner: Option<crate::domain::runner::Runner>,
+    /// The container task running it, once handed over.
+    #[serde(default)]
+    pub task_arn: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -125,6 +132,8 @@ impl Job {
             retry_classification: None,
             last_error: None,
             next_attempt_at: None,
+            runner: None,
+            task_arn: None,
             created_at: now,
             updated_at: now,
         }

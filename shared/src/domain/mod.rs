@@ -15,6 +15,7 @@ pub mod restore_plan;
 pub mod restore_points;
 pub mod restores;
 pub mod retry;
+pub mod runner;
 pub mod schedules;
 pub mod scopes;
 pub mod wal;

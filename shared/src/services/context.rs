@@ -9,7 +9,7 @@ use crate::adapters::scheduler::EventBridgeScheduler;
 use crate::adapters::webhook_http::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, RegionConfig};
-use crate::ports::{DataPlane, ObjectStore};
+use crate::ports::{DataPlane, ObjectStore, TaskLauncher};
 use crate::store::{
     ApiKeyStore, BackupStore, DeliveryStore, EventStore, IdempotencyStore, IntegrationStore, JobStore,
     OrganizationStore, PreviewStore, ProjectStore, RestorePointStore, RestoreStore, ScheduleStore, WebhookStore,
@@ -23,6 +23,7 @@ pub(crate) struct Fakes {
     pub data_plane: Arc<crate::adapters::fakes::FakeDataPlane>,
     pub objects: Arc<crate::adapters::fakes::MemoryObjects>,
     pub clock: Arc<crate::clock::ManualClock>,
+    pub tasks: Arc<crate::adapters::fakes::FakeTasks>,
 }
 
 #[cfg(test)]
@@ -65,6 +66,8 @@ pub struct Context {
     /// The WAL archive and base backups (`wal_bucket`).
     pub wal_objects: Arc<dyn ObjectStore>,
     pub data_plane: Arc<dyn DataPlane>,
+    /// Starts the container tasks large jobs are handed to.
+    pub tasks: Arc<dyn TaskLauncher>,
     pub clock: Arc<dyn Clock>,
     pub secrets: SecretBox,
     pub scheduler: EventBridgeScheduler,
@@ -92,6 +95,7 @@ impl Context {
             config.scheduled_backup_arn.clone(),
             config.scheduler_role_arn.clone(),
         );
+        let tasks = Arc::new(crate::adapters::ecs::EcsTaskLauncher::new(aws::ecs(&sdk), config.task.clone()));
         let webhook_sender = WebhookSender::new(config.webhooks_allow_private);
         let providers = EnvProviders::new(&config.vercel_api_url, &config.netlify_api_url);
         Context {
@@ -115,6 +119,7 @@ impl Context {
             objects,
             wal_objects,
             data_plane,
+            tasks,
             clock: Arc::new(SystemClock),
             secrets,
             scheduler,
@@ -167,7 +172,9 @@ impl Context {
             data_plane: Arc::new(crate::adapters::fakes::FakeDataPlane::default()),
             objects: Arc::new(crate::adapters::fakes::MemoryObjects::default()),
             clock: Arc::new(crate::clock::ManualClock::new(chrono::Utc::now())),
+            tasks: Arc::new(crate::adapters::fakes::FakeTasks::default()),
         };
+        ctx.tasks = fakes.tasks.clone();
         ctx.data_plane = fakes.data_plane.clone();
         ctx.objects = fakes.objects.clone();
         ctx.wal_objects = Arc::new(crate::adapters::fakes::MemoryObjects::default());

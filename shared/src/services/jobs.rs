@@ -3,6 +3,7 @@
 
 use super::job_work::{Outcome, ProgressReporter};
 use super::metrics::Unit;
+use super::runners::{self, HandOver};
 use super::{job_kinds, projects, Context};
 use crate::auth::Principal;
 use crate::contract;
@@ -11,6 +12,7 @@ use crate::domain::jobs::{Job, JobState, JobType, Progress};
 use crate::domain::pagination::{Cursor, Page};
 use crate::domain::restores::{RestoreStep, TargetKind};
 use crate::domain::retry::{self, RetryClass};
+use crate::domain::runner::Runner;
 use crate::domain::scopes::Scope;
 use crate::ids::{JobId, ProjectId};
 use crate::store::{CancelRequest, JobCondition, RecordWrite};
@@ -195,6 +197,8 @@ pub enum RunResult {
     Cancelled,
     /// Failed transiently; back to `pending` until its back-off ends.
     Retrying,
+    /// Too large for this Lambda run: handed to a container task, which claims it.
+    HandedOver,
 }
 
 /// Claims `id` if it is pending and runs it to the end.
@@ -203,10 +207,23 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         return Ok(RunResult::NotClaimed);
     };
     let now = ctx.clock.now();
-    // A retry waiting out its back-off is not due yet (its own requeue write fired the stream).
-    let waiting = job.next_attempt_at.is_some_and(|at| at > now);
-    if job.state != JobState::Pending || job.attempts >= job.max_attempts || waiting {
+    if job.state != JobState::Pending || job.attempts >= job.max_attempts {
         return Ok(RunResult::NotClaimed);
+    }
+    if ctx.config.runner == Runner::Task {
+        // A task runs only a job handed to a task; the start grace the hand-over set is for it.
+        if job.runner != Some(Runner::Task) {
+            return Ok(RunResult::NotClaimed);
+        }
+    } else {
+        // A retry waiting out its back-off is not due yet (its own requeue write fired the
+        // stream); nor is a job whose task is starting.
+        if job.next_attempt_at.is_some_and(|at| at > now) {
+            return Ok(RunResult::NotClaimed);
+        }
+        if runners::where_to_run(ctx, &job).await == Runner::Task {
+            return handed_over(ctx, &job).await;
+        }
     }
     let lease = Duration::from_std(ctx.config.job_lease).expect("lease fits");
     let mut claimed = job.clone();
@@ -220,6 +237,10 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     claimed.error = None;
     claimed.next_attempt_at = None;
     claimed.progress = Some(Progress { phase: "starting".into(), bytes_done: 0 });
+    claimed.runner = Some(ctx.config.runner);
+    if ctx.config.runner == Runner::Task {
+        claimed.task_arn = ctx.config.task.own_arn.clone().or(job.task_arn.clone());
+    }
     if !ctx.jobs.update_job(&claimed, &JobCondition::Pending { attempts: job.attempts }).await? {
         return Ok(RunResult::NotClaimed);
     }
@@ -239,6 +260,13 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
     ));
 
     let work = execute(ctx, &claimed, &reporter);
+    // A Lambda run gives the work up before Lambda stops it, and hands the job over.
+    let deadline = async {
+        match ctx.config.job_deadline.filter(|_| ctx.config.runner == Runner::Lambda) {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
     // A cancellation drops the work where it stands (its throw-away instances stop as they are
     // dropped); what it made is undone below.
     let outcome = tokio::select! {
@@ -247,6 +275,11 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         _ = lost.cancelled() => {
             tracing::warn!(job = %claimed.id, "lease lost; abandoning this attempt");
             return Ok(RunResult::LeaseLost);
+        }
+        _ = deadline => {
+            stop.cancel();
+            let _ = keeper.await;
+            return out_of_time(ctx, &claimed, &owner).await;
         }
     };
     stop.cancel();
@@ -321,6 +354,63 @@ pub async fn run(ctx: &Context, id: &JobId) -> Result<RunResult, Error> {
         JobState::Cancelled => RunResult::Cancelled,
         _ => RunResult::Failed,
     })
+}
+
+/// Hands a pending job to a task; a job no task could be started for within its retry window
+/// fails, naming why.
+async fn handed_over(ctx: &Context, job: &Job) -> Result<RunResult, Error> {
+    match runners::hand_over(ctx, job).await? {
+        HandOver::Started(_) | HandOver::Elsewhere => Ok(RunResult::HandedOver),
+        HandOver::Retrying(_) => Ok(RunResult::Retrying),
+        HandOver::GaveUp { reason, job } => {
+            fail_pending(ctx, &job, &reason).await?;
+            Ok(RunResult::Failed)
+        }
+    }
+}
+
+/// Ends a pending job that cannot run, with its work's records marked as it would on an
+/// abandoned attempt.
+async fn fail_pending(ctx: &Context, job: &Job, reason: &str) -> Result<(), Error> {
+    let outcome = abandoned(ctx, job, reason).await?;
+    let now = ctx.clock.now();
+    let mut done = job.clone();
+    done.state = JobState::Failed;
+    done.error = outcome.error.clone().or(Some(reason.to_string()));
+    done.last_error = Some(reason.to_string());
+    done.retry_classification = Some(RetryClass::Transient);
+    done.completed_at = Some(now);
+    done.updated_at = now;
+    done.next_attempt_at = None;
+    let mut events = outcome.events;
+    events.push(job_event(&done));
+    let seen = JobCondition::PendingSince { updated_at: job.updated_at };
+    ctx.jobs.transition_job(&done, &seen, &outcome.records, &events).await?;
+    Ok(())
+}
+
+/// The Lambda run reached its deadline with the work unfinished: the attempt is given up as a
+/// crash would give it up (nothing of it is recorded as done; its next attempt clears what it
+/// left), and the job goes to a task. On its last attempt it fails instead, saying why.
+async fn out_of_time(ctx: &Context, claimed: &Job, owner: &JobCondition) -> Result<RunResult, Error> {
+    let seconds = ctx.config.job_deadline.map(|d| d.as_secs()).unwrap_or_default();
+    let reason = format!("the work did not finish within the Lambda run's {seconds} s");
+    tracing::warn!(job = %claimed.id, attempt = claimed.attempts, "{reason}; handing the job to a task");
+    let now = ctx.clock.now();
+    let mut next = claimed.back_to_pending(now);
+    next.runner = Some(Runner::Task);
+    next.last_error = Some(reason.clone());
+    next.retry_classification = Some(RetryClass::Transient);
+    next.next_attempt_at = None;
+    if !ctx.jobs.update_job(&next, owner).await? {
+        return Ok(RunResult::LeaseLost);
+    }
+    if next.attempts >= next.max_attempts {
+        fail_pending(ctx, &next, &format!("{reason} on its last attempt ({} of {})", next.attempts, next.max_attempts))
+            .await?;
+        return Ok(RunResult::Failed);
+    }
+    handed_over(ctx, &next).await
 }
 
 async fn execute(ctx: &Context, job: &Job, progress: &ProgressReporter) -> Result<Outcome, Error> {
@@ -520,7 +610,8 @@ mod tests {
         let (ctx, fakes, _) = fast().await;
         let project = fakes.ready_project(&ctx, b"users: 1 row").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
-        fakes.data_plane.refuse_connections(1);
+        // The cluster restarting: sizing the job meets it (and runs it here), then the attempt.
+        fakes.data_plane.refuse_connections(2);
 
         assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Retrying);
         let waiting = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
@@ -594,5 +685,159 @@ mod tests {
         assert!(current.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", current.error);
         let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
         assert_eq!(b.state, BackupState::Failed, "the backup says so too");
+    }
+
+    /// The same context as a container task sees it: the task runner, its own ARN.
+    fn as_task(ctx: &Context, arn: &str) -> Context {
+        let mut config = (*ctx.config).clone();
+        config.runner = Runner::Task;
+        config.job_deadline = None;
+        config.task.own_arn = Some(arn.to_string());
+        let mut task = ctx.clone();
+        task.config = Arc::new(config);
+        task
+    }
+
+    fn with_config(ctx: &Context, change: impl FnOnce(&mut crate::config::Config)) -> Context {
+        let mut config = (*ctx.config).clone();
+        change(&mut config);
+        let mut changed = ctx.clone();
+        changed.config = Arc::new(config);
+        changed
+    }
+
+    #[tokio::test]
+    async fn a_database_too_large_for_a_lambda_run_is_handed_to_a_task_which_runs_it() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"twenty bytes of rows").await;
+        fakes.data_plane.inflate_sizes(1_000_000_000);
+        let (backup, job) = pending_backup(&ctx, &project).await;
+
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::HandedOver, "20 GB does not fit a Lambda run");
+        assert_eq!(fakes.tasks.launched(), vec![job.id.clone()], "one task, for this job");
+        let handed = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((handed.state, handed.attempts, handed.runner), (JobState::Pending, 0, Some(Runner::Task)));
+        let arn = handed.task_arn.clone().expect("the task's ARN is recorded");
+        assert_eq!(handed.next_attempt_at, Some(ctx.clock.now() + runners::task_start_grace()));
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::NotClaimed, "a Lambda leaves it to its task");
+        assert_eq!(fakes.tasks.launched().len(), 1, "and starts no second task");
+
+        let task = as_task(&ctx, &arn);
+        assert_eq!(run(&task, &job.id).await.unwrap(), RunResult::Completed);
+        let done = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.attempts, done.runner, done.task_arn.as_deref()),
+            (JobState::Completed, 1, Some(Runner::Task), Some(arn.as_str()))
+        );
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_eq!(b.verification_state, VerificationState::Verified);
+        assert_eq!(
+            archive(&fakes, b.backup_key.as_deref().unwrap()).await,
+            [ARCHIVE_MAGIC, b"twenty bytes of rows"].concat()
+        );
+
+        let (_, small) = pending_backup(&ctx, &project).await;
+        assert_eq!(
+            run(&task, &small.id).await.unwrap(),
+            RunResult::NotClaimed,
+            "a task runs only what was handed to a task"
+        );
+        fakes.data_plane.inflate_sizes(1);
+        assert_eq!(run(&ctx, &small.id).await.unwrap(), RunResult::Completed, "20 bytes stay in Lambda");
+        assert_eq!(ctx.jobs.get_job(&small.id).await.unwrap().unwrap().runner, Some(Runner::Lambda));
+    }
+
+    #[tokio::test]
+    async fn a_task_that_cannot_start_keeps_the_job_pending_with_doubling_back_off_until_its_window_ends() {
+        let (ctx, fakes, _) = fast().await;
+        let ctx = with_config(&ctx, |c| c.force_runner = Some(Runner::Task));
+        let project = fakes.ready_project(&ctx, b"rows").await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+        fakes.tasks.refuse(2);
+
+        let base = Duration::from_std(ctx.config.job_retry_base).unwrap();
+        let mut waits = Vec::new();
+        for _ in 0..2 {
+            assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::Retrying);
+            let waiting = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+            assert_eq!((waiting.state, waiting.attempts, waiting.task_arn.as_deref()), (JobState::Pending, 0, None));
+            assert!(
+                waiting.last_error.as_deref().is_some_and(|e| e.contains("no capacity")),
+                "{:?}",
+                waiting.last_error
+            );
+            let at = waiting.next_attempt_at.unwrap();
+            waits.push(at - ctx.clock.now());
+            fakes.clock.set(at);
+        }
+        assert_eq!(waits, vec![base, base * 2], "the wait doubles");
+        assert_eq!(run(&ctx, &job.id).await.unwrap(), RunResult::HandedOver, "capacity came back");
+        assert_eq!(fakes.tasks.launched(), vec![job.id.clone()]);
+
+        // Another job whose tasks never start: past its retry window it fails, saying why.
+        let (late_backup, late) = pending_backup(&ctx, &project).await;
+        fakes.tasks.refuse(1);
+        fakes.clock.advance(Duration::from_std(ctx.config.job_retry_window).unwrap() + Duration::minutes(1));
+        assert_eq!(run(&ctx, &late.id).await.unwrap(), RunResult::Failed);
+        let failed = ctx.jobs.get_job(&late.id).await.unwrap().unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("no task could be started for this job within 120 minutes")),
+            "{:?}",
+            failed.error
+        );
+        let b = ctx.backups.get_backup(&project.id, &late_backup.id).await.unwrap().unwrap();
+        assert_eq!(b.state, BackupState::Failed, "its backup says so");
+        assert_ne!(ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap().state, BackupState::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_lambda_run_that_reaches_its_deadline_gives_the_work_up_and_hands_the_job_over() {
+        let (ctx, fakes, _) = fast().await;
+        let project = fakes.ready_project(&ctx, b"growing rows").await;
+        let (backup, job) = pending_backup(&ctx, &project).await;
+        // The database grew after it was sized: the work is still going at the deadline.
+        let (points, _halted) = crate::services::checkpoints::Checkpoints::halting_at("backup.verifying");
+        let mut lambda = with_config(&ctx, |c| c.job_deadline = Some(std::time::Duration::from_millis(300)));
+        lambda.checkpoints = points;
+
+        assert_eq!(run(&lambda, &job.id).await.unwrap(), RunResult::HandedOver);
+        let handed = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((handed.state, handed.attempts, handed.runner), (JobState::Pending, 1, Some(Runner::Task)));
+        assert!(
+            handed.last_error.as_deref().is_some_and(|e| e.contains("did not finish within the Lambda run's 0 s")),
+            "{:?}",
+            handed.last_error
+        );
+        let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
+        assert_ne!(b.state, BackupState::Completed, "a given-up attempt records no backup");
+        assert_eq!(fakes.tasks.launched(), vec![job.id.clone()]);
+
+        let task = as_task(&ctx, handed.task_arn.as_deref().unwrap());
+        assert_eq!(run(&task, &job.id).await.unwrap(), RunResult::Completed);
+        let done = ctx.jobs.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.attempts), (JobState::Completed, 2));
+        assert_eq!(
+            ctx.backups.list_backups(&project.id, 10, None).await.unwrap().items.len(),
+            1,
+            "one backup, not two"
+        );
+        assert_eq!(fakes.objects.open_uploads(), 0, "nothing of the given-up upload is left");
+
+        // On its last attempt the job fails instead, saying why.
+        let (_, last) = pending_backup(&ctx, &project).await;
+        let mut last_try = last.clone();
+        last_try.max_attempts = 1;
+        assert!(ctx.jobs.update_job(&last_try, &JobCondition::Pending { attempts: 0 }).await.unwrap());
+        assert_eq!(run(&lambda, &last.id).await.unwrap(), RunResult::Failed);
+        let failed = ctx.jobs.get_job(&last.id).await.unwrap().unwrap();
+        assert!(
+            failed.error.as_deref().is_some_and(|e| e.contains("on its last attempt (1 of 1)")),
+            "{:?}",
+            failed.error
+        );
     }
 }

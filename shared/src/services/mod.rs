@@ -29,6 +29,7 @@ pub mod restore_points;
 pub mod restore_worker;
 pub mod restores;
 pub mod retention;
+pub mod runners;
 pub mod schedules;
 pub mod sweeper;
 pub mod wal_archive;
