@@ -14,7 +14,7 @@ dev:
 # The walkthrough runs first, so the binaries it uses come from `make dev`'s build alone.
 # Lambda binaries carry no tests of their own: `--lib --test '*'` skips linking a test
 # harness for each of them. The integration suite runs the `capydb` binary and the clusters run
-# the WAL archive helper; both are built first.
+# the WAL archive helper, and the local runtime starts `capydb-lambda` as the container task; all are built first.
 test: deps lint walkthrough
 	cargo build -p capydb-cli --bin capydb -p capydb-functions --bin capydb-wal-archive --bin capydb-lambda
 	cargo test --workspace --lib --test '*' --no-fail-fast

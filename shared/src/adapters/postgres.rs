@@ -441,6 +441,11 @@ impl DataPlane for PostgresDataPlane {
     }
 
     async fn verify(&self, archive: BoxReader, archive_bytes: Option<u64>, role: &str) -> Result<(), DataPlaneError> {
+        // A sandbox that cannot hold the data says nothing about the archive: refused before it
+        // starts when it surely cannot, named when the disk fills up anyway.
+        if let (Some(bytes), Ok(s)) = (archive_bytes, rustix::fs::statvfs(&self.scratch_dir)) {
+            check_scratch(bytes, s.f_bavail.saturating_mul(s.f_frsize), &self.scratch_dir)?;
+        }
         // Temporary files (sorts, index builds) may take up to twice the archive, at least 1 GiB.
         let temp_mb = (archive_bytes.unwrap_or(0) / (1024 * 1024)).saturating_mul(2).max(1024);
         let sandbox =
@@ -448,7 +453,7 @@ impl DataPlane for PostgresDataPlane {
         let login = sandbox.login.clone();
         let result = self.restore(&sandbox.region(), sandbox::DATABASE, archive, archive_bytes, &login).await;
         sandbox.remove().await;
-        result
+        result.map_err(|e| scratch_filled(e, archive_bytes, &self.scratch_dir))
     }
 
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
@@ -576,8 +581,75 @@ impl DataPlane for PostgresDataPlane {
     }
 }
 
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// The least scratch a verification needs: the restored data takes at least the dump's own size,
+/// plus the instance itself.
+fn check_scratch(dump_bytes: u64, free: u64, dir: &std::path::Path) -> Result<(), DataPlaneError> {
+    let needed = dump_bytes.saturating_add(SCRATCH_HEADROOM);
+    if free >= needed {
+        return Ok(());
+    }
+    Err(DataPlaneError::Sandbox(format!(
+        "not enough scratch space to verify the backup: it needs at least {} in {}, and {} is free",
+        gib(needed),
+        dir.display(),
+        gib(free)
+    )))
+}
+
+/// A sandbox restore that failed because the scratch disk filled up: the worker's shortage,
+/// named with the space the archive needs, not a verdict on the archive.
+fn scratch_filled(e: DataPlaneError, dump_bytes: Option<u64>, dir: &std::path::Path) -> DataPlaneError {
+    match &e {
+        DataPlaneError::Tool { message, .. } | DataPlaneError::Sql(message)
+            if message.contains("No space left on device") || message.contains("could not extend file") =>
+        {
+            DataPlaneError::Sandbox(format!(
+                "the scratch disk {} filled up while verifying a {} dump; give the worker more scratch space than that ({message})",
+                dir.display(),
+                gib(dump_bytes.unwrap_or(0))
+            ))
+        }
+        _ => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_scratch_disk_too_small_to_verify_is_refused_naming_the_space() {
+        let dir = std::path::Path::new("/scratch");
+        assert!(check_scratch(1 << 30, 2 << 30, dir).is_ok());
+        let e = check_scratch(6 << 30, 4 << 30, dir).unwrap_err();
+        assert!(matches!(e, DataPlaneError::Sandbox(_)), "the archive is not blamed: {e}");
+        assert_eq!(
+            e.to_string(),
+            "the verification sandbox could not start: not enough scratch space to verify the backup: it needs at \
+             least 6.2 GiB in /scratch, and 4.0 GiB is free"
+        );
+    }
+
+    #[test]
+    fn a_disk_that_fills_up_during_verification_is_the_workers_shortage() {
+        let dir = std::path::Path::new("/tmp");
+        let full = DataPlaneError::Tool {
+            tool: "pg_restore",
+            message: "pg_restore: error: could not extend file \"base/16384/16385\": No space left on device".into(),
+        };
+        let e = scratch_filled(full, Some(3 << 30), dir);
+        assert!(matches!(e, DataPlaneError::Sandbox(_)), "{e}");
+        assert!(e.to_string().contains("the scratch disk /tmp filled up while verifying a 3.0 GiB dump"), "{e}");
+        let bad = DataPlaneError::Tool { tool: "pg_restore", message: "invalid input syntax".into() };
+        assert!(
+            matches!(scratch_filled(bad, None, dir), DataPlaneError::Tool { .. }),
+            "other failures stay what they are"
+        );
+    }
+
     use super::*;
 
     #[tokio::test]
