@@ -764,7 +764,8 @@ pub async fn restores<S: RestoreStore + PreviewStore + JobStore + BackupStore + 
     assert_eq!(listed, vec![pa.id.to_string()]);
 }
 
-fn schedule(project: &Project) -> BackupSchedule {
+/// The project's daily schedule at 03:00, kept 7 days, due for its check a minute ago.
+pub fn schedule(project: &Project) -> BackupSchedule {
     let at = now();
     BackupSchedule {
         id: "default".into(),

@@ -5,62 +5,28 @@ use crate::harness::TestEnv;
 use capydb_shared::adapters::dynamo::Repository;
 use capydb_shared::store_conformance;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_restore_point_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::restore_points(&Repository::for_config(&env.ctx.config).await).await;
+/// One test per port's contract, each on a table of its own.
+macro_rules! meets {
+    ($($test:ident => $suite:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let env = TestEnv::new().await;
+                store_conformance::$suite(&Repository::for_config(&env.ctx.config).await).await;
+            }
+        )*
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_webhook_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::webhooks(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_delivery_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::deliveries(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_project_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::projects(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_backup_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::backups(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_job_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::jobs(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_restore_and_preview_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::restores(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_schedule_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::schedules(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_api_key_and_response_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::api_keys_and_responses(&Repository::for_config(&env.ctx.config).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_repository_meets_the_integration_contract() {
-    let env = TestEnv::new().await;
-    store_conformance::integrations(&Repository::for_config(&env.ctx.config).await).await;
+meets! {
+    the_dynamodb_repository_meets_the_restore_point_contract => restore_points,
+    the_dynamodb_repository_meets_the_webhook_contract => webhooks,
+    the_dynamodb_repository_meets_the_delivery_contract => deliveries,
+    the_dynamodb_repository_meets_the_project_contract => projects,
+    the_dynamodb_repository_meets_the_backup_contract => backups,
+    the_dynamodb_repository_meets_the_job_contract => jobs,
+    the_dynamodb_repository_meets_the_restore_and_preview_contract => restores,
+    the_dynamodb_repository_meets_the_schedule_contract => schedules,
+    the_dynamodb_repository_meets_the_api_key_and_response_contract => api_keys_and_responses,
+    the_dynamodb_repository_meets_the_integration_contract => integrations,
 }

@@ -999,53 +999,28 @@ impl EventStore for MemoryStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_memory_store_meets_the_restore_point_contract() {
-        crate::store_conformance::restore_points(&MemoryStore::new()).await;
+    /// One test per port's contract, each on a store of its own.
+    macro_rules! meets {
+        ($($test:ident => $suite:ident),* $(,)?) => {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::store_conformance::$suite(&MemoryStore::new()).await;
+                }
+            )*
+        };
     }
 
-    #[tokio::test]
-    async fn the_memory_store_meets_the_delivery_contract() {
-        crate::store_conformance::deliveries(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_webhook_contract() {
-        crate::store_conformance::webhooks(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_project_contract() {
-        crate::store_conformance::projects(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_backup_contract() {
-        crate::store_conformance::backups(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_job_contract() {
-        crate::store_conformance::jobs(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_restore_and_preview_contract() {
-        crate::store_conformance::restores(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_schedule_contract() {
-        crate::store_conformance::schedules(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_api_key_and_response_contract() {
-        crate::store_conformance::api_keys_and_responses(&MemoryStore::new()).await;
-    }
-
-    #[tokio::test]
-    async fn the_memory_store_meets_the_integration_contract() {
-        crate::store_conformance::integrations(&MemoryStore::new()).await;
+    meets! {
+        the_memory_store_meets_the_restore_point_contract => restore_points,
+        the_memory_store_meets_the_delivery_contract => deliveries,
+        the_memory_store_meets_the_webhook_contract => webhooks,
+        the_memory_store_meets_the_project_contract => projects,
+        the_memory_store_meets_the_backup_contract => backups,
+        the_memory_store_meets_the_job_contract => jobs,
+        the_memory_store_meets_the_restore_and_preview_contract => restores,
+        the_memory_store_meets_the_schedule_contract => schedules,
+        the_memory_store_meets_the_api_key_and_response_contract => api_keys_and_responses,
+        the_memory_store_meets_the_integration_contract => integrations,
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 /// The fast tier's stand-ins, as a test sees them.
 #[cfg(test)]
 pub(crate) struct Fakes {
+    pub store: Arc<crate::adapters::memory::MemoryStore>,
     pub data_plane: Arc<crate::adapters::fakes::FakeDataPlane>,
     pub objects: Arc<crate::adapters::fakes::MemoryObjects>,
     pub clock: Arc<crate::clock::ManualClock>,
@@ -134,13 +135,18 @@ impl Context {
     /// past the ports fails at once instead of passing by accident.
     #[cfg(test)]
     pub(crate) async fn in_memory(store: Arc<crate::adapters::memory::MemoryStore>) -> Context {
-        Self::fast(store).await.0
+        Self::with_store(store).await.0
     }
 
-    /// [`Context::in_memory`] with handles on its fakes and clock, for tests that look inside
-    /// them or move time.
+    /// A fast-tier context on a new in-memory store, with handles on the store, the fakes and
+    /// the clock.
     #[cfg(test)]
-    pub(crate) async fn fast(store: Arc<crate::adapters::memory::MemoryStore>) -> (Context, Fakes) {
+    pub(crate) async fn fast() -> (Context, Fakes) {
+        Self::with_store(Arc::new(crate::adapters::memory::MemoryStore::new())).await
+    }
+
+    #[cfg(test)]
+    async fn with_store(store: Arc<crate::adapters::memory::MemoryStore>) -> (Context, Fakes) {
         let vars = [
             ("CAPYDB_TABLE", "memory"),
             ("CAPYDB_BUCKET", "memory"),
@@ -167,8 +173,9 @@ impl Context {
         ctx.events = store.clone();
         ctx.restore_points = store.clone();
         ctx.webhooks = store.clone();
-        ctx.deliveries = store;
+        ctx.deliveries = store.clone();
         let fakes = Fakes {
+            store: store.clone(),
             data_plane: Arc::new(crate::adapters::fakes::FakeDataPlane::default()),
             objects: Arc::new(crate::adapters::fakes::MemoryObjects::default()),
             clock: Arc::new(crate::clock::ManualClock::new(chrono::Utc::now())),

@@ -550,19 +550,12 @@ fn internal(e: &Error) -> String {
 mod tests {
     use super::*;
     use crate::adapters::fakes::ARCHIVE_MAGIC;
-    use crate::adapters::memory::MemoryStore;
     use crate::domain::backups::{BackupState, VerificationState};
     use crate::services::backup_pipeline::decompressing;
     use crate::services::context::Fakes;
     use crate::store_conformance::backup_with_job;
     use std::sync::Arc;
     use tokio::io::AsyncReadExt;
-
-    async fn fast() -> (Context, Fakes, Arc<MemoryStore>) {
-        let store = Arc::new(MemoryStore::new());
-        let (ctx, fakes) = Context::fast(store.clone()).await;
-        (ctx, fakes, store)
-    }
 
     /// A pending backup of `project`, as `POST /backups` leaves it.
     async fn pending_backup(
@@ -585,7 +578,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_backup_job_is_claimed_once_and_leaves_a_verified_archive_of_the_database() {
-        let (ctx, fakes, store) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"orders: 3 rows").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
 
@@ -601,13 +594,13 @@ mod tests {
         let stored = fakes.objects.bytes(&key).unwrap();
         assert_eq!(b.sha256.as_deref(), Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&stored)).as_str()));
         assert_eq!(fakes.objects.open_uploads(), 0, "no upload left open");
-        let kinds: Vec<String> = store.events().into_iter().map(|e| e.event_type).collect();
+        let kinds: Vec<String> = fakes.store.events().into_iter().map(|e| e.event_type).collect();
         assert!(kinds.contains(&"backup.completed".to_string()), "{kinds:?}");
     }
 
     #[tokio::test]
     async fn a_refused_connection_sends_the_job_back_with_back_off_and_a_later_attempt_completes() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"users: 1 row").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
         // The cluster restarting: sizing the job meets it (and runs it here), then the attempt.
@@ -637,7 +630,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_archive_that_does_not_restore_fails_its_job_for_good_and_names_why() {
-        let (ctx, fakes, store) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, crate::adapters::fakes::UNRESTORABLE).await;
         let (backup, job) = pending_backup(&ctx, &project).await;
 
@@ -648,12 +641,12 @@ mod tests {
         assert!(done.error.as_deref().is_some_and(|e| e.starts_with("verification failed")), "{:?}", done.error);
         let b = ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap();
         assert_eq!((b.state, b.verification_state), (BackupState::Failed, VerificationState::Failed));
-        assert!(store.events().iter().any(|e| e.event_type == "backup.failed"));
+        assert!(fakes.store.events().iter().any(|e| e.event_type == "backup.failed"));
     }
 
     #[tokio::test]
     async fn a_dead_workers_job_is_requeued_when_its_lease_runs_out_and_failed_when_attempts_do() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"x").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
         let lease = Duration::from_std(ctx.config.job_lease).unwrap();
@@ -708,7 +701,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_too_large_for_a_lambda_run_is_handed_to_a_task_which_runs_it() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"twenty bytes of rows").await;
         fakes.data_plane.inflate_sizes(1_000_000_000);
         let (backup, job) = pending_backup(&ctx, &project).await;
@@ -749,7 +742,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_task_that_cannot_start_keeps_the_job_pending_with_doubling_back_off_until_its_window_ends() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let ctx = with_config(&ctx, |c| c.force_runner = Some(Runner::Task));
         let project = fakes.ready_project(&ctx, b"rows").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
@@ -796,7 +789,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lambda_run_that_reaches_its_deadline_gives_the_work_up_and_hands_the_job_over() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"growing rows").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
         // The database grew after it was sized: the work is still going at the deadline.

@@ -146,7 +146,6 @@ pub async fn sweep_expired(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Err
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::MemoryStore;
     use crate::auth::{Credential, OrgRole};
     use crate::domain::backups::Backup;
     use crate::domain::projects::Project;
@@ -156,7 +155,6 @@ mod tests {
     use crate::services::restores::{self, RestoreRequest};
     use crate::store_conformance::backup_with_job;
     use chrono::Duration;
-    use std::sync::Arc;
 
     fn admin(project: &Project) -> Principal {
         Principal {
@@ -187,8 +185,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_preview_is_made_restored_into_again_extended_and_dropped_when_it_expires() {
-        let store = Arc::new(MemoryStore::new());
-        let (ctx, fakes): (Context, Fakes) = Context::fast(store.clone()).await;
+        let (ctx, fakes): (Context, Fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"v1").await;
         let who = admin(&project);
         let first = backed_up(&ctx, &project).await;
@@ -256,7 +253,7 @@ mod tests {
         assert!(matches!(get(&ctx, &who, &preview.id).await, Err(Error::NotFound(_))));
         assert_eq!(fakes.data_plane.database("local-1", &restored.database_name), None, "its database is dropped");
         assert!(!fakes.data_plane.has_role("local-1", &restored.db_username), "and its role");
-        let deleted = store.events().into_iter().find(|e| e.event_type == "preview.deleted").expect("an event");
+        let deleted = fakes.store.events().into_iter().find(|e| e.event_type == "preview.deleted").expect("an event");
         assert_eq!(deleted.data["reason"], "expired");
         assert_eq!(ctx.previews.preview_named(&project.id, "staging").await.unwrap(), None, "its name is free again");
     }

@@ -44,13 +44,11 @@ pub async fn sweep(ctx: &Context, now: DateTime<Utc>) -> Result<RetentionReport,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::MemoryStore;
     use crate::domain::backups::{manifest_key, Backup};
     use crate::services::context::Fakes;
     use crate::services::jobs::{self, RunResult};
     use crate::store_conformance::{backup_with_job, restore_point};
     use chrono::Duration;
-    use std::sync::Arc;
 
     async fn expiring_backup(ctx: &Context, project: &crate::domain::projects::Project, keep: Duration) -> Backup {
         let (mut backup, job) = backup_with_job(project);
@@ -62,8 +60,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_backup_goes_with_its_archive_unless_a_restore_point_pins_it() {
-        let store = Arc::new(MemoryStore::new());
-        let (ctx, fakes): (Context, Fakes) = Context::fast(store).await;
+        let (ctx, fakes): (Context, Fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"rows").await;
         let doomed = expiring_backup(&ctx, &project, Duration::hours(1)).await;
         let pinned = expiring_backup(&ctx, &project, Duration::hours(1)).await;

@@ -198,18 +198,9 @@ pub async fn check_missed(ctx: &Context, now: DateTime<Utc>) -> Result<u32, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::MemoryStore;
     use crate::domain::backups::BackupKind;
     use crate::domain::projects::Project;
-    use crate::services::context::Fakes;
     use chrono::TimeZone;
-    use std::sync::Arc;
-
-    async fn fast() -> (Context, Fakes, Arc<MemoryStore>) {
-        let store = Arc::new(MemoryStore::new());
-        let (ctx, fakes) = Context::fast(store.clone()).await;
-        (ctx, fakes, store)
-    }
 
     fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, day, hour, minute, 0).unwrap()
@@ -218,21 +209,10 @@ mod tests {
     /// The project's daily schedule at 03:00, kept 7 days, first checked after the run of `day`.
     async fn daily_at_three(ctx: &Context, project: &Project, day: u32) -> BackupSchedule {
         let schedule = BackupSchedule {
-            id: SCHEDULE_ID.into(),
-            project_id: project.id.clone(),
-            org_id: project.org_id.clone(),
-            cron_hour: 3,
-            cron_minute: 0,
-            is_active: true,
-            label: "daily".into(),
-            retention_days: 7,
-            last_run_at: None,
-            last_job_id: None,
-            last_run_state: None,
             check_at: Some(at(day, 3, 0) + missed_grace()),
-            scheduler_synced: true,
             created_at: at(1, 0, 0),
             updated_at: at(1, 0, 0),
+            ..crate::store_conformance::schedule(project)
         };
         ctx.schedules.put_schedule(&schedule).await.unwrap();
         schedule
@@ -240,7 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_schedule_makes_one_backup_a_day_however_often_it_fires() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"x").await;
         daily_at_three(&ctx, &project, 3).await;
         fakes.clock.set(at(3, 3, 0));
@@ -271,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_disabled_schedule_or_an_unready_project_fires_nothing() {
-        let (ctx, fakes, _) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"x").await;
         assert_eq!(run(&ctx, &project.id, at(3, 3, 0)).await.unwrap(), ScheduledRun::Skipped("no schedule"));
         let mut schedule = daily_at_three(&ctx, &project, 3).await;
@@ -288,13 +268,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_that_never_happened_is_reported_missed_once_and_a_completed_one_is_not() {
-        let (ctx, fakes, store) = fast().await;
+        let (ctx, fakes) = Context::fast().await;
         let project = fakes.ready_project(&ctx, b"x").await;
         daily_at_three(&ctx, &project, 3).await;
 
         assert_eq!(check_missed(&ctx, at(3, 3, 59)).await.unwrap(), 0, "not before the grace period ends");
         assert_eq!(check_missed(&ctx, at(3, 4, 1)).await.unwrap(), 1, "no run on the 3rd");
-        let missed: Vec<_> = store.events().into_iter().filter(|e| e.event_type == "backup.missed").collect();
+        let missed: Vec<_> = fakes.store.events().into_iter().filter(|e| e.event_type == "backup.missed").collect();
         assert_eq!(missed.len(), 1);
         assert_eq!(missed[0].data["reason"], "no scheduled backup ran");
         assert_eq!(missed[0].data["expected_at"], serde_json::to_value(crate::contract::ts(at(3, 3, 0))).unwrap());
@@ -315,6 +295,6 @@ mod tests {
         assert_eq!(check_missed(&ctx, at(4, 4, 20)).await.unwrap(), 0);
         let schedule = ctx.schedules.get_schedule(&project.id, SCHEDULE_ID).await.unwrap().unwrap();
         assert_eq!(schedule.last_run_state.as_deref(), Some("completed"));
-        assert_eq!(store.events().iter().filter(|e| e.event_type == "backup.missed").count(), 1);
+        assert_eq!(fakes.store.events().iter().filter(|e| e.event_type == "backup.missed").count(), 1);
     }
 }
