@@ -205,6 +205,59 @@ impl Report {
         goals
     }
 
+    /// Where jobs of this machine's measured speed would run: the largest database a Lambda
+    /// run carries (its budget and scratch as the worker is configured by default) and how long a
+    /// task would take on larger ones, with today's single stream. The rule is the workers' own
+    /// (`domain::runner`); the throughput is the slowest dataset's, as the defaults take it.
+    fn placement(&self) -> String {
+        use capydb_shared::domain::runner::{largest_lambda_backup, Limits};
+        let slowest = |step: &str| {
+            self.datasets
+                .iter()
+                .filter_map(|d| d.steps.get(step).filter(|s| s.mb_per_second > 0.0).map(|s| (s.mb_per_second, d)))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+        };
+        let mut out = String::new();
+        let Some((backup, of)) = slowest("ours_backup_job") else { return out };
+        let restore = slowest(crate::orchestrate::DEFAULT_RESTORE_STEP).map(|(r, _)| r).unwrap_or(0.0);
+        let limits = Limits {
+            budget: chrono::Duration::seconds(720),
+            scratch_bytes: 10 << 30,
+            backup_bytes_per_second: (backup * 1e6) as u64,
+            restore_bytes_per_second: (restore * 1e6) as u64,
+            pitr_bytes_per_second: (restore * 1e6) as u64,
+        };
+        let by_time = backup * 1e6 * 720.0;
+        let _ = writeln!(
+            out,
+            "### Where a job runs\n\nThe slowest backup job here ({}: {backup:.0} MB/s of database, verification included) \
+             and restore job ({restore:.0} MB/s), against a Lambda run's 720 s and 10 GiB of scratch:\n",
+            of.dataset.name
+        );
+        let _ = writeln!(out, "| | value |\n|---|---:|");
+        let _ = writeln!(
+            out,
+            "| largest backup in a Lambda run | {:.1} GB ({}) |",
+            largest_lambda_backup(&limits) as f64 / 1e9,
+            if by_time > (10u64 << 30) as f64 * 0.8 { "scratch binds" } else { "time binds" }
+        );
+        let _ = writeln!(
+            out,
+            "| largest restore in a Lambda run (by time; it streams) | {:.1} GB |",
+            restore * 720.0 / 1e3
+        );
+        for (label, bytes) in [("100 GB", 100e9), ("1 TB", 1e12)] {
+            let _ = writeln!(
+                out,
+                "| {label} on a task, one stream: backup / restore | {:.1} h / {:.1} h |",
+                bytes / (backup * 1e6) / 3600.0,
+                if restore > 0.0 { bytes / (restore * 1e6) / 3600.0 } else { f64::NAN }
+            );
+        }
+        out.push('\n');
+        out
+    }
+
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let m = &self.machine;
@@ -243,6 +296,7 @@ impl Report {
             }
             out.push('\n');
         }
+        out.push_str(&self.placement());
         let _ = writeln!(out, "### Goals\n\n| goal | dataset | value | limit | met |\n|---|---|---:|---:|---|");
         for g in &self.goals {
             let _ = writeln!(

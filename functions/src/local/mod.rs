@@ -70,7 +70,11 @@ pub async fn ensure_storage(ctx: &Context) -> anyhow::Result<()> {
 impl Runtime {
     pub async fn start(mut ctx: Context, options: Options) -> anyhow::Result<Runtime> {
         ensure_storage(&ctx).await?;
-        let child_tasks = tasks::ChildTasks::new(ctx.config.task.binary.clone(), options.task_env.clone());
+        let child_tasks = tasks::ChildTasks::new(
+            ctx.config.task.binary.clone(),
+            ctx.config.scratch_dir.clone(),
+            options.task_env.clone(),
+        );
         let started_tasks = child_tasks.started();
         ctx.tasks = std::sync::Arc::new(child_tasks);
         let cancel = CancellationToken::new();

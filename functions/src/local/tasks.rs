@@ -19,6 +19,10 @@ pub struct LocalTask {
 
 pub struct ChildTasks {
     binary: PathBuf,
+    /// Where each task gets a scratch folder of its own, as each Fargate task gets its own disk:
+    /// a task sweeps what it finds in its scratch folder when it starts, which in a shared one
+    /// would be other tasks' live sandboxes.
+    scratch_root: PathBuf,
     /// What the task gets beyond this process's own environment (the tests' configuration,
     /// which they never put in the process environment).
     env: Vec<(String, String)>,
@@ -26,8 +30,8 @@ pub struct ChildTasks {
 }
 
 impl ChildTasks {
-    pub fn new(binary: PathBuf, env: Vec<(String, String)>) -> Self {
-        ChildTasks { binary, env, started: Arc::default() }
+    pub fn new(binary: PathBuf, scratch_root: PathBuf, env: Vec<(String, String)>) -> Self {
+        ChildTasks { binary, scratch_root, env, started: Arc::default() }
     }
 
     pub fn started(&self) -> Arc<Mutex<Vec<LocalTask>>> {
@@ -38,13 +42,20 @@ impl ChildTasks {
 #[async_trait::async_trait]
 impl TaskLauncher for ChildTasks {
     async fn launch(&self, job: &JobId) -> Result<String, LaunchError> {
-        let arn = format!("arn:capydb:local:task/{}", ulid::Ulid::new().to_string().to_lowercase());
+        let id = ulid::Ulid::new().to_string().to_lowercase();
+        let arn = format!("arn:capydb:local:task/{id}");
+        let scratch = self.scratch_root.join(format!("capydb-task-{id}"));
+        std::fs::create_dir_all(&scratch).map_err(|e| LaunchError(format!("{}: {e}", scratch.display())))?;
+        // Sandboxes run as `postgres` beneath it.
+        std::fs::set_permissions(&scratch, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| LaunchError(format!("{}: {e}", scratch.display())))?;
         let mut child = tokio::process::Command::new(&self.binary)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("CAPYDB_FUNCTION", crate::targets::TASK_FUNCTION)
             .env("CAPYDB_RUNNER", "task")
             .env("CAPYDB_JOB_ID", job.as_str())
             .env("CAPYDB_TASK_ARN", &arn)
+            .env("CAPYDB_SCRATCH_DIR", &scratch)
             .env("CAPYDB_WORKER_ID", format!("task-{}", &arn[arn.len() - 8..]))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -75,6 +86,8 @@ impl TaskLauncher for ChildTasks {
                 Ok(status) => tracing::info!(job = %job, task, %status, "task exited"),
                 Err(e) => tracing::warn!(job = %job, task, error = %e, "task could not be waited for"),
             }
+            // Its disk goes with it, as a Fargate task's does.
+            let _ = std::fs::remove_dir_all(&scratch);
         });
         Ok(arn)
     }

@@ -111,7 +111,12 @@ impl Sandbox {
             .await
             .map_err(|e| failed("cannot run initdb", e))?;
         if !out.status.success() {
-            return Err(failed("initdb", String::from_utf8_lossy(&out.stderr).trim()));
+            // initdb says why on stderr, or on stdout for some refusals; a signal says nothing.
+            let said = [&out.stderr, &out.stdout]
+                .iter()
+                .map(|o| String::from_utf8_lossy(o).trim().to_string())
+                .find(|o| !o.is_empty());
+            return Err(failed("initdb", said.unwrap_or_else(|| format!("exited with {}", out.status))));
         }
         // The superuser only through the private socket; the restoring role only over loopback,
         // only into its database, only with its password.

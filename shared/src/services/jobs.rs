@@ -770,18 +770,16 @@ mod tests {
         // Another job whose tasks never start: past its retry window it fails, saying why.
         let (late_backup, late) = pending_backup(&ctx, &project).await;
         fakes.tasks.refuse(1);
-        fakes.clock.advance(Duration::from_std(ctx.config.job_retry_window).unwrap() + Duration::minutes(1));
+        assert_eq!(run(&ctx, &late.id).await.unwrap(), RunResult::Retrying);
+        let waiting = ctx.jobs.get_job(&late.id).await.unwrap().unwrap();
+        let window = Duration::from_std(ctx.config.job_retry_window).unwrap();
+        fakes.clock.set(late.created_at + window + Duration::minutes(1));
         assert_eq!(run(&ctx, &late.id).await.unwrap(), RunResult::Failed);
+        assert_eq!(fakes.tasks.launched().len(), 1, "no task is started past the window");
         let failed = ctx.jobs.get_job(&late.id).await.unwrap().unwrap();
         assert_eq!(failed.state, JobState::Failed);
-        assert!(
-            failed
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("no task could be started for this job within 120 minutes")),
-            "{:?}",
-            failed.error
-        );
+        let expected = format!("no task could run this job within 120 minutes: {}", waiting.last_error.unwrap());
+        assert_eq!(failed.error.as_deref(), Some(expected.as_str()));
         let b = ctx.backups.get_backup(&project.id, &late_backup.id).await.unwrap().unwrap();
         assert_eq!(b.state, BackupState::Failed, "its backup says so");
         assert_ne!(ctx.backups.get_backup(&project.id, &backup.id).await.unwrap().unwrap().state, BackupState::Failed);

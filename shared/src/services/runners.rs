@@ -90,6 +90,14 @@ pub enum HandOver {
 /// its ARN recorded. A launch that fails leaves the job pending with doubling back-off.
 pub async fn hand_over(ctx: &Context, job: &Job) -> Result<HandOver, Error> {
     let now = ctx.clock.now();
+    let window = Duration::from_std(ctx.config.job_retry_window).expect("window fits");
+    // Tasks that start and die before they claim (a bad image, a task that cannot reach the
+    // table) would otherwise be replaced every few minutes for ever.
+    if !retry::within_budget(job.created_at, now, window) {
+        let why = job.last_error.clone().unwrap_or_else(|| "no task claimed it".into());
+        let reason = format!("no task could run this job within {} minutes: {why}", window.num_minutes());
+        return Ok(HandOver::GaveUp { reason, job: Box::new(job.clone()) });
+    }
     let mut marked = job.clone();
     marked.runner = Some(Runner::Task);
     marked.task_arn = None;
@@ -110,12 +118,6 @@ pub async fn hand_over(ctx: &Context, job: &Job) -> Result<HandOver, Error> {
         }
         Err(e) => {
             let message = e.to_string();
-            let window = Duration::from_std(ctx.config.job_retry_window).expect("window fits");
-            if !retry::within_budget(job.created_at, now, window) {
-                let reason =
-                    format!("no task could be started for this job within {} minutes: {message}", window.num_minutes());
-                return Ok(HandOver::GaveUp { reason, job: Box::new(marked) });
-            }
             let wait = next_launch_wait(ctx, job);
             let mut waiting = marked.clone();
             waiting.last_error = Some(message.clone());
