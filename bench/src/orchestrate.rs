@@ -287,8 +287,10 @@ fn child(stack: &Stack, args: &[&str], extra_env: &[(&str, String)]) -> anyhow::
     if !out.status.success() {
         bail!("child {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let line = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(line.trim()).with_context(|| format!("child {args:?} printed {line:?}"))
+    // The job also writes its metric lines to stdout, as in service; the measurement is last.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let line = printed.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(line.trim()).with_context(|| format!("child {args:?} printed {printed:?}"))
 }
 
 /// The naive pipeline's second half: upload a finished dump file as `aws s3 cp` would, in

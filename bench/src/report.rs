@@ -208,12 +208,16 @@ impl Report {
     /// Where jobs of this machine's measured speed would run: the largest database a Lambda
     /// run carries (its budget and scratch as the worker is configured by default) and how long a
     /// task would take on larger ones, with today's single stream. The rule is the workers' own
-    /// (`domain::runner`); the throughput is the slowest dataset's, as the defaults take it.
+    /// (`domain::runner`); the throughput is the slowest full-size dataset's, as the defaults
+    /// take it.
     fn placement(&self) -> String {
         use capydb_shared::domain::runner::{largest_lambda_backup, Limits};
+        // Full-size datasets only: on the quarter, fixed costs (the sandbox's start) outweigh the
+        // per-byte cost that decides large jobs.
         let slowest = |step: &str| {
             self.datasets
                 .iter()
+                .filter(|d| !d.dataset.name.ends_with("-quarter"))
                 .filter_map(|d| d.steps.get(step).filter(|s| s.mb_per_second > 0.0).map(|s| (s.mb_per_second, d)))
                 .min_by(|a, b| a.0.total_cmp(&b.0))
         };
