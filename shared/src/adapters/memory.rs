@@ -177,6 +177,12 @@ impl State {
     }
 }
 
+/// The items of `items` that `keep` keeps, in their order: a list kept by another key than the
+/// one it is stored by (a project's jobs, an organisation's projects).
+fn only<K: Ord + Clone, T: Clone>(items: &BTreeMap<K, T>, keep: impl Fn(&T) -> bool) -> BTreeMap<K, T> {
+    items.iter().filter(|(_, t)| keep(t)).map(|(k, t)| (k.clone(), t.clone())).collect()
+}
+
 /// Whether `at` is in due-index `bucket` and at or before `now`, compared as the index compares
 /// (to the millisecond).
 fn is_due(at: DateTime<Utc>, bucket: &str, now: DateTime<Utc>) -> bool {
@@ -455,9 +461,7 @@ impl ProjectStore for MemoryStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Project>, StoreError> {
         let state = self.state();
-        let of_org: BTreeMap<ProjectId, Project> =
-            state.projects.iter().filter(|(_, p)| &p.org_id == org).map(|(id, p)| (id.clone(), p.clone())).collect();
-        page_of(org.as_str(), Some(&of_org), limit, cursor)
+        page_of(org.as_str(), Some(&only(&state.projects, |p| &p.org_id == org)), limit, cursor)
     }
 }
 
@@ -534,13 +538,7 @@ impl JobStore for MemoryStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<Job>, StoreError> {
         let state = self.state();
-        let of_project: BTreeMap<JobId, Job> = state
-            .jobs
-            .iter()
-            .filter(|(_, j)| &j.project_id == project)
-            .map(|(id, j)| (id.clone(), j.clone()))
-            .collect();
-        page_of(project.as_str(), Some(&of_project), limit, cursor)
+        page_of(project.as_str(), Some(&only(&state.jobs, |j| &j.project_id == project)), limit, cursor)
     }
 
     async fn update_job(&self, job: &Job, condition: &JobCondition) -> Result<bool, StoreError> {
@@ -716,13 +714,7 @@ impl PreviewStore for MemoryStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<PreviewDatabase>, StoreError> {
         let state = self.state();
-        let of_project: BTreeMap<PreviewId, PreviewDatabase> = state
-            .previews
-            .iter()
-            .filter(|(_, p)| &p.project_id == project)
-            .map(|(id, p)| (id.clone(), p.clone()))
-            .collect();
-        page_of(project.as_str(), Some(&of_project), limit, cursor)
+        page_of(project.as_str(), Some(&only(&state.previews, |p| &p.project_id == project)), limit, cursor)
     }
 
     async fn update_preview(&self, p: &PreviewDatabase) -> Result<(), StoreError> {

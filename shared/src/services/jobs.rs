@@ -682,13 +682,11 @@ mod tests {
 
     /// The same context as a container task sees it: the task runner, its own ARN.
     fn as_task(ctx: &Context, arn: &str) -> Context {
-        let mut config = (*ctx.config).clone();
-        config.runner = Runner::Task;
-        config.job_deadline = None;
-        config.task.own_arn = Some(arn.to_string());
-        let mut task = ctx.clone();
-        task.config = Arc::new(config);
-        task
+        with_config(ctx, |c| {
+            c.runner = Runner::Task;
+            c.job_deadline = None;
+            c.task.own_arn = Some(arn.to_string());
+        })
     }
 
     fn with_config(ctx: &Context, change: impl FnOnce(&mut crate::config::Config)) -> Context {
