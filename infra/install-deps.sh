@@ -31,6 +31,12 @@ if ! pg_server_found || ! command -v pg_dump >/dev/null || ! command -v pg_resto
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
 pg_server_found || { say "PostgreSQL server binaries are still missing after install"; exit 1; }
+if ! command -v zstd >/dev/null; then
+  # The stock tool the README's restore-by-hand recipe (and its test) decompresses archives with.
+  say "installing zstd"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null
+fi
 if ! command -v jq >/dev/null; then
   say "installing jq"
   as_root apt-get update -qq

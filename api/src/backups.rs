@@ -58,9 +58,12 @@ pub struct Backup {
     pub size_bytes: Option<u64>,
     /// Bytes of the uncompressed `pg_dump` archive.
     pub dump_size_bytes: Option<u64>,
-    /// SHA-256 (hex) of the stored object.
+    /// SHA-256 (hex) of the stored object; for a directory archive, of its file list (one
+    /// `<name> <size_bytes> <sha256>\n` line per file in name order, as the manifest lists them).
     pub sha256: Option<String>,
-    /// `pg_dump` format: `custom`.
+    /// `pg_dump-custom`: one archive object at `backup_key`. `pg_dump-directory` (large
+    /// databases, dumped with parallel jobs): one zstd object per file under the `backup_key`
+    /// prefix, listed with sizes and hashes in the manifest beside it.
     pub format: String,
     /// `zstd`.
     pub compression: String,
@@ -112,16 +115,35 @@ pub struct DownloadUrlRequest {
     pub expires_in_seconds: Option<i64>,
 }
 
-/// A URL that fetches the stored archive without credentials until `expires_at`. The object is
-/// the `pg_dump` custom-format archive compressed with zstd: `zstd -dc | pg_restore` reads it.
+/// A URL that fetches the stored archive without credentials until `expires_at`. For a
+/// `pg_dump-custom` backup the object is the archive compressed with zstd: `zstd -dc |
+/// pg_restore` reads it. For a `pg_dump-directory` backup `url` fetches the manifest and `files`
+/// lists every file's own URL: fetch them into one folder, `zstd -d` each, and run
+/// `pg_restore --format=directory` on the folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DownloadUrl {
     pub backup_id: String,
     pub url: String,
     pub expires_at: Timestamp,
-    /// SHA-256 (hex) of the bytes the URL returns.
+    /// SHA-256 (hex) of the archive (custom) or of its file list (directory), as on the backup.
     pub sha256: String,
     pub size_bytes: u64,
     pub format: String,
     pub compression: String,
+    /// A directory archive's files; empty for a custom archive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<DownloadFile>,
+}
+
+/// One file of a directory archive and a URL for it, valid as long as the download's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DownloadFile {
+    /// pg_dump's file name (`toc.dat`, `<id>.dat`, …); the object is `<name>.zst`.
+    pub name: String,
+    pub url: String,
+    /// SHA-256 (hex) and size of the bytes the URL returns (compressed).
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// The file's size once decompressed.
+    pub dump_size_bytes: u64,
 }

@@ -350,6 +350,7 @@ pub fn operations() -> Vec<Operation> {
     BackupDeleted,
     DownloadUrlRequest,
     DownloadUrl,
+    DownloadFile,
     RestoreCreateRequest,
     RestoreCreated,
     RestoreList,

@@ -82,7 +82,10 @@ async fn pipeline_only(admin_url: String, database: &str) -> anyhow::Result<Meas
     // The bench's own throwaway database: its admin may read it, as pg_dump's baseline does.
     let url = url::Url::parse(&region.admin_url)?;
     let login = Login { role: url.username().to_string(), password: url.password().unwrap_or_default().to_string() };
-    let dump = PostgresDataPlane::new(None, 1, std::env::temp_dir()).dump(&region, database, &login).await?;
+    let dump =
+        PostgresDataPlane::new(None, 1, capydb_shared::adapters::scratch::Scratch::new(std::env::temp_dir(), None))
+            .dump(&region, database, &login)
+            .await?;
     let up = upload_dump(&CountingSink::default(), "profile", dump, &|_| {}).await?;
     Ok(Measured {
         seconds: started.elapsed().as_secs_f64(),

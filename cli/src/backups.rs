@@ -32,10 +32,12 @@ pub enum BackupsCmd {
     /// Download a completed backup's archive, its SHA-256 checked as it is written.
     Download {
         backup_id: String,
-        /// Where to write it (default `<backup id>.dump.zst`, or `.dump` with --decompress).
+        /// Where to write it (default `<backup id>.dump.zst`, or `.dump` with --decompress; a
+        /// directory-format backup becomes the folder `<backup id>/`).
         #[arg(short = 'f', long = "file")]
         file: Option<std::path::PathBuf>,
-        /// Write the plain pg_dump archive, ready for `pg_restore -d <database> <file>`.
+        /// Write the plain pg_dump archive, ready for `pg_restore -d <database> <file>` (a
+        /// directory archive's files, for `pg_restore --format=directory`).
         #[arg(long)]
         decompress: bool,
     },

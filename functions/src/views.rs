@@ -153,6 +153,17 @@ pub fn download_url(d: DownloadUrl) -> api::backups::DownloadUrl {
         size_bytes: d.size_bytes,
         format: d.format,
         compression: d.compression,
+        files: d
+            .files
+            .into_iter()
+            .map(|(f, url)| api::backups::DownloadFile {
+                name: f.name,
+                url,
+                sha256: f.sha256,
+                size_bytes: f.size_bytes,
+                dump_size_bytes: f.dump_bytes,
+            })
+            .collect(),
     }
 }
 

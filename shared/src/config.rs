@@ -60,7 +60,13 @@ pub struct Config {
     /// `pg_restore --jobs` for restores and verification; above 1 the archive is staged in
     /// `scratch_dir` first (pg_restore cannot run parallel jobs from a pipe).
     pub restore_jobs: u32,
+    /// `pg_dump --jobs` for backups (`CAPYDB_DUMP_JOBS`; 1 in a Lambda worker, the task's vCPUs in
+    /// a task). Above 1 a backup is a directory-format archive, one object per file.
+    pub dump_jobs: u32,
     pub scratch_dir: PathBuf,
+    /// The most of the scratch volume a job counts on (`CAPYDB_SCRATCH_LIMIT_BYTES`), when the
+    /// volume is shared with others; unset: whatever is free.
+    pub scratch_limit: Option<u64>,
     /// Lets webhook receivers be private or loopback addresses, over plain http too: for the
     /// local runtime and tests only (`CAPYDB_WEBHOOKS_ALLOW_PRIVATE=true`).
     pub webhooks_allow_private: bool,
@@ -181,6 +187,14 @@ impl Config {
             }
         };
         let runner = runner_var("CAPYDB_RUNNER")?.unwrap_or(Runner::Lambda);
+        let default_dump_jobs = match runner {
+            Runner::Lambda => 1,
+            Runner::Task => std::thread::available_parallelism().map_or(1, |n| n.get() as u64).min(16),
+        };
+        let dump_jobs = number("CAPYDB_DUMP_JOBS", default_dump_jobs)?;
+        if !(1..=16).contains(&dump_jobs) {
+            return Err(ConfigError::Invalid { name: "CAPYDB_DUMP_JOBS", reason: "must be between 1 and 16".into() });
+        }
         let list = |name: &str| -> Vec<String> {
             get(name)
                 .unwrap_or_default()
@@ -235,6 +249,11 @@ impl Config {
             job_retry_window: Duration::from_secs(number("CAPYDB_JOB_RETRY_WINDOW_MINUTES", 120)? * 60),
             pg_bin_dir: get("CAPYDB_PG_BIN_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
             restore_jobs: restore_jobs as u32,
+            dump_jobs: dump_jobs as u32,
+            scratch_limit: match number("CAPYDB_SCRATCH_LIMIT_BYTES", 0)? {
+                0 => None,
+                limit => Some(limit),
+            },
             webhooks_allow_private: get("CAPYDB_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true" || v == "1"),
             vercel_api_url: get("CAPYDB_VERCEL_API_URL")
                 .filter(|v| !v.is_empty())

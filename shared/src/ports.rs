@@ -5,6 +5,7 @@ use crate::config::RegionConfig;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use std::path::Path;
 use std::pin::Pin;
 use tokio::io::AsyncRead;
 
@@ -48,6 +49,7 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<(), ObjectStoreError>;
     async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), ObjectStoreError>;
     /// Aborts multipart uploads of `key` left behind by an attempt that died; returns how many.
+    /// A `key` ending in `/` is a prefix: every upload under it is aborted.
     async fn abort_stale_uploads(&self, key: &str) -> Result<usize, ObjectStoreError>;
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), ObjectStoreError>;
     async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError>;
@@ -159,6 +161,28 @@ pub trait DataPlane: Send + Sync {
     /// a region cluster), connected as an unprivileged role named `role` (the tenant's role name,
     /// so that objects naming it restore). The instance is gone when this returns.
     async fn verify(&self, archive: BoxReader, archive_bytes: Option<u64>, role: &str) -> Result<(), DataPlaneError>;
+    /// Starts a directory-format dump of `database` into the empty folder `dir` with `jobs`
+    /// parallel connections, all as `login`. Files appear in `dir` as the dump goes; the returned
+    /// future ends when the dump does, and fails if it did not complete.
+    async fn dump_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        login: &Login,
+        dir: &Path,
+        jobs: u32,
+    ) -> Result<BoxFuture<'static, Result<(), DataPlaneError>>, DataPlaneError>;
+    /// Restores the directory-format archive in `dir` into the existing, empty `database` with
+    /// parallel jobs, connected as `login`, as [`DataPlane::restore`] does.
+    async fn restore_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        dir: &Path,
+        login: &Login,
+    ) -> Result<(), DataPlaneError>;
+    /// [`DataPlane::verify`] for the directory-format archive in `dir` (`dump_bytes` in all).
+    async fn verify_directory(&self, dir: &Path, dump_bytes: u64, role: &str) -> Result<(), DataPlaneError>;
     /// Creates `database` owned by `owner`, which alone may connect to it: PUBLIC never holds
     /// CONNECT on it, not even for a moment.
     async fn create_database(&self, region: &RegionConfig, database: &str, owner: &str) -> Result<(), DataPlaneError>;

@@ -12,6 +12,7 @@ use crate::harness::OwnCluster;
 use crate::harness::TestEnv;
 use crate::restores::{names_in, preview_url, project_url, project_with, restore, restore_done};
 use axum::http::{Method, StatusCode};
+use capydb_shared::domain::backups::{files_digest, Manifest};
 use capydb_shared::services::sweeper::sweep_jobs;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -41,11 +42,24 @@ async fn big_project_in(env: &TestEnv, region: &str, mib: u32) -> String {
     project
 }
 
-/// The stored archive's bytes hash to the recorded SHA-256, and it restores to the same rows.
+/// The stored archive's bytes hash to the recorded SHA-256 (a directory archive's: each file to
+/// the hash its manifest lists, and the list to the recorded one), and it restores to the same
+/// rows.
 pub(crate) async fn restores_as_recorded(env: &TestEnv, project: &str, backup: &serde_json::Value) {
     let key = backup["backup_key"].as_str().unwrap();
-    let stored = env.object(key).await;
-    assert_eq!(hex::encode(Sha256::digest(&stored)), backup["sha256"].as_str().unwrap(), "the recorded checksum");
+    let recorded = backup["sha256"].as_str().unwrap();
+    if backup["format"] == "pg_dump-directory" {
+        let manifest_key = format!("projects/{project}/backups/{}.manifest.json", backup["id"].as_str().unwrap());
+        let manifest: Manifest = serde_json::from_slice(&env.object(&manifest_key).await).unwrap();
+        assert_eq!(files_digest(&manifest.files), recorded, "the recorded checksum is the file list's");
+        for file in &manifest.files {
+            let stored = env.object(&file.key(key)).await;
+            assert_eq!(hex::encode(Sha256::digest(&stored)), file.sha256, "{}", file.name);
+        }
+    } else {
+        let stored = env.object(key).await;
+        assert_eq!(hex::encode(Sha256::digest(&stored)), recorded, "the recorded checksum");
+    }
     let restored = restore_done(env, project, json!({ "backup_key": key, "preview_name": "checked" })).await;
     assert_eq!(restored["state"], "completed", "{restored}");
     let url = crate::restores::preview_url(env, restored["preview_id"].as_str().unwrap()).await;

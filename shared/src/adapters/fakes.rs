@@ -10,8 +10,10 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Mutex;
 use tokio::io::AsyncReadExt;
 
@@ -29,6 +31,8 @@ pub struct MemoryObjects {
     objects: Mutex<BTreeMap<String, Object>>,
     /// By upload id.
     uploads: Mutex<HashMap<String, Upload>>,
+    /// Objects whose key ends so are read back with one byte changed.
+    tampered: Mutex<Option<String>>,
 }
 
 impl MemoryObjects {
@@ -38,6 +42,12 @@ impl MemoryObjects {
 
     pub fn keys(&self) -> Vec<String> {
         lock(&self.objects).keys().cloned().collect()
+    }
+
+    /// From now on, objects whose key ends with `suffix` read back with a byte changed, as
+    /// storage that corrupted them would.
+    pub fn tamper_reads(&self, suffix: &str) {
+        *lock(&self.tampered) = Some(suffix.to_string());
     }
 
     /// Multipart uploads started and neither completed nor aborted.
@@ -91,7 +101,7 @@ impl ObjectStore for MemoryObjects {
     async fn abort_stale_uploads(&self, key: &str) -> Result<usize, ObjectStoreError> {
         let mut uploads = lock(&self.uploads);
         let before = uploads.len();
-        uploads.retain(|_, (k, _)| k != key);
+        uploads.retain(|_, (k, _)| k != key && !(key.ends_with('/') && k.starts_with(key)));
         Ok(before - uploads.len())
     }
 
@@ -101,7 +111,11 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn get(&self, key: &str) -> Result<BoxReader, ObjectStoreError> {
-        let body = self.bytes(key).ok_or_else(|| ObjectStoreError::NotFound(key.to_string()))?;
+        let mut body = self.bytes(key).ok_or_else(|| ObjectStoreError::NotFound(key.to_string()))?.to_vec();
+        if lock(&self.tampered).as_ref().is_some_and(|suffix| key.ends_with(suffix.as_str())) {
+            let last = body.len() - 1;
+            body[last] ^= 0x55;
+        }
         Ok(Box::pin(std::io::Cursor::new(body)))
     }
 
@@ -238,6 +252,19 @@ fn no_wal() -> DataPlaneError {
     DataPlaneError::Sql("the fake cluster keeps no WAL".into())
 }
 
+/// What a fake directory dump holds: `toc.dat` (the magic, then the data file's name) and the
+/// data file with the database's bytes.
+const DATA_FILE: &str = "3001.dat";
+
+async fn read_directory(dir: &Path) -> Result<Vec<u8>, DataPlaneError> {
+    let toc = tokio::fs::read(dir.join("toc.dat")).await?;
+    let name = toc.strip_prefix(ARCHIVE_MAGIC).ok_or_else(|| DataPlaneError::Tool {
+        tool: "pg_restore",
+        message: "toc.dat does not appear to be a valid archive".into(),
+    })?;
+    Ok(tokio::fs::read(dir.join(String::from_utf8_lossy(name).trim())).await?)
+}
+
 async fn read_all(mut archive: BoxReader) -> Result<Vec<u8>, DataPlaneError> {
     let mut body = Vec::new();
     archive.read_to_end(&mut body).await?;
@@ -301,6 +328,49 @@ impl DataPlane for FakeDataPlane {
         match body.strip_prefix(ARCHIVE_MAGIC) {
             Some(contents) if !contents.windows(UNRESTORABLE.len()).any(|w| w == UNRESTORABLE) => Ok(()),
             _ => Err(DataPlaneError::Tool { tool: "pg_restore", message: "the archive does not restore".into() }),
+        }
+    }
+
+    async fn dump_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        _login: &Login,
+        dir: &Path,
+        _jobs: u32,
+    ) -> Result<BoxFuture<'static, Result<(), DataPlaneError>>, DataPlaneError> {
+        let contents = self.with(region, |c| c.databases.get(database).cloned().ok_or_else(|| missing(database)))?;
+        let dir = dir.to_path_buf();
+        Ok(async move {
+            tokio::fs::write(dir.join(DATA_FILE), contents).await?;
+            tokio::fs::write(dir.join("toc.dat"), [ARCHIVE_MAGIC, DATA_FILE.as_bytes()].concat()).await?;
+            Ok(())
+        }
+        .boxed())
+    }
+
+    async fn restore_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        dir: &Path,
+        _login: &Login,
+    ) -> Result<(), DataPlaneError> {
+        let contents = read_directory(dir).await?;
+        self.with(region, |c| match c.databases.get_mut(database) {
+            Some(db) => {
+                *db = contents;
+                Ok(())
+            }
+            None => Err(missing(database)),
+        })
+    }
+
+    async fn verify_directory(&self, dir: &Path, _dump_bytes: u64, _role: &str) -> Result<(), DataPlaneError> {
+        let contents = read_directory(dir).await?;
+        match contents.windows(UNRESTORABLE.len()).any(|w| w == UNRESTORABLE) {
+            false => Ok(()),
+            true => Err(DataPlaneError::Tool { tool: "pg_restore", message: "the archive does not restore".into() }),
         }
     }
 

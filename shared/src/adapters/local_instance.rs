@@ -118,10 +118,13 @@ impl Drop for InstanceDir {
 }
 
 /// How the worker names what it keeps in the scratch folder: verification sandboxes,
-/// point-in-time recovery instances, and archives downloaded for a parallel restore.
+/// point-in-time recovery instances, archives downloaded for a parallel restore, and the
+/// folders of directory-format archives being dumped or fetched.
 pub const VERIFY_PREFIX: &str = "capydb-verify-";
 pub const RECOVERY_PREFIX: &str = "capydb-recovery-";
 pub const DOWNLOAD_PREFIX: &str = "capydb-restore-";
+pub const DUMP_PREFIX: &str = "capydb-dump-";
+pub const FILES_PREFIX: &str = "capydb-files-";
 
 /// Removes what a worker killed outright (`kill -9`, a Lambda timeout: no destructor runs) left
 /// in the scratch folder: its instances, stopped first, and its downloads. Only for a process
@@ -135,6 +138,8 @@ pub fn sweep_abandoned(scratch_dir: &Path, pg_bin_dir: Option<&Path>) -> usize {
         let path = entry.path();
         if name.starts_with(DOWNLOAD_PREFIX) && path.is_file() {
             removed += usize::from(std::fs::remove_file(&path).is_ok());
+        } else if (name.starts_with(DUMP_PREFIX) || name.starts_with(FILES_PREFIX)) && path.is_dir() {
+            removed += usize::from(std::fs::remove_dir_all(&path).is_ok());
         } else if (name.starts_with(VERIFY_PREFIX) || name.starts_with(RECOVERY_PREFIX)) && path.is_dir() {
             // Dropping it does what abandoned work needs: stop the server, end its tools, delete.
             drop(InstanceDir {

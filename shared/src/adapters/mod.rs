@@ -16,4 +16,5 @@ pub mod recovery;
 pub mod s3;
 pub mod sandbox;
 pub mod scheduler;
+pub mod scratch;
 pub mod webhook_http;

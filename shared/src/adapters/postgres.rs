@@ -3,11 +3,13 @@
 
 use super::pg_archive;
 use super::sandbox::{self, Sandbox};
+use super::scratch::{self, gib, Scratch};
 use crate::config::RegionConfig;
 use crate::ports::{BoxReader, DataPlane, DataPlaneError, DumpProcess, Login, WalStatus};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use futures::FutureExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::str::FromStr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -17,14 +19,11 @@ use tokio::process::{Child, Command};
 pub struct PostgresDataPlane {
     bin_dir: Option<PathBuf>,
     restore_jobs: u32,
-    scratch_dir: PathBuf,
+    scratch: Scratch,
 }
 
 /// pg_dump's output pipe: the kernel's default `pipe-max-size`.
 const DUMP_PIPE_BYTES: usize = 1024 * 1024;
-
-/// Room left on the scratch volume beyond a staged archive, for pg_restore's and everyone's use.
-const SCRATCH_HEADROOM: u64 = 256 * 1024 * 1024;
 
 /// Connection facts of a region's admin URL, for the command-line tools.
 struct Admin {
@@ -83,9 +82,10 @@ fn tool_error(tool: &'static str, status: std::process::ExitStatus, stderr: Stri
 }
 
 impl PostgresDataPlane {
-    /// `restore_jobs` above 1 restores in parallel from an archive staged in `scratch_dir`.
-    pub fn new(bin_dir: Option<PathBuf>, restore_jobs: u32, scratch_dir: PathBuf) -> Self {
-        PostgresDataPlane { bin_dir, restore_jobs: restore_jobs.max(1), scratch_dir }
+    /// `restore_jobs` above 1 restores in parallel: a custom archive from a copy staged in
+    /// `scratch`, a directory archive as it is.
+    pub fn new(bin_dir: Option<PathBuf>, restore_jobs: u32, scratch: Scratch) -> Self {
+        PostgresDataPlane { bin_dir, restore_jobs: restore_jobs.max(1), scratch }
     }
 
     /// Writes the archive to a local file when a parallel restore is configured and the scratch
@@ -97,19 +97,16 @@ impl PostgresDataPlane {
         archive_bytes: Option<u64>,
     ) -> Result<Option<tempfile::NamedTempFile>, DataPlaneError> {
         let Some(bytes) = archive_bytes.filter(|_| self.restore_jobs > 1) else { return Ok(None) };
-        let free = match rustix::fs::statvfs(&self.scratch_dir) {
-            Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
-            Err(e) => {
-                tracing::warn!(dir = %self.scratch_dir.display(), error = %e, "scratch space unknown; restoring with one job");
-                return Ok(None);
-            }
+        let Some(free) = self.scratch.free() else {
+            tracing::warn!(dir = %self.scratch.dir.display(), "scratch space unknown; restoring with one job");
+            return Ok(None);
         };
-        if free < bytes.saturating_add(SCRATCH_HEADROOM) {
+        if free < bytes.saturating_add(scratch::HEADROOM) {
             tracing::info!(bytes, free, "not enough scratch space to stage the archive; restoring with one job");
             return Ok(None);
         }
         let file =
-            tempfile::Builder::new().prefix(super::local_instance::DOWNLOAD_PREFIX).tempfile_in(&self.scratch_dir)?;
+            tempfile::Builder::new().prefix(super::local_instance::DOWNLOAD_PREFIX).tempfile_in(&self.scratch.dir)?;
         let staged = pg_archive::stage(archive, tokio::fs::File::from_std(file.reopen()?)).await?;
         tracing::debug!(
             bytes = staged.bytes,
@@ -117,6 +114,13 @@ impl PostgresDataPlane {
             "archive staged for a parallel restore"
         );
         Ok(Some(file))
+    }
+
+    /// A verification sandbox for an archive of `dump_bytes`, with a slot per restore job.
+    async fn sandbox(&self, role: &str, dump_bytes: u64) -> Result<Sandbox, DataPlaneError> {
+        // Temporary files (sorts, index builds) may take up to twice the archive, at least 1 GiB.
+        let temp_mb = (dump_bytes / (1024 * 1024)).saturating_mul(2).max(1024);
+        Sandbox::start(self.bin_dir.as_deref(), &self.scratch.dir, role, self.restore_jobs, temp_mb).await
     }
 
     fn tool(&self, name: &str) -> PathBuf {
@@ -443,17 +447,73 @@ impl DataPlane for PostgresDataPlane {
     async fn verify(&self, archive: BoxReader, archive_bytes: Option<u64>, role: &str) -> Result<(), DataPlaneError> {
         // A sandbox that cannot hold the data says nothing about the archive: refused before it
         // starts when it surely cannot, named when the disk fills up anyway.
-        if let (Some(bytes), Ok(s)) = (archive_bytes, rustix::fs::statvfs(&self.scratch_dir)) {
-            check_scratch(bytes, s.f_bavail.saturating_mul(s.f_frsize), &self.scratch_dir)?;
+        if let Some(bytes) = archive_bytes {
+            self.scratch.check(bytes, "verify the backup").map_err(DataPlaneError::Sandbox)?;
         }
-        // Temporary files (sorts, index builds) may take up to twice the archive, at least 1 GiB.
-        let temp_mb = (archive_bytes.unwrap_or(0) / (1024 * 1024)).saturating_mul(2).max(1024);
-        let sandbox =
-            Sandbox::start(self.bin_dir.as_deref(), &self.scratch_dir, role, self.restore_jobs, temp_mb).await?;
+        let sandbox = self.sandbox(role, archive_bytes.unwrap_or(0)).await?;
         let login = sandbox.login.clone();
         let result = self.restore(&sandbox.region(), sandbox::DATABASE, archive, archive_bytes, &login).await;
         sandbox.remove().await;
-        result.map_err(|e| scratch_filled(e, archive_bytes, &self.scratch_dir))
+        result.map_err(|e| scratch_filled(e, archive_bytes, &self.scratch.dir))
+    }
+
+    async fn dump_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        login: &Login,
+        dir: &Path,
+        jobs: u32,
+    ) -> Result<BoxFuture<'static, Result<(), DataPlaneError>>, DataPlaneError> {
+        ident(database)?;
+        // `--jobs` opens one connection per job, all as the tenant's role, on one snapshot that
+        // the leader exports (`pg_export_snapshot` needs no privilege).
+        let mut child = self
+            .command("pg_dump", region, database, login)?
+            .args(["--format=directory", "--compress=0", "--lock-wait-timeout=300000"])
+            .arg(format!("--jobs={}", jobs.max(1)))
+            .arg("--file")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| DataPlaneError::Tool { tool: "pg_dump", message: format!("cannot start: {e}") })?;
+        let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+        Ok(finish("pg_dump", child, stderr).boxed())
+    }
+
+    async fn restore_directory(
+        &self,
+        region: &RegionConfig,
+        database: &str,
+        dir: &Path,
+        login: &Login,
+    ) -> Result<(), DataPlaneError> {
+        ident(database)?;
+        // As `restore`: connected as the owner itself, so the archive's code has its privileges.
+        let mut child = self
+            .command("pg_restore", region, database, login)?
+            .args(["--exit-on-error", "--no-owner", "--no-acl", "--format=directory"])
+            .arg(format!("--jobs={}", self.restore_jobs))
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
+        let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+        finish("pg_restore", child, stderr).await.map_err(explain_restore_error)
+    }
+
+    async fn verify_directory(&self, dir: &Path, dump_bytes: u64, role: &str) -> Result<(), DataPlaneError> {
+        // The files are already on the volume; the restored data needs about as much again.
+        self.scratch.check(dump_bytes, "verify the backup").map_err(DataPlaneError::Sandbox)?;
+        let sandbox = self.sandbox(role, dump_bytes).await?;
+        let login = sandbox.login.clone();
+        let result = self.restore_directory(&sandbox.region(), sandbox::DATABASE, dir, &login).await;
+        sandbox.remove().await;
+        result.map_err(|e| scratch_filled(e, Some(dump_bytes), &self.scratch.dir))
     }
 
     async fn drop_database(&self, region: &RegionConfig, database: &str) -> Result<(), DataPlaneError> {
@@ -581,25 +641,6 @@ impl DataPlane for PostgresDataPlane {
     }
 }
 
-fn gib(bytes: u64) -> String {
-    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
-}
-
-/// The least scratch a verification needs: the restored data takes at least the dump's own size,
-/// plus the instance itself.
-fn check_scratch(dump_bytes: u64, free: u64, dir: &std::path::Path) -> Result<(), DataPlaneError> {
-    let needed = dump_bytes.saturating_add(SCRATCH_HEADROOM);
-    if free >= needed {
-        return Ok(());
-    }
-    Err(DataPlaneError::Sandbox(format!(
-        "not enough scratch space to verify the backup: it needs at least {} in {}, and {} is free",
-        gib(needed),
-        dir.display(),
-        gib(free)
-    )))
-}
-
 /// A sandbox restore that failed because the scratch disk filled up: the worker's shortage,
 /// named with the space the archive needs, not a verdict on the archive.
 fn scratch_filled(e: DataPlaneError, dump_bytes: Option<u64>, dir: &std::path::Path) -> DataPlaneError {
@@ -619,19 +660,6 @@ fn scratch_filled(e: DataPlaneError, dump_bytes: Option<u64>, dir: &std::path::P
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn a_scratch_disk_too_small_to_verify_is_refused_naming_the_space() {
-        let dir = std::path::Path::new("/scratch");
-        assert!(check_scratch(1 << 30, 2 << 30, dir).is_ok());
-        let e = check_scratch(6 << 30, 4 << 30, dir).unwrap_err();
-        assert!(matches!(e, DataPlaneError::Sandbox(_)), "the archive is not blamed: {e}");
-        assert_eq!(
-            e.to_string(),
-            "the verification sandbox could not start: not enough scratch space to verify the backup: it needs at \
-             least 6.2 GiB in /scratch, and 4.0 GiB is free"
-        );
-    }
 
     #[test]
     fn a_disk_that_fills_up_during_verification_is_the_workers_shortage() {

@@ -119,7 +119,7 @@ impl ObjectStore for S3ObjectStore {
         let mut aborted = 0;
         for upload in out.uploads.unwrap_or_default() {
             if let (Some(k), Some(id)) = (upload.key, upload.upload_id) {
-                if k == key {
+                if k == key || (key.ends_with('/') && k.starts_with(key)) {
                     self.abort_upload(&k, &id).await?;
                     aborted += 1;
                 }

@@ -64,7 +64,17 @@ pub struct Backup {
 }
 
 pub const FORMAT: &str = "pg_dump-custom";
+/// A `pg_dump --format=directory` archive: one zstd object per file under
+/// [`directory_prefix`], listed with sizes and hashes in the manifest. Taken with parallel jobs
+/// by a worker with several vCPUs (a task), for databases one stream is too slow for.
+pub const FORMAT_DIRECTORY: &str = "pg_dump-directory";
 pub const COMPRESSION: &str = "zstd";
+
+impl Backup {
+    pub fn is_directory(&self) -> bool {
+        self.format == FORMAT_DIRECTORY
+    }
+}
 
 impl Backup {
     #[allow(clippy::too_many_arguments)]
@@ -139,9 +149,58 @@ pub fn object_key(project: &ProjectId, backup: &BackupId) -> String {
     format!("projects/{project}/backups/{backup}.dump.zst")
 }
 
-/// The backup id an object key of `project` names, if it is one of this layout.
+/// Where a directory-format archive's files are stored: the backup's key (a prefix).
+pub fn directory_prefix(project: &ProjectId, backup: &BackupId) -> String {
+    format!("projects/{project}/backups/{backup}.dir/")
+}
+
+/// The backup id an archive key of `project` names (a custom archive's object or a directory
+/// archive's prefix), if it is one of this layout.
 pub fn backup_id_of_key(project: &ProjectId, key: &str) -> Option<BackupId> {
-    key.strip_prefix(&format!("projects/{project}/backups/"))?.strip_suffix(".dump.zst")?.parse().ok()
+    let rest = key.strip_prefix(&format!("projects/{project}/backups/"))?;
+    rest.strip_suffix(".dump.zst").or_else(|| rest.strip_suffix(".dir/"))?.parse().ok()
+}
+
+/// One file of a directory-format archive, as stored: `<prefix><name>.zst`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveFile {
+    /// pg_dump's file name: `toc.dat`, `<dump id>.dat`, large objects' `blob_<oid>.dat` and
+    /// `blobs*.toc`.
+    pub name: String,
+    /// The stored (compressed) object's size and SHA-256.
+    pub size_bytes: u64,
+    pub sha256: String,
+    /// The file's size as pg_dump wrote it (what `zstd -d` yields).
+    pub dump_bytes: u64,
+}
+
+impl ArchiveFile {
+    /// pg_dump names its files from numbers; anything else (a path, `..`) is refused before it
+    /// is used as a file name or a key.
+    pub fn valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 128
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    }
+
+    pub fn key(&self, prefix: &str) -> String {
+        format!("{prefix}{}.zst", self.name)
+    }
+}
+
+/// The checksum a directory archive's record carries: SHA-256 over its file list, one
+/// `<name> <stored bytes> <sha256>` line per file in name order. Every file's own hash is in the
+/// list, so this one value pins every stored byte, as an archive's SHA-256 does.
+pub fn files_digest(files: &[ArchiveFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hasher = Sha256::new();
+    for f in sorted {
+        hasher.update(format!("{} {} {}\n", f.name, f.size_bytes, f.sha256));
+    }
+    hex::encode(hasher.finalize())
 }
 
 pub fn manifest_key(project: &ProjectId, backup: &BackupId) -> String {
@@ -163,6 +222,9 @@ pub struct Manifest {
     pub dump_size_bytes: u64,
     pub created_at: DateTime<Utc>,
     pub restore_hint: String,
+    /// A directory archive's files; `sha256` above is their [`files_digest`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ArchiveFile>,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -240,6 +302,35 @@ mod tests {
         assert_eq!(backup_id_of_key(&p, &object_key(&p, &b)), Some(b.clone()));
         assert_eq!(backup_id_of_key(&ProjectId::generate(), &object_key(&p, &b)), None, "another project's key");
         assert_eq!(backup_id_of_key(&p, "projects/x/backups/y.dump.zst"), None);
+        assert_eq!(directory_prefix(&p, &b), format!("projects/{p}/backups/{b}.dir/"));
+        assert_eq!(backup_id_of_key(&p, &directory_prefix(&p, &b)), Some(b.clone()), "a directory archive's key");
+        assert_eq!(
+            backup_id_of_key(&p, &format!("projects/{p}/backups/{b}.dir/toc.dat.zst")),
+            None,
+            "one of its files"
+        );
+    }
+
+    #[test]
+    fn archive_file_names_are_pg_dumps_and_the_digest_pins_every_file() {
+        for ok in ["toc.dat", "4012.dat", "blob_16384.dat", "blobs_3301.toc", "blobs.toc"] {
+            assert!(ArchiveFile::valid_name(ok), "{ok}");
+        }
+        for bad in ["", "../toc.dat", "a/b.dat", ".hidden", "x y", "toc.dat\n"] {
+            assert!(!ArchiveFile::valid_name(bad), "{bad:?}");
+        }
+        let file = |name: &str, sha: &str| ArchiveFile {
+            name: name.into(),
+            size_bytes: 10,
+            sha256: sha.into(),
+            dump_bytes: 20,
+        };
+        let a = vec![file("toc.dat", "aa"), file("1.dat", "bb")];
+        let reordered = vec![file("1.dat", "bb"), file("toc.dat", "aa")];
+        assert_eq!(files_digest(&a), files_digest(&reordered), "the order stored does not matter");
+        assert_ne!(files_digest(&a), files_digest(&[file("toc.dat", "aa"), file("1.dat", "bc")]), "a file's hash does");
+        assert_ne!(files_digest(&a), files_digest(&a[..1]), "and so does a missing file");
+        assert_eq!(a[1].key("p/"), "p/1.dat.zst");
     }
 }
 

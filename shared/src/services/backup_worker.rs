@@ -2,11 +2,15 @@
 //! restores by loading it into a throwaway database.
 
 use super::backup_pipeline::{decompressing, upload_dump};
+use super::directory_archive::{self, DirectoryError, DumpSource};
 use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::Context;
 use crate::config::RegionConfig;
 use crate::contract;
-use crate::domain::backups::{manifest_key, object_key, Backup, BackupState, Manifest, VerificationState};
+use crate::domain::backups::{
+    directory_prefix, files_digest, manifest_key, object_key, ArchiveFile, Backup, BackupState, Manifest,
+    VerificationState, FORMAT, FORMAT_DIRECTORY,
+};
 use crate::domain::events::Event;
 use crate::domain::jobs::Job;
 use crate::ports::{DataPlaneError, Login};
@@ -83,23 +87,26 @@ pub async fn take(
     backup: &mut Backup,
     progress: &ProgressReporter,
 ) -> Result<Taken, String> {
-    let key = object_key(&backup.project_id, &backup.id);
-    // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
-    let stale = ctx.objects.abort_stale_uploads(&key).await.map_err(|e| e.to_string())?;
-    if stale > 0 {
-        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
-    }
     progress.phase("dumping");
     let version = ctx.data_plane.server_version(region).await.map_err(|e| e.to_string())?;
-    let dump = ctx.data_plane.dump(region, database, login).await.map_err(|e| e.to_string())?;
     let on_bytes = |n: u64| progress.bytes(n);
-    let uploaded = upload_dump(ctx.objects.as_ref(), &key, dump, &on_bytes).await.map_err(|e| e.to_string())?;
-
-    backup.backup_key = Some(key.clone());
-    backup.size_bytes = Some(uploaded.size_bytes);
-    backup.dump_size_bytes = Some(uploaded.dump_bytes);
-    backup.sha256 = Some(uploaded.sha256.clone());
+    let stored = match ctx.config.dump_jobs {
+        1 => store_custom(ctx, region, database, login, backup, &on_bytes).await?,
+        jobs => store_directory(ctx, region, database, login, backup, jobs, &on_bytes).await?,
+    };
+    backup.backup_key = Some(stored.key.clone());
+    backup.format = stored.format.into();
+    backup.size_bytes = Some(stored.size_bytes);
+    backup.dump_size_bytes = Some(stored.dump_bytes);
+    backup.sha256 = Some(stored.sha256.clone());
     backup.postgres_version = Some(version.clone());
+    let restore_hint = match stored.files.is_empty() {
+        true => "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
+        false => format!(
+            "download every file under {}, `zstd -d --rm` each, then pg_restore --format=directory --jobs=<n> --no-owner --dbname=<target> <folder>",
+            stored.key
+        ),
+    };
     let manifest = Manifest {
         backup_id: backup.id.clone(),
         project_id: backup.project_id.clone(),
@@ -107,11 +114,12 @@ pub async fn take(
         format: backup.format.clone(),
         compression: backup.compression.clone(),
         postgres_version: version,
-        size_bytes: uploaded.size_bytes,
-        sha256: uploaded.sha256,
-        dump_size_bytes: uploaded.dump_bytes,
+        size_bytes: stored.size_bytes,
+        sha256: stored.sha256,
+        dump_size_bytes: stored.dump_bytes,
         created_at: backup.created_at,
-        restore_hint: "zstd -dc <archive> | pg_restore --no-owner --dbname=<target>".into(),
+        restore_hint,
+        files: stored.files,
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     ctx.objects
@@ -192,6 +200,87 @@ fn backup_event(kind: &str, backup: &Backup, job: &Job) -> Event {
     )
 }
 
+/// What a dump stored: one archive object, or a directory archive's files under a prefix.
+struct Stored {
+    key: String,
+    format: &'static str,
+    size_bytes: u64,
+    dump_bytes: u64,
+    sha256: String,
+    files: Vec<ArchiveFile>,
+}
+
+/// One stream: `pg_dump --format=custom` → zstd → one multipart upload.
+async fn store_custom(
+    ctx: &Context,
+    region: &RegionConfig,
+    database: &str,
+    login: &Login,
+    backup: &Backup,
+    on_bytes: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Stored, String> {
+    let key = object_key(&backup.project_id, &backup.id);
+    // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
+    let stale = ctx.objects.abort_stale_uploads(&key).await.map_err(|e| e.to_string())?;
+    if stale > 0 {
+        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
+    }
+    let dump = ctx.data_plane.dump(region, database, login).await.map_err(|e| e.to_string())?;
+    let uploaded = upload_dump(ctx.objects.as_ref(), &key, dump, on_bytes).await.map_err(|e| e.to_string())?;
+    Ok(Stored {
+        key,
+        format: FORMAT,
+        size_bytes: uploaded.size_bytes,
+        dump_bytes: uploaded.dump_bytes,
+        sha256: uploaded.sha256,
+        files: Vec::new(),
+    })
+}
+
+/// `jobs` parallel streams: a directory-format dump, each file its own object. A failed dump
+/// leaves nothing under its prefix.
+async fn store_directory(
+    ctx: &Context,
+    region: &RegionConfig,
+    database: &str,
+    login: &Login,
+    backup: &Backup,
+    jobs: u32,
+    on_bytes: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Stored, String> {
+    let prefix = directory_prefix(&backup.project_id, &backup.id);
+    // What an earlier attempt stored or left open is not part of this one.
+    directory_archive::remove(ctx.objects.as_ref(), &prefix).await.map_err(|e| e.to_string())?;
+    let source = DumpSource { region, database, login };
+    let dumped = directory_archive::dump(
+        ctx.data_plane.as_ref(),
+        ctx.objects.as_ref(),
+        &ctx.scratch(),
+        source,
+        &prefix,
+        jobs,
+        on_bytes,
+    )
+    .await;
+    let files = match dumped {
+        Ok(files) => files,
+        Err(e) => {
+            if let Err(left) = directory_archive::remove(ctx.objects.as_ref(), &prefix).await {
+                tracing::error!(prefix, error = %left, "could not remove a failed directory dump's files");
+            }
+            return Err(e.to_string());
+        }
+    };
+    Ok(Stored {
+        key: prefix,
+        format: FORMAT_DIRECTORY,
+        size_bytes: files.iter().map(|f| f.size_bytes).sum(),
+        dump_bytes: files.iter().map(|f| f.dump_bytes).sum(),
+        sha256: files_digest(&files),
+        files,
+    })
+}
+
 enum Unverified {
     /// The archive did not restore, or its stored bytes differ from what was uploaded.
     Failed(String),
@@ -203,6 +292,9 @@ enum Unverified {
 /// way, in a throw-away sandbox instance (never on a region cluster), as an unprivileged role
 /// named like the tenant's.
 async fn verify(ctx: &Context, backup: &Backup, role: &str) -> Result<(), Unverified> {
+    if backup.is_directory() {
+        return verify_directory(ctx, backup, role).await;
+    }
     let key = backup.backup_key.clone().ok_or(Unverified::Failed("backup has no archive".into()))?;
     let stored = ctx.objects.get(&key).await.map_err(|e| Unverified::Failed(e.to_string()))?;
     let (archive, digest) = decompressing(stored);
@@ -218,6 +310,25 @@ async fn verify(ctx: &Context, backup: &Backup, role: &str) -> Result<(), Unveri
         )));
     }
     Ok(())
+}
+
+/// As [`verify`], for a directory archive: its files are fetched (each checked against the
+/// manifest) and restored with parallel jobs in the sandbox.
+async fn verify_directory(ctx: &Context, backup: &Backup, role: &str) -> Result<(), Unverified> {
+    let jobs = ctx.config.restore_jobs;
+    let fetched =
+        match directory_archive::fetch(ctx.objects.as_ref(), &ctx.scratch(), backup, jobs, "verify the backup").await {
+            Ok(fetched) => fetched,
+            Err(e @ (DirectoryError::NoRoom(_) | DirectoryError::Scratch(_))) => {
+                return Err(Unverified::NoSandbox(e.to_string()))
+            }
+            Err(e) => return Err(Unverified::Failed(e.to_string())),
+        };
+    match ctx.data_plane.verify_directory(fetched.folder.path(), fetched.dump_bytes, role).await {
+        Ok(()) => Ok(()),
+        Err(e @ DataPlaneError::Sandbox(_)) => Err(Unverified::NoSandbox(e.to_string())),
+        Err(e) => Err(Unverified::Failed(e.to_string())),
+    }
 }
 
 /// A backup job that will not run again: the record says failed, and why.

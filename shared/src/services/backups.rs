@@ -1,7 +1,10 @@
+use super::directory_archive;
 use super::idempotency::{winner, IdempotencyKey};
 use super::{pins, projects, Context};
 use crate::auth::{Credential, OrgRole, Principal};
-use crate::domain::backups::{backup_id_of_key, manifest_key, Backup, BackupKind, BackupState, DownloadTtl};
+use crate::domain::backups::{
+    backup_id_of_key, manifest_key, ArchiveFile, Backup, BackupKind, BackupState, DownloadTtl,
+};
 use crate::domain::events::Event;
 use crate::domain::jobs::{Job, JobType};
 use crate::domain::names::BackupLabel;
@@ -101,7 +104,10 @@ pub async fn by_key(ctx: &Context, project: &Project, key: &str) -> Result<Backu
     let id = backup_id_of_key(&project.id, key).ok_or_else(|| {
         Error::invalid(
             "backup_key",
-            format!("backup_key must be a key of this project (projects/{}/backups/<backup id>.dump.zst)", project.id),
+            format!(
+                "backup_key must be a key of this project (projects/{0}/backups/<backup id>.dump.zst or projects/{0}/backups/<backup id>.dir/)",
+                project.id
+            ),
         )
     })?;
     let backup = ctx.backups.get_backup(&project.id, &id).await?;
@@ -157,8 +163,8 @@ pub async fn delete(
     Ok(backup)
 }
 
-/// Removes what a backup stored: the archive (its key is derived from the ids, so this works
-/// before the record knows it) and its manifest; deleting an absent object is not an error.
+/// Removes what a backup stored: the archive or a directory archive's files (their keys are
+/// derived from the ids, so this works before the record knows them) and its manifest; deleting an absent object is not an error.
 /// The record is the caller's.
 pub async fn remove_stored(
     ctx: &Context,
@@ -166,6 +172,8 @@ pub async fn remove_stored(
     backup: &crate::ids::BackupId,
 ) -> Result<(), Error> {
     ctx.objects.delete(&crate::domain::backups::object_key(project, backup)).await?;
+    super::directory_archive::remove(ctx.objects.as_ref(), &crate::domain::backups::directory_prefix(project, backup))
+        .await?;
     ctx.objects.delete(&manifest_key(project, backup)).await?;
     Ok(())
 }
@@ -180,6 +188,8 @@ pub struct DownloadUrl {
     pub size_bytes: u64,
     pub format: String,
     pub compression: String,
+    /// A directory archive's files, each with its URL (`url` above is then the manifest's).
+    pub files: Vec<(ArchiveFile, String)>,
 }
 
 /// A download URL for a completed backup. The archive is the data itself, so this needs
@@ -214,7 +224,21 @@ pub async fn download_url(
         });
     };
     let seconds = ttl.seconds();
-    let url = ctx.objects.presigned_get(key, std::time::Duration::from_secs(seconds.into())).await?;
+    let expires_in = std::time::Duration::from_secs(seconds.into());
+    let (url, files) = match backup.is_directory() {
+        false => (ctx.objects.presigned_get(key, expires_in).await?, Vec::new()),
+        true => {
+            let listed = directory_archive::files_of(ctx.objects.as_ref(), &backup)
+                .await
+                .map_err(|e| Error::Internal(format!("cannot list backup {}'s files: {e}", backup.id)))?;
+            let mut files = Vec::with_capacity(listed.len());
+            for file in listed {
+                let url = ctx.objects.presigned_get(&file.key(key), expires_in).await?;
+                files.push((file, url));
+            }
+            (ctx.objects.presigned_get(&manifest_key(&project.id, &backup.id), expires_in).await?, files)
+        }
+    };
     let now = ctx.clock.now();
     let download = DownloadUrl {
         backup_id: backup.id.clone(),
@@ -224,6 +248,7 @@ pub async fn download_url(
         size_bytes,
         format: backup.format.clone(),
         compression: backup.compression.clone(),
+        files,
     };
     let by = match &principal.credential {
         Credential::ApiKey { key_id, .. } => events::Actor { api_key_id: Some(key_id.to_string()), user_id: None },

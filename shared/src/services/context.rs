@@ -79,6 +79,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The scratch volume, as much of it as jobs may count on.
+    pub fn scratch(&self) -> crate::adapters::scratch::Scratch {
+        crate::adapters::scratch::Scratch::new(self.config.scratch_dir.clone(), self.config.scratch_limit)
+    }
+
     pub async fn from_config(config: Config) -> Self {
         let sdk = aws::sdk_config(&config).await;
         let repo = Arc::new(Repository::new(aws::dynamodb(&sdk), config.table.clone()));
@@ -87,7 +92,7 @@ impl Context {
         let data_plane = Arc::new(PostgresDataPlane::new(
             config.pg_bin_dir.clone(),
             config.restore_jobs,
-            config.scratch_dir.clone(),
+            crate::adapters::scratch::Scratch::new(config.scratch_dir.clone(), config.scratch_limit),
         ));
         let secrets = SecretBox::new(&config.secrets_key);
         let scheduler = EventBridgeScheduler::new(
@@ -143,6 +148,14 @@ impl Context {
     #[cfg(test)]
     pub(crate) async fn fast() -> (Context, Fakes) {
         Self::with_store(Arc::new(crate::adapters::memory::MemoryStore::new())).await
+    }
+
+    /// This context with its configuration changed.
+    #[cfg(test)]
+    pub(crate) fn with_config(&self, change: impl FnOnce(&mut Config)) -> Context {
+        let mut config = (*self.config).clone();
+        change(&mut config);
+        Context { config: Arc::new(config), ..self.clone() }
     }
 
     #[cfg(test)]

@@ -113,6 +113,7 @@ async fn cancelled_outcome(ctx: &Context, job: &Job, reason: &str) -> Result<Out
     if let (JobType::Backup, Some(id)) = (job.job_type, &job.backup_id) {
         let key = crate::domain::backups::object_key(&job.project_id, id);
         ctx.objects.abort_stale_uploads(&key).await?;
+        // remove_stored also aborts a directory archive's open uploads.
         super::backups::remove_stored(ctx, &job.project_id, id).await?;
     }
     abandoned(ctx, job, reason).await
@@ -554,7 +555,6 @@ mod tests {
     use crate::services::backup_pipeline::decompressing;
     use crate::services::context::Fakes;
     use crate::store_conformance::backup_with_job;
-    use std::sync::Arc;
     use tokio::io::AsyncReadExt;
 
     /// A pending backup of `project`, as `POST /backups` leaves it.
@@ -682,19 +682,11 @@ mod tests {
 
     /// The same context as a container task sees it: the task runner, its own ARN.
     fn as_task(ctx: &Context, arn: &str) -> Context {
-        with_config(ctx, |c| {
+        ctx.with_config(|c| {
             c.runner = Runner::Task;
             c.job_deadline = None;
             c.task.own_arn = Some(arn.to_string());
         })
-    }
-
-    fn with_config(ctx: &Context, change: impl FnOnce(&mut crate::config::Config)) -> Context {
-        let mut config = (*ctx.config).clone();
-        change(&mut config);
-        let mut changed = ctx.clone();
-        changed.config = Arc::new(config);
-        changed
     }
 
     #[tokio::test]
@@ -741,7 +733,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_that_cannot_start_keeps_the_job_pending_with_doubling_back_off_until_its_window_ends() {
         let (ctx, fakes) = Context::fast().await;
-        let ctx = with_config(&ctx, |c| c.force_runner = Some(Runner::Task));
+        let ctx = ctx.with_config(|c| c.force_runner = Some(Runner::Task));
         let project = fakes.ready_project(&ctx, b"rows").await;
         let (backup, job) = pending_backup(&ctx, &project).await;
         fakes.tasks.refuse(2);
@@ -790,7 +782,7 @@ mod tests {
         let (backup, job) = pending_backup(&ctx, &project).await;
         // The database grew after it was sized: the work is still going at the deadline.
         let (points, _halted) = crate::services::checkpoints::Checkpoints::halting_at("backup.verifying");
-        let mut lambda = with_config(&ctx, |c| c.job_deadline = Some(std::time::Duration::from_millis(300)));
+        let mut lambda = ctx.with_config(|c| c.job_deadline = Some(std::time::Duration::from_millis(300)));
         lambda.checkpoints = points;
 
         assert_eq!(run(&lambda, &job.id).await.unwrap(), RunResult::HandedOver);

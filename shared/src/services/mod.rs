@@ -12,6 +12,7 @@ pub mod checkpoints;
 pub mod completion;
 pub mod context;
 pub mod deliveries;
+pub mod directory_archive;
 pub mod idempotency;
 pub mod integrations;
 pub mod job_kinds;

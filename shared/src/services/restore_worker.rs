@@ -12,6 +12,7 @@
 use super::archive_catalogue;
 use super::backup_pipeline::decompressing;
 use super::backup_worker::{self, Taken};
+use super::directory_archive;
 use super::job_work::{JobWork, Outcome, ProgressReporter};
 use super::wal_archive::HelperConfig;
 use super::{projects, Context};
@@ -326,6 +327,19 @@ async fn stage_backup(
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("backup {backup_id} no longer exists"))?;
     progress.phase("restoring");
+    if backup.is_directory() {
+        // Every file is fetched and checked against the manifest before pg_restore reads any.
+        let jobs = ctx.config.restore_jobs;
+        let fetched =
+            directory_archive::fetch(ctx.objects.as_ref(), &ctx.scratch(), &backup, jobs, "restore the backup")
+                .await
+                .map_err(|e| format!("{e}; nothing was changed"))?;
+        return ctx
+            .data_plane
+            .restore_directory(&l.region, staging, fetched.folder.path(), owner)
+            .await
+            .map_err(|e| e.to_string());
+    }
     let stored = ctx.objects.get(key).await.map_err(|e| match e {
         ObjectStoreError::NotFound(key) => format!("the backup archive {key} is missing from object storage"),
         other => other.to_string(),
