@@ -29,6 +29,9 @@ pub enum Step {
     BackupJob { project: String },
     /// The job's steps before verification: dump → compress → checksum → multipart upload.
     BackupUpload { project: String },
+    /// The parallel path's steps before verification: `pg_dump --format=directory --jobs`
+    /// (`CAPYDB_DUMP_JOBS`), each file compressed, hashed and uploaded as it is finished.
+    BackupUploadParallel { project: String },
     /// Dump → compress → checksum into a sink that only counts bytes (no object store).
     Pipeline { project: String },
     /// The streaming pipeline against any database, without the table or the emulator: for
@@ -57,6 +60,7 @@ pub async fn run(step: Step) -> anyhow::Result<()> {
             let ctx = context().await?;
             backup_upload(&ctx, &project, ctx.objects.as_ref()).await?
         }
+        Step::BackupUploadParallel { project } => backup_upload_parallel(&context().await?, &project).await?,
         Step::Pipeline { project } => backup_upload(&context().await?, &project, &CountingSink::default()).await?,
         Step::PipelineOnly { admin_url, database } => pipeline_only(admin_url, &database).await?,
         Step::RestoreJob { project, backup_key, preview_name } => {
@@ -138,6 +142,29 @@ async fn backup_upload(ctx: &Context, project: &str, objects: &dyn ObjectStore) 
         archive_bytes: uploaded.size_bytes,
         output: key,
     })
+}
+
+async fn backup_upload_parallel(ctx: &Context, project: &str) -> anyhow::Result<Measured> {
+    use capydb_shared::services::directory_archive::{self, DumpSource};
+    let project = ctx.projects.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
+    let region = ctx.region(&project.region)?;
+    let prefix = capydb_shared::domain::backups::directory_prefix(&project.id, &BackupId::generate());
+    let started = Instant::now();
+    let login = capydb_shared::services::projects::login(ctx, &project)?;
+    let source = DumpSource { region, database: &project.database_name, login: &login };
+    let files = directory_archive::dump(
+        ctx.data_plane.as_ref(),
+        ctx.objects.as_ref(),
+        &ctx.scratch(),
+        source,
+        &prefix,
+        ctx.config.dump_jobs,
+        &|_| {},
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    directory_archive::remove(ctx.objects.as_ref(), &prefix).await?;
+    Ok(Measured { seconds, peak_rss_kb: 0, archive_bytes: files.iter().map(|f| f.size_bytes).sum(), output: prefix })
 }
 
 async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_name: &str) -> anyhow::Result<Measured> {

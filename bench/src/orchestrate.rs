@@ -25,7 +25,11 @@ pub struct Options {
     pub runs: usize,
     #[arg(long, default_value = ".capydb/bench")]
     pub out: PathBuf,
-    /// Only these datasets (comma-separated: pgbench, mixed, pgbench-quarter); all by default.
+    /// pgbench scale of the large dataset, which the parallel path is measured on too.
+    #[arg(long, env = "BENCH_LARGE_SCALE", default_value_t = 100)]
+    pub large_scale: u32,
+    /// Only these datasets (comma-separated: pgbench, mixed, pgbench-large, pgbench-quarter);
+    /// all by default.
     #[arg(long, env = "BENCH_DATASETS", value_delimiter = ',')]
     pub datasets: Vec<String>,
 }
@@ -50,7 +54,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let work = stack.dir.join("files");
     std::fs::create_dir_all(&work)?;
 
-    eprintln!("loading datasets (pgbench scale {}, its quarter, and the mixed dataset)…", options.scale);
+    eprintln!(
+        "loading datasets (pgbench scale {}, its quarter, the mixed dataset, and pgbench scale {})…",
+        options.scale, options.large_scale
+    );
     let wanted = |name: &str| options.datasets.is_empty() || options.datasets.iter().any(|d| d == name);
     let mut full = Vec::new();
     if wanted("pgbench") {
@@ -58,6 +65,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     if wanted("mixed") {
         full.push(load(&ctx, &stack, &org, "mixed", Loader::Mixed(options.scale * 40_000)).await?);
+    }
+    if wanted("pgbench-large") {
+        full.push(load(&ctx, &stack, &org, "pgbench-large", Loader::Pgbench(options.large_scale)).await?);
     }
 
     let mut report = Report::new(&options, machine(&stack)?);
@@ -83,6 +93,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             samples.entry("ours_upload").or_default().push(Sample::from(&m));
             let backup = child(&stack, &["backup-job", dataset.project.as_str()], &[])?;
             samples.entry("ours_backup_job").or_default().push(Sample::from(&backup));
+
+            parallel_path(&ctx, &stack, dataset, &work, run, &mut samples).await?;
 
             for jobs in [1u32, 2] {
                 let target = format!("bench_pgrestore_{jobs}");
@@ -127,6 +139,55 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
 
     write(&options, &report)
+}
+
+/// The parallel path with two jobs (this machine's cores) against the stock tools' own
+/// parallel path: `pg_dump -Fd -j 2` to a local folder and `pg_restore -Fd -j 2` from it.
+async fn parallel_path(
+    ctx: &Context,
+    stack: &Stack,
+    dataset: &Dataset,
+    work: &Path,
+    run: usize,
+    samples: &mut BTreeMap<&'static str, Vec<Sample>>,
+) -> anyhow::Result<()> {
+    let two = [("CAPYDB_DUMP_JOBS", "2".to_string()), ("CAPYDB_RESTORE_JOBS", "2".to_string())];
+    let m = child(stack, &["backup-upload-parallel", dataset.project.as_str()], &two)?;
+    samples.entry("ours_upload_parallel").or_default().push(Sample::from(&m));
+    let backup = child(stack, &["backup-job", dataset.project.as_str()], &two)?;
+    anyhow::ensure!(backup.output.ends_with(".dir/"), "the parallel backup is a directory archive: {}", backup.output);
+    samples.entry("ours_backup_job_parallel").or_default().push(Sample::from(&backup));
+
+    let folder = work.join(format!("{}-dir", dataset.name));
+    let _ = std::fs::remove_dir_all(&folder);
+    let t =
+        timed(stack.pg_command("pg_dump").args(["-Fd", "-Z0", "-j", "2", "-f"]).arg(&folder).arg(&dataset.database))?;
+    samples.entry("naive_dir_dump").or_default().push(Sample::time(t));
+    let target = "bench_pgrestore_dir";
+    drop_database(stack, target)?;
+    let started = Instant::now();
+    psql(stack, "postgres", &format!("CREATE DATABASE {target}"))?;
+    run_ok(
+        stack
+            .pg_command("pg_restore")
+            .args(["-Fd", "--no-owner", "--no-acl", "--exit-on-error", "-j", "2", "-d", target])
+            .arg(&folder),
+    )?;
+    samples.entry("pg_restore_dir_j2").or_default().push(Sample::time(started.elapsed().as_secs_f64()));
+    check_restored(stack, dataset, target)?;
+    drop_database(stack, target)?;
+    std::fs::remove_dir_all(&folder)?;
+
+    let preview = format!("bench-{}-{run}-parallel", dataset.name);
+    let m = child(stack, &["restore-job", dataset.project.as_str(), &backup.output, &preview], &two)?;
+    check_restored(stack, dataset, &m.output)?;
+    drop_database(stack, &m.output)?;
+    samples.entry("ours_restore_parallel").or_default().push(Sample::from(&m));
+    let id = backup.output.trim_end_matches(".dir/").rsplit('/').next().unwrap_or_default();
+    if let Ok(id) = id.parse() {
+        capydb_shared::services::backups::remove_stored(ctx, &dataset.project, &id).await?;
+    }
+    Ok(())
 }
 
 /// Peak RSS of a backup and a restore job at a quarter of the main dataset's size: it must not

@@ -61,26 +61,34 @@ pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
-/// Names of files in one folder whose writer closed them (`IN_CLOSE_WRITE`). A file name is
-/// reported for every close, so the caller keeps what it has already taken.
-pub struct ClosedFiles {
+/// What happened to a file in a watched folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileEvent {
+    Created,
+    /// Its writer closed it (`IN_CLOSE_WRITE`): nothing more will be written.
+    Closed,
+}
+
+/// Files created in one folder, and closed by their writer (inotify). A name is reported for
+/// every event, so the caller keeps what it has already taken.
+pub struct FolderWatch {
     fd: AsyncFd<rustix::fd::OwnedFd>,
 }
 
-impl ClosedFiles {
-    pub fn watch(dir: &Path) -> std::io::Result<ClosedFiles> {
+impl FolderWatch {
+    pub fn watch(dir: &Path) -> std::io::Result<FolderWatch> {
         let fd = inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC)?;
-        inotify::add_watch(&fd, dir, inotify::WatchFlags::CLOSE_WRITE)?;
+        inotify::add_watch(&fd, dir, inotify::WatchFlags::CREATE | inotify::WatchFlags::CLOSE_WRITE)?;
         // SAFETY: the `OwnedFd` is moved in and stays open, the same descriptor, until the
         // `AsyncFd` (which owns it) drops.
         let fd = unsafe { AsyncFd::register(fd) }.map_err(std::io::Error::from)?;
-        Ok(ClosedFiles { fd })
+        Ok(FolderWatch { fd })
     }
 
-    /// Waits for the next closes and returns their file names. A full event queue
-    /// (`IN_Q_OVERFLOW`) loses names; whoever reads the folder after its writer exited finds
+    /// Waits for the next events and returns them in order. A full event queue
+    /// (`IN_Q_OVERFLOW`) loses some; whoever reads the folder after its writer exited finds
     /// those files there.
-    pub async fn next(&mut self) -> std::io::Result<Vec<String>> {
+    pub async fn next(&mut self) -> std::io::Result<Vec<(String, FileEvent)>> {
         loop {
             let mut guard = self.fd.readable().await?;
             let mut names = Vec::new();
@@ -89,8 +97,12 @@ impl ClosedFiles {
             loop {
                 match reader.next() {
                     Ok(event) => {
+                        let kind = match event.events().contains(inotify::ReadFlags::CLOSE_WRITE) {
+                            true => FileEvent::Closed,
+                            false => FileEvent::Created,
+                        };
                         if let Some(name) = event.file_name() {
-                            names.push(name.to_string_lossy().into_owned());
+                            names.push((name.to_string_lossy().into_owned(), kind));
                         }
                     }
                     Err(rustix::io::Errno::AGAIN) => break,
@@ -128,17 +140,32 @@ mod tests {
         assert!(e.contains("needs at least 0.3 GiB") && e.contains("0.0 GiB is free"), "{e}");
     }
 
-    #[tokio::test]
-    async fn files_are_reported_once_their_writer_closes_them() {
-        use tokio::io::AsyncWriteExt;
-        let dir = tempfile::tempdir().unwrap();
-        let mut closed = ClosedFiles::watch(dir.path()).unwrap();
-        let mut open = tokio::fs::File::create(dir.path().join("1.dat")).await.unwrap();
-        open.write_all(b"still writing").await.unwrap();
-        tokio::fs::write(dir.path().join("2.dat"), b"done").await.unwrap();
-        let names = closed.next().await.unwrap();
-        assert_eq!(names, vec!["2.dat"], "the open file is not reported");
-        drop(open);
-        assert_eq!(closed.next().await.unwrap(), vec!["1.dat"]);
+    #[test]
+    fn files_are_reported_when_created_and_when_their_writer_closes_them() {
+        use std::io::Write;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let mut watch = FolderWatch::watch(dir.path()).unwrap();
+            let mut open = std::fs::File::create(dir.path().join("1.dat")).unwrap();
+            open.write_all(b"still writing").unwrap();
+            std::fs::write(dir.path().join("2.dat"), b"done").unwrap();
+            let mut seen = Vec::new();
+            while seen.len() < 3 {
+                seen.extend(watch.next().await.unwrap());
+            }
+            let named = |n: &str, e| (n.to_string(), e);
+            assert_eq!(
+                seen,
+                [
+                    named("1.dat", FileEvent::Created),
+                    named("2.dat", FileEvent::Created),
+                    named("2.dat", FileEvent::Closed)
+                ],
+                "the open file is not reported closed"
+            );
+            drop(open);
+            assert_eq!(watch.next().await.unwrap(), [named("1.dat", FileEvent::Closed)]);
+        });
     }
 }

@@ -1,8 +1,9 @@
 //! Directory-format archives, for databases one stream is too slow for.
 //!
-//! `pg_dump --format=directory --jobs=N` writes one file per table. Each file is shipped the
-//! moment pg_dump closes it (zstd, SHA-256, its own multipart upload under the backup's prefix)
-//! and deleted from scratch, so the space held is the files being written, not the database.
+//! `pg_dump --format=directory --jobs=N` writes one file per table. Each file is shipped while
+//! pg_dump writes it (read as it grows, through zstd and SHA-256 into its own multipart upload
+//! under the backup's prefix), finished once pg_dump closes it, and deleted from scratch, so
+//! compression overlaps the dump and the space held is the files being written, not the database.
 //! The manifest lists every file with its sizes and hash, and the record's checksum is the
 //! digest of that list, so one value in the table still pins every stored byte.
 //!
@@ -12,15 +13,16 @@
 
 use super::backup_pipeline::{decompressing, upload_dump, PipelineError};
 use crate::adapters::local_instance::{DUMP_PREFIX, FILES_PREFIX};
-use crate::adapters::scratch::{ClosedFiles, Scratch};
+use crate::adapters::scratch::{FileEvent, FolderWatch, Scratch};
 use crate::config::RegionConfig;
 use crate::domain::backups::{files_digest, manifest_key, ArchiveFile, Backup, Manifest};
 use crate::ports::{DataPlane, DataPlaneError, DumpProcess, Login, ObjectStore, ObjectStoreError};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The table of contents pg_restore starts from; an archive without it is no archive.
@@ -67,42 +69,53 @@ pub async fn dump(
 ) -> Result<Vec<ArchiveFile>, DirectoryError> {
     let folder = scratch.folder(DUMP_PREFIX).map_err(DirectoryError::Scratch)?;
     let dir = folder.path();
-    let mut closed = ClosedFiles::watch(dir).map_err(DirectoryError::Scratch)?;
+    let mut watch = FolderWatch::watch(dir).map_err(DirectoryError::Scratch)?;
     let mut dumping = data_plane.dump_directory(source.region, source.database, source.login, dir, jobs).await?;
     let total = AtomicU64::new(0);
-    let (mut seen, mut queue) = (HashSet::new(), VecDeque::new());
+    // Each file seen, with whether its writer is done with it.
+    let mut known: HashMap<String, Arc<AtomicBool>> = HashMap::new();
+    let mut queue = VecDeque::new();
     let mut shipping = FuturesUnordered::new();
     let mut files = Vec::new();
     let mut dumped = false;
     loop {
-        while shipping.len() < jobs.max(1) as usize {
-            let Some(name) = queue.pop_front() else { break };
-            shipping.push(ship(objects, prefix, dir, name, &total, on_bytes));
+        // One slot per pg_dump job (each writes one file at a time) and one for finished files.
+        while shipping.len() <= jobs.max(1) as usize {
+            let Some((name, closed)) = queue.pop_front() else { break };
+            shipping.push(ship(objects, prefix, dir, name, closed, &total, on_bytes));
         }
         if dumped && queue.is_empty() && shipping.is_empty() {
             break;
         }
-        let mut found = Vec::new();
+        let mut events = Vec::new();
         tokio::select! {
             finished = &mut dumping, if !dumped => {
                 finished?;
                 dumped = true;
-                // Every file is finished now, also any whose close the watch did not report.
+                // Every file is finished now, also any whose events the watch did not report.
                 let mut entries = tokio::fs::read_dir(dir).await.map_err(DirectoryError::Scratch)?;
                 while let Some(entry) = entries.next_entry().await.map_err(DirectoryError::Scratch)? {
-                    found.push(entry.file_name().to_string_lossy().into_owned());
+                    events.push((entry.file_name().to_string_lossy().into_owned(), FileEvent::Closed));
                 }
-                found.sort();
+                events.sort();
+                for closed in known.values() {
+                    closed.store(true, Ordering::Release);
+                }
             }
-            names = closed.next(), if !dumped => found = names.map_err(DirectoryError::Scratch)?,
+            seen = watch.next(), if !dumped => events = seen.map_err(DirectoryError::Scratch)?,
             Some(shipped) = shipping.next(), if !shipping.is_empty() => files.push(shipped?),
         }
-        for name in found {
+        for (name, event) in events {
             if !ArchiveFile::valid_name(&name) {
                 return Err(DirectoryError::Manifest(format!("cannot list pg_dump's unexpected file {name:?}")));
             }
-            if seen.insert(name.clone()) {
-                queue.push_back(name);
+            let closed = known.entry(name.clone()).or_insert_with(|| {
+                let closed = Arc::new(AtomicBool::new(false));
+                queue.push_back((name, closed.clone()));
+                closed
+            });
+            if event == FileEvent::Closed {
+                closed.store(true, Ordering::Release);
             }
         }
     }
@@ -113,12 +126,14 @@ pub async fn dump(
     Ok(files)
 }
 
-/// Compresses one finished file into its object and removes it from scratch.
+/// Compresses one file into its object as pg_dump writes it, and removes it from scratch once
+/// its writer closed it and every byte is stored.
 async fn ship(
     objects: &dyn ObjectStore,
     prefix: &str,
     dir: &Path,
     name: String,
+    closed: Arc<AtomicBool>,
     total: &AtomicU64,
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<ArchiveFile, DirectoryError> {
@@ -131,10 +146,36 @@ async fn ship(
         on_bytes(total.fetch_add(fresh, Ordering::Relaxed) + fresh);
     };
     let key = format!("{prefix}{name}.zst");
-    let whole = DumpProcess { reader: Box::pin(file), finished: async { Ok(()) }.boxed() };
+    let whole = DumpProcess { reader: growing(file, closed), finished: async { Ok(()) }.boxed() };
     let up = upload_dump(objects, &key, whole, &counted).await?;
     tokio::fs::remove_file(&path).await.map_err(DirectoryError::Scratch)?;
     Ok(ArchiveFile { name, size_bytes: up.size_bytes, sha256: up.sha256, dump_bytes: up.dump_bytes })
+}
+
+/// How long a reader at the end of a file still being written waits before looking again.
+const TAIL_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Reads `file` as it grows, to its end once `closed` says its writer is done. pg_dump only
+/// appends, and the kernel shows a reader no byte beyond what a write has finished copying.
+fn growing(file: tokio::fs::File, closed: Arc<AtomicBool>) -> crate::ports::BoxReader {
+    let chunks = futures::stream::unfold(Some((file, closed)), |state| async move {
+        let (mut file, closed) = state?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            // Read after looking: a file already closed that reads nothing more has ended.
+            let done = closed.load(Ordering::Acquire);
+            match file.read(&mut buf).await {
+                Ok(0) if done => return None,
+                Ok(0) => tokio::time::sleep(TAIL_WAIT).await,
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Some((Ok(bytes::Bytes::from(buf)), Some((file, closed))));
+                }
+                Err(e) => return Some((Err(e), None)),
+            }
+        }
+    });
+    Box::pin(tokio_util::io::StreamReader::new(chunks))
 }
 
 /// A directory archive fetched into scratch, removed when this drops.
@@ -312,6 +353,26 @@ mod tests {
     async fn manifest_of(fakes: &Fakes, backup: &Backup) -> Manifest {
         let body = fakes.objects.bytes(&manifest_key(&backup.project_id, &backup.id)).unwrap();
         serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_growing_file_is_read_as_it_is_written_and_ends_only_once_its_writer_closed_it() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("4001.dat");
+        std::fs::write(&path, b"first rows;").unwrap();
+        let closed = Arc::new(AtomicBool::new(false));
+        let mut reader = growing(tokio::fs::File::open(&path).await.unwrap(), closed.clone());
+        let reading = tokio::spawn(async move {
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).await.map(|_| out)
+        });
+        tokio::time::sleep(TAIL_WAIT * 5).await;
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"more rows").unwrap();
+        tokio::time::sleep(TAIL_WAIT * 5).await;
+        assert!(!reading.is_finished(), "the end of a file still being written is not its end");
+        closed.store(true, Ordering::Release);
+        assert_eq!(reading.await.unwrap().unwrap(), b"first rows;more rows");
     }
 
     #[tokio::test]
