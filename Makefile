@@ -94,6 +94,7 @@ soak: deps
 ## Throughput and memory against pg_dump / pg_restore (release build, its own moto and cluster).
 # BENCH_SCALE (pgbench scale, default 20) and BENCH_RUNS (default 3) tune it; not part of `test`.
 bench: deps
+	cargo build --release -p capydb-functions --bin capydb-wal-archive
 	cargo run --release -p capydb-bench
 
 clean:

@@ -9,7 +9,7 @@ use capydb_shared::config::{Config, RegionConfig};
 use capydb_shared::domain::backups::{object_key, Backup, BackupKind};
 use capydb_shared::domain::jobs::{Job, JobType};
 use capydb_shared::domain::previews::{PreviewName, TtlHours};
-use capydb_shared::domain::restores::TargetKind;
+use capydb_shared::domain::restores::{RestoreSource, TargetKind};
 use capydb_shared::domain::scopes::Scope;
 use capydb_shared::ids::{ApiKeyId, BackupId, ProjectId};
 use capydb_shared::ports::{BoxReader, ObjectStore, ObjectStoreError};
@@ -37,6 +37,8 @@ pub enum Step {
     /// The streaming pipeline against any database, without the table or the emulator: for
     /// profiling the pipeline on its own (`perf record capydb-bench child pipeline-only …`).
     PipelineOnly { admin_url: String, database: String },
+    /// A point-in-time restore job to the latest restorable moment, into a new preview database.
+    PitrJob { project: String, preview_name: String },
     /// A restore job into a new preview database, from creation to completed.
     RestoreJob { project: String, backup_key: String, preview_name: String },
 }
@@ -64,7 +66,13 @@ pub async fn run(step: Step) -> anyhow::Result<()> {
         Step::Pipeline { project } => backup_upload(&context().await?, &project, &CountingSink::default()).await?,
         Step::PipelineOnly { admin_url, database } => pipeline_only(admin_url, &database).await?,
         Step::RestoreJob { project, backup_key, preview_name } => {
-            restore_job(&context().await?, &project, &backup_key, &preview_name).await?
+            let source = RestoreSource::Backup(backup_key);
+            restore_job(&context().await?, &project, source, &preview_name).await?
+        }
+        Step::PitrJob { project, preview_name } => {
+            // A moment after the newest archived WAL is clamped to the latest restorable one.
+            let source = RestoreSource::Time(chrono::Utc::now() + chrono::Duration::hours(1));
+            restore_job(&context().await?, &project, source, &preview_name).await?
         }
     };
     println!("{}", serde_json::to_string(&Measured { peak_rss_kb: peak_rss_kb()?, ..measured })?);
@@ -167,7 +175,12 @@ async fn backup_upload_parallel(ctx: &Context, project: &str) -> anyhow::Result<
     Ok(Measured { seconds, peak_rss_kb: 0, archive_bytes: files.iter().map(|f| f.size_bytes).sum(), output: prefix })
 }
 
-async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_name: &str) -> anyhow::Result<Measured> {
+async fn restore_job(
+    ctx: &Context,
+    project: &str,
+    source: RestoreSource,
+    preview_name: &str,
+) -> anyhow::Result<Measured> {
     let project = ctx.projects.get_project(&project.parse::<ProjectId>()?).await?.expect("bench project exists");
     let principal = Principal {
         org_id: project.org_id.clone(),
@@ -178,7 +191,7 @@ async fn restore_job(ctx: &Context, project: &str, backup_key: &str, preview_nam
         },
     };
     let request = RestoreRequest {
-        source: capydb_shared::domain::restores::RestoreSource::Backup(backup_key.to_string()),
+        source,
         target_kind: TargetKind::NewPreview,
         preview_id: None,
         preview_name: Some(PreviewName::parse(preview_name)?),

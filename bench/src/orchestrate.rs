@@ -28,8 +28,8 @@ pub struct Options {
     /// pgbench scale of the large dataset, which the parallel path is measured on too.
     #[arg(long, env = "BENCH_LARGE_SCALE", default_value_t = 100)]
     pub large_scale: u32,
-    /// Only these datasets (comma-separated: pgbench, mixed, pgbench-large, pgbench-quarter);
-    /// all by default.
+    /// Only these datasets (comma-separated: pgbench, mixed, pgbench-large, pgbench-quarter,
+    /// pitr); all by default.
     #[arg(long, env = "BENCH_DATASETS", value_delimiter = ',')]
     pub datasets: Vec<String>,
 }
@@ -138,7 +138,55 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         memory_at_quarter(&stack, &options, &mut report, quarter)?;
     }
 
+    if wanted("pitr") {
+        point_in_time(&options, &mut report).await?;
+    }
+
     write(&options, &report)
+}
+
+/// Point-in-time restores on a cluster of its own that archives its WAL (archiving would tax
+/// every other measurement): a base backup, then a restore to the latest moment, per run. Its
+/// MB/s are of the base backup's unpacked size, the unit `CAPYDB_PITR_BYTES_PER_SECOND` sizes
+/// such a restore by.
+async fn point_in_time(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    use capydb_shared::services::{archive_catalogue, base_backups};
+    eprintln!("measuring point-in-time restores on a WAL-archiving cluster…");
+    let stack = Stack::start_archiving()?;
+    let ctx = Context::from_config(Config::from_lookup(|k| stack.env.get(k).cloned())?).await;
+    capydb_functions::local::ensure_storage(&ctx).await?;
+    let org = OrgId::generate();
+    bootstrap::organization(&ctx, &org, "Bench", &api_keys::generate_plaintext()).await?;
+    let mut dataset = load(&ctx, &stack, &org, "pitr", Loader::Pgbench(options.scale)).await?;
+    let region = ctx.region(REGION)?.clone();
+    let mut samples: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
+    let mut tar_bytes = Vec::new();
+    for run in 0..options.runs {
+        eprintln!("  run {}/{}", run + 1, options.runs);
+        let started = Instant::now();
+        let taken = base_backups::take(&ctx, &region).await?;
+        samples
+            .entry("ours_base_backup")
+            .or_default()
+            .push(Sample::sized(started.elapsed().as_secs_f64(), taken.size_bytes));
+        let base = archive_catalogue::get(ctx.wal_objects.as_ref(), REGION, &taken.base_backup_id)
+            .await?
+            .context("the base backup just taken")?;
+        tar_bytes.push(base.tar_bytes);
+        let preview = format!("bench-pitr-{run}");
+        let m = child(&stack, &["pitr-job", dataset.project.as_str(), &preview], &[])?;
+        check_restored(&stack, &dataset, &m.output)?;
+        drop_database(&stack, &m.output)?;
+        samples.entry("ours_pitr_job").or_default().push(Sample::from(&m));
+    }
+    let unpacked = tar_bytes.iter().max().copied().unwrap_or(0);
+    dataset.description = format!(
+        "{} on a WAL-archiving cluster; sizes and MB/s are of its base backup, the whole cluster unpacked",
+        dataset.description
+    );
+    dataset.database_bytes = unpacked;
+    report.add(dataset, samples);
+    Ok(())
 }
 
 /// The parallel path with two jobs (this machine's cores) against the stock tools' own

@@ -23,6 +23,16 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl Stack {
     pub fn start() -> anyhow::Result<Stack> {
+        Stack::start_with(false)
+    }
+
+    /// A stack whose cluster ships its WAL to the emulator through `capydb-wal-archive` (built
+    /// beside this binary), for point-in-time restores.
+    pub fn start_archiving() -> anyhow::Result<Stack> {
+        Stack::start_with(true)
+    }
+
+    fn start_with(archiving: bool) -> anyhow::Result<Stack> {
         let moto_bin = std::env::var_os("CAPYDB_MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(".capydb/venv/bin/moto_server"));
@@ -30,7 +40,8 @@ impl Stack {
             bail!("moto_server not found at {}: run `make deps` first", moto_bin.display());
         }
         // /tmp rather than the checkout: the cluster runs as `postgres`, which may not enter it.
-        let dir = std::env::temp_dir().join(format!("capydb-bench-{}", std::process::id()));
+        let suffix = if archiving { "-archiving" } else { "" };
+        let dir = std::env::temp_dir().join(format!("capydb-bench-{}{suffix}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let moto_port = free_port()?;
         let log = std::fs::File::create(dir.join("moto.log"))?;
@@ -42,15 +53,43 @@ impl Stack {
             .context("starting moto_server")?;
         let pg_port = free_port()?;
         let pg_password = format!("bench{}", std::process::id());
-        let out = Command::new("bash")
+        let helper = std::env::current_exe()?.with_file_name("capydb-wal-archive");
+        let mut cluster = Command::new("bash");
+        cluster
             .arg("infra/cluster.sh")
             .arg("start")
             .arg(dir.join("cluster"))
             .arg(pg_port.to_string())
-            .arg(&pg_password)
-            .arg("off")
-            .output()
-            .context("running infra/cluster.sh")?;
+            .arg(&pg_password);
+        if archiving {
+            if !helper.exists() {
+                bail!(
+                    "{} not found: `make bench` builds it (cargo build --release -p capydb-functions --bin capydb-wal-archive)",
+                    helper.display()
+                );
+            }
+            let config = dir.join("wal-archive.json");
+            std::fs::write(
+                &config,
+                serde_json::json!({
+                    "bucket": "capydb-bench",
+                    "region": REGION,
+                    "aws_region": "us-east-1",
+                    "endpoint_url": format!("http://127.0.0.1:{moto_port}"),
+                    "create_bucket": true,
+                })
+                .to_string(),
+            )?;
+            cluster
+                .env("CAPYDB_WAL_HELPER", &helper)
+                .env("CAPYDB_WAL_CONFIG", &config)
+                .env("AWS_ACCESS_KEY_ID", "bench")
+                .env("AWS_SECRET_ACCESS_KEY", "bench")
+                .arg("on");
+        } else {
+            cluster.arg("off");
+        }
+        let out = cluster.output().context("running infra/cluster.sh")?;
         if !out.status.success() {
             bail!("starting the bench cluster failed (run `make deps`): {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -66,7 +105,7 @@ impl Stack {
             "admin_url": format!("postgres://postgres:{pg_password}@127.0.0.1:{pg_port}/postgres"),
             "public_host": "127.0.0.1",
             "public_port": pg_port,
-            "wal_archiving": false,
+            "wal_archiving": archiving,
         }]);
         let env: BTreeMap<String, String> = [
             ("CAPYDB_TABLE", "capydb-bench".to_string()),
@@ -82,6 +121,7 @@ impl Stack {
             // One attempt with a long lease: a bench step is never retried behind our back.
             ("CAPYDB_JOB_LEASE_SECONDS", "600".to_string()),
             ("RUST_LOG", "warn".to_string()),
+            ("CAPYDB_WAL_HELPER", helper.display().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -303,14 +303,16 @@ fn beside_this_executable(name: &str) -> PathBuf {
 /// Lambda stops an invocation at 900 s; a run gives its job up a minute before that, so the
 /// hand-over and the attempt's last writes still happen.
 pub const DEFAULT_LAMBDA_DEADLINE_SECONDS: u64 = 840;
-/// Measured by `make bench` (README "Performance"): the backup job, verification included, on
-/// the slowest dataset (mixed types: 431 MB in 10.8 s).
-pub const DEFAULT_BACKUP_BYTES_PER_SECOND: u64 = 40_000_000;
-/// The restore job on the same dataset ran at 53–55 MB/s of database size; a dump is smaller
+/// Measured by `make bench` (README "Performance", 2026-12-03): the backup job, verification
+/// included, on the slowest dataset (mixed types: 431 MB in 13.0 s; 10.8 s the day before).
+pub const DEFAULT_BACKUP_BYTES_PER_SECOND: u64 = 33_000_000;
+/// The restore job on the same dataset ran at 39–55 MB/s of database size; a dump is smaller
 /// than the database it came from, so per dump byte it is slower. Taken lower, at 30 MB/s.
 pub const DEFAULT_RESTORE_BYTES_PER_SECOND: u64 = 30_000_000;
-/// Not measured yet (no PITR benchmark): taken as the restore figure.
-pub const DEFAULT_PITR_BYTES_PER_SECOND: u64 = 30_000_000;
+/// Measured by `make bench`: a point-in-time restore job to the latest moment ran at 56 MB/s of
+/// the base backup's unpacked size (a 345 MB cluster, pgbench scale 20, little WAL to replay);
+/// rounded down.
+pub const DEFAULT_PITR_BYTES_PER_SECOND: u64 = 50_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -36,8 +36,9 @@ pub enum Work {
     /// A dump and its verification: `pg_database_size` of the project database. Verification
     /// restores it into a throw-away instance on the worker's scratch disk.
     Backup { database_bytes: u64 },
-    /// A restore streamed into the cluster: the backup's recorded uncompressed dump size.
-    Restore { dump_bytes: u64 },
+    /// A restore: the backup's recorded uncompressed dump size. A custom archive streams into
+    /// the cluster; a directory archive's files are `fetched` onto scratch first.
+    Restore { dump_bytes: u64, fetched: bool },
     /// A point-in-time restore: the region's base backup, unpacked on scratch and replayed.
     PitrRestore { base_backup_bytes: u64 },
 }
@@ -82,7 +83,9 @@ fn gib(bytes: u64) -> String {
 pub fn choose(work: Work, limits: &Limits) -> Choice {
     let (bytes, rate, scratch) = match work {
         Work::Backup { database_bytes } => (database_bytes, limits.backup_bytes_per_second, database_bytes),
-        Work::Restore { dump_bytes } => (dump_bytes, limits.restore_bytes_per_second, 0),
+        Work::Restore { dump_bytes, fetched } => {
+            (dump_bytes, limits.restore_bytes_per_second, if fetched { dump_bytes } else { 0 })
+        }
         Work::PitrRestore { base_backup_bytes } => (base_backup_bytes, limits.pitr_bytes_per_second, base_backup_bytes),
     };
     let time = predicted(bytes, rate);
@@ -134,8 +137,9 @@ mod tests {
         let big = choose(Work::Backup { database_bytes: 40 * GB }, &limits());
         assert_eq!(big.runner, Runner::Task);
         assert!(big.reason.contains("more than a Lambda run's 720 s"), "{}", big.reason);
-        assert_eq!(choose(Work::Restore { dump_bytes: 10 * GB }, &limits()).runner, Runner::Lambda);
-        assert_eq!(choose(Work::Restore { dump_bytes: 30 * GB }, &limits()).runner, Runner::Task, "1000 s at 30 MB/s");
+        assert_eq!(choose(Work::Restore { dump_bytes: 10 * GB, fetched: false }, &limits()).runner, Runner::Lambda);
+        let long = Work::Restore { dump_bytes: 30 * GB, fetched: false };
+        assert_eq!(choose(long, &limits()).runner, Runner::Task, "1000 s at 30 MB/s");
     }
 
     #[test]
@@ -145,7 +149,10 @@ mod tests {
         assert_eq!(c.runner, Runner::Task, "9 GiB verified in a sandbox on 10 GiB of scratch");
         assert!(c.reason.contains("scratch"), "{}", c.reason);
         assert_eq!(choose(Work::PitrRestore { base_backup_bytes: 9 << 30 }, &fast).runner, Runner::Task);
-        assert_eq!(choose(Work::Restore { dump_bytes: 9 << 30 }, &fast).runner, Runner::Lambda, "a restore streams");
+        let streamed = Work::Restore { dump_bytes: 9 << 30, fetched: false };
+        assert_eq!(choose(streamed, &fast).runner, Runner::Lambda, "a custom archive's restore streams");
+        let fetched = Work::Restore { dump_bytes: 9 << 30, fetched: true };
+        assert_eq!(choose(fetched, &fast).runner, Runner::Task, "a directory archive's files are fetched onto scratch");
     }
 
     #[test]

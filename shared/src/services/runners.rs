@@ -66,7 +66,10 @@ async fn estimate(ctx: &Context, job: &Job) -> Result<Option<Work>, Error> {
             }
             let Some(backup_id) = &restore.source_backup_id else { return Ok(None) };
             let backup = ctx.backups.get_backup(&project.id, backup_id).await?;
-            Ok(backup.and_then(|b| b.dump_size_bytes).map(|dump_bytes| Work::Restore { dump_bytes }))
+            Ok(backup.and_then(|b| {
+                let fetched = b.is_directory();
+                b.dump_size_bytes.map(|dump_bytes| Work::Restore { dump_bytes, fetched })
+            }))
         }
     }
 }
