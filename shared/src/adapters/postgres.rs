@@ -238,6 +238,19 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Runs `cmd` (reading no input, its output unused) to its end; its exit status and the tail of
+/// its stderr say whether it worked.
+async fn run_tool(tool: &'static str, cmd: &mut Command) -> Result<(), DataPlaneError> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| DataPlaneError::Tool { tool, message: format!("cannot start: {e}") })?;
+    let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+    finish(tool, child, stderr).await
+}
+
 async fn finish(
     tool: &'static str,
     mut child: Child,
@@ -391,17 +404,9 @@ impl DataPlane for PostgresDataPlane {
         let mut cmd = self.command("pg_restore", region, database, login)?;
         cmd.args(["--exit-on-error", "--no-owner", "--no-acl"]);
         if let Some(staged) = self.stage(&mut archive, archive_bytes).await? {
-            let mut child = cmd
-                .arg(format!("--jobs={}", self.restore_jobs))
-                .arg(staged.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
-            let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
+            cmd.arg(format!("--jobs={}", self.restore_jobs)).arg(staged.path());
             // The staged file is removed when `staged` drops, after pg_restore is done with it.
-            return finish("pg_restore", child, stderr).await.map_err(explain_restore_error);
+            return run_tool("pg_restore", &mut cmd).await.map_err(explain_restore_error);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -468,19 +473,12 @@ impl DataPlane for PostgresDataPlane {
         ident(database)?;
         // `--jobs` opens one connection per job, all as the tenant's role, on one snapshot that
         // the leader exports (`pg_export_snapshot` needs no privilege).
-        let mut child = self
-            .command("pg_dump", region, database, login)?
-            .args(["--format=directory", "--compress=0", "--lock-wait-timeout=300000"])
+        let mut cmd = self.command("pg_dump", region, database, login)?;
+        cmd.args(["--format=directory", "--compress=0", "--lock-wait-timeout=300000"])
             .arg(format!("--jobs={}", jobs.max(1)))
             .arg("--file")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| DataPlaneError::Tool { tool: "pg_dump", message: format!("cannot start: {e}") })?;
-        let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
-        Ok(finish("pg_dump", child, stderr).boxed())
+            .arg(dir);
+        Ok(async move { run_tool("pg_dump", &mut cmd).await }.boxed())
     }
 
     async fn restore_directory(
@@ -492,18 +490,11 @@ impl DataPlane for PostgresDataPlane {
     ) -> Result<(), DataPlaneError> {
         ident(database)?;
         // As `restore`: connected as the owner itself, so the archive's code has its privileges.
-        let mut child = self
-            .command("pg_restore", region, database, login)?
-            .args(["--exit-on-error", "--no-owner", "--no-acl", "--format=directory"])
+        let mut cmd = self.command("pg_restore", region, database, login)?;
+        cmd.args(["--exit-on-error", "--no-owner", "--no-acl", "--format=directory"])
             .arg(format!("--jobs={}", self.restore_jobs))
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| DataPlaneError::Tool { tool: "pg_restore", message: format!("cannot start: {e}") })?;
-        let stderr = tokio::spawn(tail_of(child.stderr.take().expect("stderr is piped")));
-        finish("pg_restore", child, stderr).await.map_err(explain_restore_error)
+            .arg(dir);
+        run_tool("pg_restore", &mut cmd).await.map_err(explain_restore_error)
     }
 
     async fn verify_directory(&self, dir: &Path, dump_bytes: u64, role: &str) -> Result<(), DataPlaneError> {

@@ -87,6 +87,7 @@ pub async fn take(
     backup: &mut Backup,
     progress: &ProgressReporter,
 ) -> Result<Taken, String> {
+    clear_earlier_attempt(ctx, backup).await.map_err(|e| e.to_string())?;
     progress.phase("dumping");
     let version = ctx.data_plane.server_version(region).await.map_err(|e| e.to_string())?;
     let on_bytes = |n: u64| progress.bytes(n);
@@ -210,6 +211,18 @@ struct Stored {
     files: Vec<ArchiveFile>,
 }
 
+/// A previous attempt that died mid-upload left parts behind, or files of a directory archive
+/// it did not finish; they are ours to clear, whichever format that attempt took (a Lambda run
+/// streams, a task it was handed to dumps a directory).
+async fn clear_earlier_attempt(ctx: &Context, backup: &Backup) -> Result<(), crate::ports::ObjectStoreError> {
+    let key = object_key(&backup.project_id, &backup.id);
+    let stale = ctx.objects.abort_stale_uploads(&key).await?;
+    if stale > 0 {
+        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
+    }
+    directory_archive::remove(ctx.objects.as_ref(), &directory_prefix(&backup.project_id, &backup.id)).await
+}
+
 /// One stream: `pg_dump --format=custom` → zstd → one multipart upload.
 async fn store_custom(
     ctx: &Context,
@@ -220,11 +233,6 @@ async fn store_custom(
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Stored, String> {
     let key = object_key(&backup.project_id, &backup.id);
-    // A previous attempt that died mid-upload leaves parts behind; they are ours to clear.
-    let stale = ctx.objects.abort_stale_uploads(&key).await.map_err(|e| e.to_string())?;
-    if stale > 0 {
-        tracing::info!(key, stale, "aborted multipart uploads of an earlier attempt");
-    }
     let dump = ctx.data_plane.dump(region, database, login).await.map_err(|e| e.to_string())?;
     let uploaded = upload_dump(ctx.objects.as_ref(), &key, dump, on_bytes).await.map_err(|e| e.to_string())?;
     Ok(Stored {
@@ -249,8 +257,6 @@ async fn store_directory(
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Stored, String> {
     let prefix = directory_prefix(&backup.project_id, &backup.id);
-    // What an earlier attempt stored or left open is not part of this one.
-    directory_archive::remove(ctx.objects.as_ref(), &prefix).await.map_err(|e| e.to_string())?;
     let source = DumpSource { region, database, login };
     let dumped = directory_archive::dump(
         ctx.data_plane.as_ref(),

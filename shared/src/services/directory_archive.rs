@@ -410,6 +410,29 @@ mod tests {
         assert_eq!(scratch_left(&scratch), Vec::<String>::new(), "nothing left in scratch");
     }
 
+    #[tokio::test]
+    async fn a_task_clears_what_an_earlier_attempt_left_in_either_format() {
+        let (ctx, fakes, _scratch) = parallel().await;
+        let project = fakes.ready_project(&ctx, b"rows").await;
+        let (backup, job) = backup_with_job(&project);
+        ctx.backups.create_backup(&backup, &job, None).await.unwrap();
+        // A Lambda run's stream died mid-upload; a task's earlier attempt left a file behind.
+        let stream = crate::domain::backups::object_key(&project.id, &backup.id);
+        fakes.objects.start_upload(&stream).await.unwrap();
+        let prefix = directory_prefix(&project.id, &backup.id);
+        fakes.objects.put(&format!("{prefix}9999.dat.zst"), bytes::Bytes::from_static(b"old"), "x").await.unwrap();
+        fakes.objects.start_upload(&format!("{prefix}9998.dat.zst")).await.unwrap();
+
+        assert_eq!(jobs::run(&ctx, &job.id).await.unwrap(), RunResult::Completed);
+        assert_eq!(fakes.objects.open_uploads(), 0, "both open uploads are aborted");
+        let stored: Vec<String> = fakes.objects.keys().into_iter().filter(|k| k.starts_with(&prefix)).collect();
+        assert_eq!(
+            stored,
+            [format!("{prefix}3001.dat.zst"), format!("{prefix}toc.dat.zst")],
+            "only this attempt's files"
+        );
+    }
+
     /// Each way a stored directory archive can be wrong, and the words the restore refuses it with.
     #[tokio::test]
     async fn a_file_missing_or_differing_from_its_hash_is_refused_and_the_project_is_untouched() {
