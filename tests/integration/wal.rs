@@ -49,7 +49,9 @@ async fn local_1_ships_each_finished_segment_to_object_storage() {
     let compressed = stored.body.collect().await.unwrap().into_bytes();
     let raw = crate::harness::unzstd(&compressed).await;
     assert_eq!(raw.len(), 16 * 1024 * 1024, "a whole segment");
-    assert!(compressed.len() < raw.len() / 2, "stored compressed: {} bytes", compressed.len());
+    // Stored as a zstd frame. How much it shrinks depends on what every test on the shared
+    // cluster wrote into the segment (random bytes do not compress), so no ratio is asserted.
+    assert_eq!(compressed[..4], [0x28, 0xB5, 0x2F, 0xFD], "stored compressed with zstd");
     let meta = head.metadata.unwrap_or_default();
     assert_eq!(meta.get("sha256"), Some(&hex::encode(Sha256::digest(&raw))), "checksum of the original bytes");
     // The archiver counts the segment once `archive_command` has exited, a moment after the
